@@ -1,0 +1,59 @@
+"""`xr-marl`: the command line. Each subcommand lives in ``xr_codec_marl.commands.<name>``.
+
+A command module exposes ``register(subparsers)`` which adds its parser and sets
+``func=run`` (``run(args) -> int``). Bad input raises :class:`UsageError`, printed as one line
+with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from xr_codec_marl.errors import UsageError
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "evaluate",
+    "train",
+    "explain",
+    "sweep",
+    "serve",
+    "build_ns3",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="xr-marl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"xr_codec_marl.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command still being built: leave it out
+            if exc.name == f"xr_codec_marl.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"xr-marl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xr-marl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
