@@ -1,0 +1,220 @@
+"""Reward-decomposition explanation metrics: RDX, RDFX (inc/dec), MSX+ and MSX− (seed 002).
+
+Every function is vectorised over arbitrary leading dimensions (time, env, agent, ...): Q-values
+are ``q [..., C, A]`` (C reward components, A actions, ``-inf`` for unavailable actions), action
+indices ``[...]`` and RDX vectors ``delta [..., C]``. Inputs may be numpy arrays or torch
+tensors; torch inputs are computed in numpy (these are tiny arrays, the maths is identical) and
+returned as torch tensors on the input's device.
+
+Definitions (seed 002 §III-F, §V-G; REFERENCE.md §1):
+
+- RDX (eq. in §III-F): ``Δ_c(s, a_x, a_y) = Q_c(s, a_x) − Q_c(s, a_y)``, why ``a_x`` over ``a_y``.
+- RDFX (eqs. 28–29): ``RDFX_c(s, k, fluct) = Q_c[k] − Q̃_c`` with ``k`` the chosen action and
+  ``Q̃_c = Q_c[k+1]`` for ``"inc"`` (next higher codec rate) and ``Q_c[k−1]`` for ``"dec"``.
+  Eq. 29's fallback when the fluctuation set is empty is the last (inc) / first (dec) element.
+  The fluctuation set is empty exactly when ``k`` *is* the last (first) action, so the fallback
+  compares ``k`` with itself: **RDFX inc is 0 for every component when the chosen action is the
+  highest rate, and RDFX dec is 0 when it is the lowest** ("no higher/lower rate to prefer it
+  over"). With an availability mask, "higher"/"lower"/"last"/"first" range over *available*
+  actions only, so an unavailable (``-inf``) action is never a comparison point.
+- MSX+ (eq. 10): the disadvantage ``d = Σ_c |min(Δ_c, 0)|``; MSX+ is a smallest set of components
+  with ``Δ_c > 0`` whose sum is strictly greater than ``d``. Found by sorting the positive ``Δ``
+  in decreasing order and taking the shortest prefix whose cumulative sum exceeds ``d``
+  (O(C log C)): any k-set sums to at most the top-k sum, so no smaller set can be sufficient.
+- MSX− (eqs. 11–12): ``v = Σ_{MSX+} Δ − min_{MSX+} Δ`` (the "just insufficient" advantage);
+  MSX− is a smallest set of components with ``Δ_c < 0`` whose magnitudes sum to more than ``v``
+  (sorted by decreasing magnitude, shortest sufficient prefix).
+
+Conventions that make the sets well defined (and the brute-force property test exact):
+
+- **Empty set = no sufficient set exists.** MSX+ is empty when the positive Δ do not strictly
+  outweigh the disadvantage (e.g. all Δ = 0, the RDFX edge case above; the paper reads this as
+  "all components equally important"). MSX− is empty when the negative Δ cannot outweigh ``v``
+  (the paper's finding "MSX− = ∅": the chosen action dominates) and also whenever MSX+ is empty
+  (``v`` is undefined without MSX+).
+- **Ties** between equal Δ are broken towards the lower component index (stable sort). Hence the
+  returned set is, among all minimum-size sufficient sets, the one with the largest Δ sum and,
+  among those, the lexicographically smallest sorted index tuple.
+- Comparisons are strict (``>``), as in eqs. 10 and 12.
+
+Boolean set masks ``[..., C]`` are returned (``mask.sum(-1)`` is the set size).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+
+Fluct = Literal["inc", "dec"]
+T = TypeVar("T")
+
+__all__ = [
+    "rdx",
+    "greedy_actions",
+    "available_from_q",
+    "rdfx_neighbours",
+    "rdfx",
+    "msx_plus",
+    "msx_minus",
+    "msx",
+    "explain_q",
+]
+
+
+# ----------------------------------------------------------------------------- numpy/torch glue
+def _to_numpy(x: Any) -> tuple[np.ndarray, Any]:
+    """Return ``(array, torch_device_or_None)``; torch tensors are detached to CPU numpy."""
+    if type(x).__module__.startswith("torch"):
+        return x.detach().cpu().numpy(), x.device
+    return np.asarray(x), None
+
+
+def _back(x: np.ndarray, device: Any) -> Any:
+    """Inverse of :func:`_to_numpy` for one result."""
+    if device is None:
+        return x
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x)).to(device)
+
+
+def _take(q: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """``q[..., :, action[...]]`` -> ``[..., C]`` (gather along the action axis)."""
+    idx = np.broadcast_to(action[..., None, None], q.shape[:-1] + (1,))
+    return np.take_along_axis(q, idx.astype(np.int64), axis=-1)[..., 0]
+
+
+# ---------------------------------------------------------------------------------------- RDX
+def rdx(q: T, a_x: Any, a_y: Any) -> T:
+    """RDX ``Δ_c = Q_c(a_x) − Q_c(a_y)``: ``q [..., C, A]``, actions ``[...]`` -> ``[..., C]``."""
+    qn, dev = _to_numpy(q)
+    ax, _ = _to_numpy(a_x)
+    ay, _ = _to_numpy(a_y)
+    return _back(_take(qn, np.asarray(ax)) - _take(qn, np.asarray(ay)), dev)
+
+
+def available_from_q(q: np.ndarray) -> np.ndarray:
+    """Availability ``[..., A]`` implied by Q-values: an action is available if all its Q are finite."""
+    qn, _ = _to_numpy(q)
+    return np.isfinite(qn).all(axis=-2)
+
+
+def greedy_actions(q: T, avail: Any = None) -> T:
+    """The decomposed learners' greedy action ``argmax_u Σ_c Q_c(u)`` (Algorithms 1–2, line 16).
+
+    Unavailable actions (``avail`` False, or any ``-inf`` Q) are never chosen; ties go to the
+    lowest action index (numpy/torch argmax convention).
+    """
+    qn, dev = _to_numpy(q)
+    av = available_from_q(qn) if avail is None else _to_numpy(avail)[0].astype(bool)
+    total = np.where(av, np.where(np.isfinite(qn), qn, 0.0).sum(axis=-2), -np.inf)
+    return _back(total.argmax(axis=-1).astype(np.int64), dev)
+
+
+# --------------------------------------------------------------------------------------- RDFX
+def rdfx_neighbours(chosen: np.ndarray, avail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Comparison actions of eq. 29 for chosen actions ``[...]`` and availability ``[..., A]``.
+
+    Returns ``(inc, dec)``: the next higher available action (``k`` itself when ``k`` is the last
+    available one, eq. 29's "last element" fallback) and the next lower available action (``k``
+    itself when ``k`` is the first available one).
+    """
+    chosen = np.asarray(chosen, dtype=np.int64)
+    avail = np.asarray(avail, dtype=bool)
+    a = avail.shape[-1]
+    idx = np.arange(a)
+    k = chosen[..., None]
+    above = np.where(avail & (idx > k), idx, a).min(axis=-1)
+    below = np.where(avail & (idx < k), idx, -1).max(axis=-1)
+    inc = np.where(above < a, above, chosen)
+    dec = np.where(below >= 0, below, chosen)
+    return inc, dec
+
+
+def rdfx(q: T, chosen: Any, fluct: Fluct, avail: Any = None) -> T:
+    """RDFX (eqs. 28–29) per component ``[..., C]`` of the chosen action vs its inc/dec neighbour.
+
+    Positive ``RDFX_c`` means component ``c`` prefers the chosen rate over the next higher
+    (``"inc"``) or lower (``"dec"``) one. Zero at the edges (see the module docstring).
+    """
+    if fluct not in ("inc", "dec"):
+        raise ValueError(f"fluct must be 'inc' or 'dec', got {fluct!r}")
+    qn, dev = _to_numpy(q)
+    ch = np.asarray(_to_numpy(chosen)[0], dtype=np.int64)
+    av = available_from_q(qn) if avail is None else _to_numpy(avail)[0].astype(bool)
+    inc, dec = rdfx_neighbours(ch, av)
+    other = inc if fluct == "inc" else dec
+    return _back(_take(qn, ch) - _take(qn, other), dev)
+
+
+# ---------------------------------------------------------------------------------------- MSX
+def _smallest_exceeding(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """Mask ``[..., C]`` of the smallest set of (non-negative) ``values`` whose sum > ``threshold``.
+
+    Sort decreasing (stable: ties -> lower index first), take the shortest prefix whose
+    cumulative sum exceeds the threshold; all-False when even the full sum does not.
+    """
+    c = values.shape[-1]
+    order = np.argsort(-values, axis=-1, kind="stable")
+    csum = np.cumsum(np.take_along_axis(values, order, axis=-1), axis=-1)
+    enough = csum > threshold[..., None]
+    size = np.where(enough.any(axis=-1), enough.argmax(axis=-1) + 1, 0)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(c), order.shape), axis=-1)
+    return rank < size[..., None]
+
+
+def msx_plus(delta: T) -> T:
+    """MSX+ mask ``[..., C]`` of RDX vectors ``delta [..., C]`` (eq. 10, sorting, O(C log C))."""
+    dn, dev = _to_numpy(delta)
+    dn = dn.astype(np.float64)
+    disadvantage = np.abs(np.minimum(dn, 0.0)).sum(axis=-1)
+    return _back(_smallest_exceeding(np.maximum(dn, 0.0), disadvantage), dev)
+
+
+def msx_minus(delta: T, plus: Any = None) -> T:
+    """MSX− mask ``[..., C]`` (eqs. 11–12); ``plus`` is MSX+ (computed when not given).
+
+    Empty wherever MSX+ is empty (``v`` needs a non-empty MSX+).
+    """
+    dn, dev = _to_numpy(delta)
+    dn = dn.astype(np.float64)
+    pm = _to_numpy(msx_plus(dn) if plus is None else plus)[0].astype(bool)
+    has_plus = pm.any(axis=-1)
+    plus_sum = np.where(pm, dn, 0.0).sum(axis=-1)
+    plus_min = np.where(pm, dn, np.inf).min(axis=-1)
+    v = np.where(has_plus, plus_sum - np.where(has_plus, plus_min, 0.0), 0.0)
+    mask = _smallest_exceeding(np.maximum(-dn, 0.0), v)
+    return _back(mask & has_plus[..., None], dev)
+
+
+def msx(delta: T) -> tuple[T, T]:
+    """``(MSX+, MSX−)`` masks ``[..., C]`` of RDX vectors ``delta [..., C]``."""
+    dn, dev = _to_numpy(delta)
+    plus = msx_plus(dn)
+    return _back(plus, dev), _back(msx_minus(dn, plus), dev)
+
+
+# ---------------------------------------------------------------------------- all in one pass
+def explain_q(q: Any, chosen: Any = None, avail: Any = None) -> dict[str, np.ndarray]:
+    """Every per-step explanation of ``q [..., C, A]`` in one vectorised pass (numpy outputs).
+
+    ``chosen`` defaults to the greedy action ``argmax_u Σ_c Q_c``. Returns ``chosen [...]``,
+    ``inc``/``dec`` comparison actions ``[...]``, ``q_chosen``, ``rdfx_inc``, ``rdfx_dec``
+    ``[..., C]`` (float) and ``msx_plus_inc``, ``msx_minus_inc``, ``msx_plus_dec``,
+    ``msx_minus_dec`` ``[..., C]`` (bool).
+    """
+    qn = _to_numpy(q)[0]
+    av = available_from_q(qn) if avail is None else _to_numpy(avail)[0].astype(bool)
+    ch = greedy_actions(qn, av) if chosen is None else np.asarray(_to_numpy(chosen)[0], np.int64)
+    inc, dec = rdfx_neighbours(ch, av)
+    q_ch = _take(qn, ch)
+    out: dict[str, np.ndarray] = {"chosen": ch, "inc": inc, "dec": dec, "q_chosen": q_ch}
+    for name, other in (("inc", inc), ("dec", dec)):
+        delta = q_ch - _take(qn, other)
+        plus = msx_plus(delta)
+        out[f"rdfx_{name}"] = delta
+        out[f"msx_plus_{name}"] = plus
+        out[f"msx_minus_{name}"] = msx_minus(delta, plus)
+    return out
