@@ -23,7 +23,7 @@ DRIFT[1, 3] = 1.0
 
 
 def _run(anchor: str = "learner", episodes: int = 2) -> tuple[pd.DataFrame, FakeEnv, TableLearner, TableLearner]:
-    spec = fake_spec(initial_action=2)
+    spec = fake_spec()
     env = FakeEnv(num_envs=2, spec=spec)
     a = TableLearner(spec, Q, DRIFT, name="a")
     b = TableLearner(spec, -Q, name="b")
@@ -55,9 +55,10 @@ def test_learners_see_the_reference_trajectory() -> None:
     table, env, a, _ = _run(episodes=1)
     # reference plays (t + 1) % 4; the env stepped with exactly those actions
     np.testing.assert_array_equal([s[0, 0] for s in env.steps_taken], [1, 2, 3])
-    # learners were fed windows t = 0, 1, 2 with prev_actions = initial (2), then 1, then 2
+    # learners were fed windows t = 0, 1, 2 with prev_actions = none yet, then 1, then 2
     assert [float(t[0, 0]) for t, _ in a.calls] == [0.0, 1.0, 2.0]
-    assert [int(p[0, 0]) for _, p in a.calls] == [2, 1, 2]
+    assert a.calls[0][1] is None
+    assert [int(p[0, 0]) for _, p in a.calls[1:]] == [1, 2]
     ref = table[(table.algorithm == "alg-a") & (table.component == "pdr")]
     assert (ref.reference_action.to_numpy() == (ref.t.to_numpy() + 1) % 4).all()
 

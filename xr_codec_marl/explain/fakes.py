@@ -20,11 +20,10 @@ from xr_codec_marl.env.api import (
 )
 
 
-def fake_spec(n_actions: int = 4, episode_limit: int = 3, initial_action: int | None = None) -> EnvSpec:
+def fake_spec(n_actions: int = 4, episode_limit: int = 3) -> EnvSpec:
     """AR/VR/CG agents, the three XR reward components and the XR KPIs."""
     agents = tuple(AgentSpec(a, "xr" if a != "CG" else "cg", 5, n_actions) for a in ("AR", "VR", "CG"))
-    extra = {} if initial_action is None else {"initial_action": initial_action}
-    return EnvSpec("fake-xr", agents, 15, XR_REWARD_COMPONENTS, XR_KPI_NAMES, 0.5, episode_limit, extra)
+    return EnvSpec("fake-xr", agents, 15, XR_REWARD_COMPONENTS, XR_KPI_NAMES, 0.5, episode_limit)
 
 
 class FakeEnv:
@@ -107,13 +106,13 @@ class TableLearner:
     def reset(self, num_envs: int, seed: int | None = None) -> None:
         self.resets += 1
 
-    def q_values(self, step: Observation, prev_actions: np.ndarray) -> np.ndarray:
+    def q_values(self, step: Observation, prev_actions: np.ndarray | None) -> np.ndarray:
         t = step.obs[..., 0]  # [B, N]
-        self.calls.append((t.copy(), np.array(prev_actions, copy=True)))
+        self.calls.append((t.copy(), None if prev_actions is None else np.array(prev_actions, copy=True)))
         b, n = t.shape
         base = np.broadcast_to(self.base, (n,) + self.base.shape[-2:])
         return (base[None] + t[..., None, None] * self.drift).astype(np.float32)
 
     def act(self, step: Observation, explore: bool = False) -> np.ndarray:
-        q = self.q_values(step, np.zeros(step.obs.shape[:2], np.int64)).sum(axis=-2)
+        q = self.q_values(step, None).sum(axis=-2)
         return q.argmax(axis=-1)

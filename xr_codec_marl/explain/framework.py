@@ -51,23 +51,6 @@ _PER_COMPONENT = ("q_chosen", "rdfx_inc", "rdfx_dec", "msx_plus_inc", "msx_minus
                   "msx_plus_dec", "msx_minus_dec")  # fmt: skip
 
 
-def initial_prev_actions(spec: EnvSpec, first: Observation, num_envs: int) -> np.ndarray:
-    """The joint action "taken before" the reset observation, ``int64 [B, N]``.
-
-    Backends that run window 0 at some initial rates may report them as
-    ``info["prev_actions"]``; otherwise ``spec.extra["initial_action"]`` (an int or one per
-    agent); otherwise zeros (pymarl's convention of an all-zero "last action" at t = 0 is the
-    closest discrete equivalent).
-    """
-    given = first.info.get("prev_actions") if first.info else None
-    if given is not None:
-        return np.asarray(given, dtype=np.int64).reshape(num_envs, spec.n_agents)
-    init = spec.extra.get("initial_action") if spec.extra else None
-    if init is not None:
-        return np.broadcast_to(np.asarray(init, np.int64), (num_envs, spec.n_agents)).copy()
-    return np.zeros((num_envs, spec.n_agents), dtype=np.int64)
-
-
 def explain_episodes(
     env: VecMultiAgentEnv,
     reference: Policy,
@@ -80,7 +63,10 @@ def explain_episodes(
 ) -> pd.DataFrame:
     """Run ``episodes`` batches of ``env.num_envs`` episodes driven by ``reference``; explain each learner.
 
-    Episode ``e`` resets the environment and every policy with seed ``seed + e``. Returns the
+    Episode ``e`` resets the environment and every policy with seed ``seed + e``. At the first
+    window ``prev_actions`` is ``None`` ("no previous action"): the training runner feeds the
+    agents an all-zero last-action one-hot there, so a learner is explained on inputs like those
+    it was trained on, not on a made-up initial action. Returns the
     tidy table (:data:`COLUMNS`). Raises ``ValueError`` when a learner's Q-values do not have
     shape ``[B, N, C, A]`` matching the environment spec.
     """
@@ -96,7 +82,7 @@ def explain_episodes(
         reference.reset(b, seed=ep_seed)
         for learner in learners.values():
             learner.reset(b, seed=ep_seed)
-        prev = initial_prev_actions(spec, step, b)
+        prev: np.ndarray | None = None  # no action before the first window (see docstring)
         rec: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in learners}
         ref_actions: list[np.ndarray] = []
         for _t in range(spec.episode_limit):
