@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"xr-marl: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `xr-marl evaluate --json | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("xr-marl: interrupted", file=sys.stderr)
         return 130

@@ -1,1 +1,40 @@
+"""Rule-based policies and the policy registry (``make_policy``)."""
 
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from xr_codec_marl.env.api import EnvSpec
+from xr_codec_marl.baselines.rules import APSConfig, APSPolicy, FixedPolicy, RandomPolicy
+from xr_codec_marl.policy import Policy
+
+#: name -> factory(spec, **kwargs). Register your own rule with ``register_policy``.
+POLICIES: dict[str, Callable[..., Policy]] = {
+    "aps": lambda spec, **kw: APSPolicy(spec, APSConfig(**kw)),
+    "max": lambda spec, **kw: FixedPolicy(spec, "max"),
+    "min": lambda spec, **kw: FixedPolicy(spec, "min"),
+    "random": lambda spec, **kw: RandomPolicy(spec),
+}
+
+
+def register_policy(name: str, factory: Callable[..., Policy]) -> None:
+    """Make a rule policy available to ``make_policy`` and the CLI under ``name``."""
+    POLICIES[name] = factory
+
+
+def make_policy(name: str, spec: EnvSpec, **kwargs: Any) -> Policy:
+    """A rule policy by name, or a trained learner from a checkpoint path."""
+    if name in POLICIES:
+        return POLICIES[name](spec, **kwargs)
+    from pathlib import Path
+
+    if Path(name).exists():
+        from xr_codec_marl.learners.checkpoint import load_policy
+
+        return load_policy(name, spec)
+    from xr_codec_marl.errors import choice_error
+
+    raise choice_error("policy", name, sorted(POLICIES) + ["CHECKPOINT (path)"])
+
+
+__all__ = ["APSConfig", "APSPolicy", "FixedPolicy", "RandomPolicy", "POLICIES", "make_policy", "register_policy"]

@@ -1,0 +1,83 @@
+"""Arguments and checks shared by several subcommands (env/backend/ring/seed, scenario knobs)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+from xr_codec_marl.errors import UsageError
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def add_env_args(p: argparse.ArgumentParser, ring_required: bool = False) -> None:
+    """``--env --backend --ring --seed`` plus the XR scenario knobs users change most."""
+    p.add_argument("--env", default="xr", help="scenario (default: xr)")
+    p.add_argument("--backend", default="analytic", help="analytic or ns3 (default: analytic)")
+    p.add_argument(
+        "--ring", type=positive_float, default=400.0, required=ring_required,
+        metavar="METRES", help="UE ring radius in metres (default: 400)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
+    p.add_argument("--workers", type=positive_int, default=1, help="ns-3 simulators in parallel")
+    p.add_argument("--bandwidth", type=positive_float, default=None, metavar="MHZ",
+                   help="cell bandwidth in MHz (default 20)")
+    p.add_argument("--n-rates", type=int, default=None, metavar="K",
+                   help="discrete codec rates per agent, K_o (default 10)")
+    p.add_argument("--episode-limit", type=positive_int, default=None, metavar="WINDOWS",
+                   help="windows of 0.5 s per episode (default 40)")
+    p.add_argument("--codec-range", action="append", default=[], metavar="AGENT=MIN:MAX",
+                   help="override an agent's codec range in Mbps, e.g. VR=10:25 (repeatable)")
+    p.add_argument("--reward-shaping", action="store_true",
+                   help="add the potential-based shaping of eqs. 21-23 to the rewards")
+
+
+def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Scenario settings from the parsed flags, for ``make_env(**kwargs)``."""
+    from xr_codec_marl.xr.scenario import DEFAULT_USERS
+
+    kw: dict[str, Any] = {}
+    if args.bandwidth is not None:
+        kw["bandwidth_mhz"] = args.bandwidth
+    if args.n_rates is not None:
+        kw["n_rates"] = args.n_rates
+    if args.episode_limit is not None:
+        kw["episode_limit"] = args.episode_limit
+    if args.reward_shaping:
+        kw["reward_shaping"] = True
+    if args.codec_range:
+        users = {u.agent_id: u for u in DEFAULT_USERS}
+        for item in args.codec_range:
+            try:
+                agent, rng = item.split("=", 1)
+                lo, hi = (float(x) for x in rng.split(":", 1))
+            except ValueError:
+                raise UsageError(f"--codec-range expects AGENT=MIN:MAX, got {item!r}") from None
+            if agent not in users:
+                raise UsageError(f"unknown agent {agent!r} in --codec-range; allowed: {', '.join(users)}")
+            if lo > hi:
+                raise UsageError(f"codec range of {agent} has min {lo} > max {hi} Mbps")
+            users[agent] = replace(users[agent], rate_min_mbps=lo, rate_max_mbps=hi)
+        kw["users"] = tuple(users.values())
+    if args.backend == "ns3":
+        kw["workers"] = args.workers
+    return kw

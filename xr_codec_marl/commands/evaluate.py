@@ -1,0 +1,54 @@
+"""`xr-marl evaluate`: run a policy for N episodes and report KPIs with 95 % CIs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from xr_codec_marl.commands.common import add_env_args, positive_int, scenario_kwargs
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a policy (aps, max, min, random or a checkpoint)")
+    add_env_args(p)
+    p.add_argument("--policy", default="aps", help="aps, max, min, random, or a checkpoint path")
+    p.add_argument("--episodes", type=positive_int, default=10, help="episodes (default 10)")
+    p.add_argument("--batch-size", type=positive_int, default=256,
+                   help="episodes run at once on the analytic backend (default 256)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from xr_codec_marl.baselines import make_policy
+    from xr_codec_marl.env.factory import make_env
+    from xr_codec_marl.experiments.evaluation import evaluate_policy
+    from xr_codec_marl.experiments.table import render_eval_table
+
+    kw = scenario_kwargs(args)
+    probe = make_env(args.env, args.backend, 1, args.ring, args.seed, **_probe_kwargs(kw))
+    spec = probe.spec
+    probe.close()
+    policy = make_policy(args.policy, spec)
+    batch = args.batch_size if args.backend == "analytic" else kw.get("workers", 1)
+
+    def make_batch(n: int):
+        return make_env(args.env, args.backend, n, args.ring, args.seed, **kw)
+
+    result = evaluate_policy(make_batch, policy, args.episodes, args.seed, args.backend,
+                             args.ring, batch_size=batch)
+    summary = result.summary()
+    if args.json:
+        json.dump(summary, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        render_eval_table(summary)
+    return 0
+
+
+def _probe_kwargs(kw: dict) -> dict:
+    """Settings for building a spec-only env (no ns-3 workers started for it)."""
+    return {k: v for k, v in kw.items() if k != "workers"} | (
+        {"workers": 1, "spec_only": True} if "workers" in kw else {}
+    )

@@ -1,0 +1,247 @@
+"""The analytic backend of the XR scenario: a fast, vectorised model of seed 002's network.
+
+``B`` independent copies of the cell run in lockstep. Each window (0.5 s) the UEs move
+(random walk at 3 m/s inside the ring), their shadowing evolves (spatially correlated,
+Gudmundson), and 30 frame periods of XR traffic go through the RLC buffers and the
+proportional-fair scheduler of :mod:`xr_codec_marl.xr.cell` with per-period fast fading. The
+window's packets give the per-UE KPIs, the eq. 13 observations and the eq. 15-23 rewards
+through the same functions the ns-3 backend uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from xr_codec_marl.env.api import EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.xr import channel, traffic
+from xr_codec_marl.xr.cell import CellParams, CellState, simulate_window
+from xr_codec_marl.xr.observation import build_observation
+from xr_codec_marl.xr.rewards import drr_reward, team_rewards, xr_quality_index
+from xr_codec_marl.xr.scenario import XRScenario
+
+
+@dataclass(frozen=True)
+class AnalyticParams:
+    """Free parameters of the analytic model (calibrated against ns-3; see benchmarks/)."""
+
+    shannon_alpha: float = 0.6  # link-level efficiency vs Shannon (TR 36.942)
+    overhead: float = 0.25  # share of resources for control and reference signals
+    implementation_loss_db: float = 3.0  # beamforming and receiver losses vs ideal
+    shadowing_std_db: float = 6.0  # TR 38.901 UMa NLoS
+    shadowing_decorrelation_m: float = 50.0  # TR 38.901 UMa NLoS
+    fast_fading_std_db: float = 2.0  # wideband effective-SINR variation per frame period
+    mcs_table: str = "nr256"  # "nr256" (TS 38.214 table 2) or "lte64" (TS 36.213)
+    direction_change_s: float = 1.0  # random walk: new heading every this many seconds
+    spread_ms: float = 4.0
+    base_delay_ms: float = 1.0
+
+
+_SE_TABLES = {"nr256": channel.NR_CQI_TABLE2_SE, "lte64": channel.LTE_CQI_SE}
+
+
+class AnalyticXREnv:
+    """Vectorised analytic XR environment implementing :class:`VecMultiAgentEnv`."""
+
+    def __init__(
+        self,
+        scenario: XRScenario | None = None,
+        num_envs: int = 1,
+        params: AnalyticParams | None = None,
+        initial_action: int | None = None,
+    ) -> None:
+        self.scenario = (scenario or XRScenario()).validate()
+        self.params = params or AnalyticParams()
+        if self.params.mcs_table not in _SE_TABLES:
+            raise ValueError(
+                f"unknown MCS table {self.params.mcs_table!r}; allowed: {', '.join(_SE_TABLES)}"
+            )
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.num_envs = num_envs
+        self.spec: EnvSpec = self.scenario.env_spec("xr")
+        sc = self.scenario
+        k = sc.n_rates
+        self.initial_action = k - 1 if initial_action is None else int(initial_action)
+        if not 0 <= self.initial_action < k:
+            raise ValueError(f"initial_action must be in [0, {k - 1}], got {initial_action}")
+        self._rates = sc.rate_table()  # [N, K]
+        self._max_rates = sc.max_rates()
+        side = [u.side_flows_mbps for u in sc.users]
+        self._periods = int(round(sc.window_s * sc.fps))
+        period_s = 1.0 / sc.fps
+        # side flows: bytes and packets per frame period, per UE
+        self._side_bytes = np.array([sum(f) * 1e6 / 8.0 * period_s for f in side])
+        self._side_pkts = np.array(
+            [len(f) * period_s * 1e3 / u.side_flow_period_ms for f, u in zip(side, sc.users)]
+        )
+        self._cell = CellParams(
+            mtu_bytes=sc.mtu_bytes,
+            buffer_bytes=sc.rlc_buffer_bytes,
+            spread_ms=self.params.spread_ms,
+            slot_ms=1.0 / (2**sc.numerology),
+            base_delay_ms=self.params.base_delay_ms,
+        )
+        bw_hz = sc.bandwidth_mhz * 1e6
+        self._noise_dbm = channel.thermal_noise_dbm(bw_hz, sc.ue_noise_figure_db)
+        self._gain_db = (
+            channel.array_gain_db(sc.gnb_antenna_rows, sc.gnb_antenna_cols)
+            - self.params.implementation_loss_db
+        )
+        self._useful_hz = bw_hz * (1.0 - self.params.overhead)
+        self._se_table = _SE_TABLES[self.params.mcs_table]
+        self._rng = np.random.default_rng()
+        self._t = 0
+        self._needs_reset = True
+
+    # ----------------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> Observation:
+        """Place UEs, draw shadowing, and run window 0 at the initial rates."""
+        self._rng = np.random.default_rng(seed)
+        b, n = self.num_envs, self.scenario.n_agents
+        sc = self.scenario
+        r_min, r_max = sc.min_distance_m, sc.ring_m
+        radius = np.sqrt(self._rng.uniform(r_min**2, r_max**2, (b, n)))
+        angle = self._rng.uniform(0, 2 * np.pi, (b, n))
+        self._pos = np.stack([radius * np.cos(angle), radius * np.sin(angle)], -1)
+        self._heading = self._rng.uniform(0, 2 * np.pi, (b, n))
+        self._shadow_db = self._rng.normal(0.0, self.params.shadowing_std_db, (b, n))
+        self._cell_state = CellState.zeros(b, n)
+        self._prev_kpis: dict[str, np.ndarray] | None = None
+        self._t = 0
+        self._needs_reset = False
+        self._actions = np.full((b, n), self.initial_action, dtype=np.int64)
+        kpis, _ = self._run_window(self._actions)
+        obs, state = self._observe(kpis)
+        self._prev_kpis = kpis
+        return Observation(obs, state, self._avail(), {"kpis": self._kpi_array(kpis)})
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        if self._needs_reset:
+            raise RuntimeError("call reset() before step() (episode over or never started)")
+        actions = validate_actions(self.spec, actions, self._avail())
+        self._actions = actions
+        self._move()
+        kpis, _ = self._run_window(actions)
+        obs, state = self._observe(kpis)
+        rewards = team_rewards(
+            kpis,
+            self._max_rates,
+            kpis_prev=self._prev_kpis,
+            shaping=self.scenario.reward_shaping,
+            gamma_p=self.scenario.shaping_gamma,
+        ).astype(np.float32)
+        self._prev_kpis = kpis
+        self._t += 1
+        b = self.num_envs
+        truncated = np.full(b, self._t >= self.scenario.episode_limit)
+        if truncated.any():
+            self._needs_reset = True
+        info = {
+            "kpis": self._kpi_array(kpis),
+            "truncation_reason": ["time limit" if t else "" for t in truncated],
+            "distance_m": np.linalg.norm(self._pos, axis=-1),
+        }
+        return StepResult(obs, state, self._avail(), info, rewards, np.zeros(b, bool), truncated)
+
+    def close(self) -> None:
+        """Nothing to release (kept for the API)."""
+
+    # ----------------------------------------------------------------------------------
+    def _avail(self) -> np.ndarray:
+        return np.ones((self.num_envs, self.scenario.n_agents, self.scenario.n_rates), bool)
+
+    def _move(self) -> None:
+        """Random walk for one window: keep heading, turn at random, reflect at the ring."""
+        sc, p = self.scenario, self.params
+        dt = sc.window_s
+        turn = self._rng.random(self._heading.shape) < dt / p.direction_change_s
+        self._heading = np.where(
+            turn, self._rng.uniform(0, 2 * np.pi, self._heading.shape), self._heading
+        )
+        step = sc.ue_speed_mps * dt
+        old = self._pos
+        new = old + step * np.stack([np.cos(self._heading), np.sin(self._heading)], -1)
+        r = np.linalg.norm(new, axis=-1, keepdims=True)
+        # reflect radially back inside [min_distance, ring] and turn the heading around
+        out = (r > sc.ring_m) | (r < sc.min_distance_m)
+        r_ref = np.where(r > sc.ring_m, 2 * sc.ring_m - r, np.where(r < sc.min_distance_m, 2 * sc.min_distance_m - r, r))
+        new = np.where(out, new / np.maximum(r, 1e-9) * r_ref, new)
+        self._heading = np.where(out[..., 0], self._heading + np.pi, self._heading)
+        moved = np.linalg.norm(new - old, axis=-1)
+        rho = np.exp(-moved / p.shadowing_decorrelation_m)
+        self._shadow_db = rho * self._shadow_db + np.sqrt(1 - rho**2) * self._rng.normal(
+            0.0, p.shadowing_std_db, rho.shape
+        )
+        self._pos = new
+
+    def _full_rates_bps(self) -> np.ndarray:
+        """``[B, N, P]`` rate each UE would get with the whole cell, per frame period."""
+        sc = self.scenario
+        d2d = np.linalg.norm(self._pos, axis=-1)
+        pl = channel.uma_nlos_pathloss_db(d2d, sc.carrier_ghz, sc.gnb_height_m, sc.ue_height_m)
+        sinr = sc.gnb_tx_dbm + self._gain_db - pl - self._shadow_db - self._noise_dbm
+        fading = self._rng.normal(0.0, self.params.fast_fading_std_db, sinr.shape + (self._periods,))
+        se = channel.spectral_efficiency(
+            sinr[..., None] + fading, self.params.shannon_alpha, self._se_table
+        )
+        return se * self._useful_hz
+
+    def _run_window(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        sc = self.scenario
+        b, n, p = self.num_envs, sc.n_agents, self._periods
+        rates = self._rates[np.arange(n)[None, :], actions]  # [B, N] Mbps
+        frames = traffic.frame_sizes_bytes(
+            self._rng, rates, p, sc.fps, sc.frame_size_std_frac, sc.frame_size_trunc
+        )
+        jitter = traffic.frame_jitter_ms(
+            self._rng, (b, n, p + 1), sc.frame_jitter_std_ms, sc.frame_jitter_bound_ms
+        )
+        gaps = 1.0 / sc.fps + np.diff(jitter, axis=-1) * 1e-3
+        stats = simulate_window(
+            self._cell_state,
+            frames,
+            gaps,
+            self._full_rates_bps(),
+            self._side_bytes,
+            self._side_pkts,
+            self._cell,
+        )
+        delivered = stats.delivered_pkts
+        pdr = np.where(stats.sent_pkts > 0, delivered / np.maximum(stats.sent_pkts, 1), 1.0)
+        delay = np.where(
+            delivered > 0, stats.delay_sum_ms / np.maximum(delivered, 1), self._cell.max_delay_ms
+        )
+        jitter_ms = np.where(
+            stats.jitter_pairs > 0, stats.jitter_sum_ms / np.maximum(stats.jitter_pairs, 1), 0.0
+        )
+        thr = stats.delivered_bytes * 8.0 / sc.window_s / 1e6
+        kpis = {
+            "delay_ms": delay,
+            "jitter_ms": jitter_ms,
+            "pdr": pdr,
+            "plr": 1.0 - pdr,
+            "throughput_mbps": thr,
+            "xqi": xr_quality_index(pdr, delay),
+            "buffer_ratio": stats.occupancy_sum / stats.n_periods,
+            "codec_rate_mbps": rates,
+        }
+        return kpis, rates
+
+    def _observe(self, kpis: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        return build_observation(
+            self._actions,
+            self.scenario.n_rates,
+            kpis["buffer_ratio"],
+            kpis["pdr"],
+            kpis["delay_ms"],
+            drr_reward(kpis["throughput_mbps"], self._max_rates),
+        )
+
+    def _kpi_array(self, kpis: dict[str, np.ndarray]) -> np.ndarray:
+        return np.stack([kpis[k] for k in self.spec.kpi_names], axis=-1).astype(np.float32)
+
+    def describe(self) -> dict[str, object]:
+        """Settings for the record (result files, checkpoints)."""
+        return {"scenario": self.scenario.to_dict(), "analytic": asdict(self.params)}

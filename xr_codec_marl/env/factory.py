@@ -1,0 +1,66 @@
+"""Environment registry: ``make_env(env, backend, ...)`` builds any registered backend.
+
+A new scenario or backend plugs in with ``register_env(env, backend, factory)``; the CLI,
+runners and sweeps then accept it by name. Imports of heavy backends are lazy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.errors import UsageError, choice_error
+
+EnvFactory = Callable[..., VecMultiAgentEnv]
+_REGISTRY: dict[tuple[str, str], EnvFactory] = {}
+
+
+def register_env(env: str, backend: str, factory: EnvFactory) -> None:
+    """Register ``factory(num_envs=..., ring_m=..., seed=..., **kw)`` for ``(env, backend)``."""
+    _REGISTRY[(env, backend)] = factory
+
+
+def env_names() -> list[str]:
+    return sorted({e for e, _ in _REGISTRY})
+
+
+def backend_names(env: str | None = None) -> list[str]:
+    return sorted({b for e, b in _REGISTRY if env is None or e == env})
+
+
+def make_env(
+    env: str = "xr",
+    backend: str = "analytic",
+    num_envs: int = 1,
+    ring_m: float = 400.0,
+    seed: int | None = None,
+    **kwargs: Any,
+) -> VecMultiAgentEnv:
+    """Build a vectorised environment; bad names or values raise ``UsageError``."""
+    if env not in env_names():
+        raise choice_error("env", env, env_names())
+    if (env, backend) not in _REGISTRY:
+        raise choice_error(f"backend for env {env!r}", backend, backend_names(env))
+    if num_envs < 1:
+        raise UsageError(f"number of environments must be >= 1, got {num_envs}")
+    try:
+        return _REGISTRY[(env, backend)](num_envs=num_envs, ring_m=ring_m, seed=seed, **kwargs)
+    except ValueError as exc:  # settings the scenario refused: a usage problem, one line
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(str(exc)) from exc
+
+
+def _xr_analytic(num_envs: int, ring_m: float, seed: int | None = None, **kw: Any) -> VecMultiAgentEnv:
+    from xr_codec_marl.env.analytic_xr import AnalyticParams, AnalyticXREnv
+    from xr_codec_marl.xr.scenario import XRScenario, scenario_field_names
+
+    scen_kw = {k: kw.pop(k) for k in list(kw) if k in scenario_field_names()}
+    params = kw.pop("params", None) or AnalyticParams()
+    scenario = XRScenario(ring_m=ring_m, **scen_kw)
+    if kw:
+        raise UsageError(f"unknown setting(s) for the analytic XR env: {', '.join(sorted(kw))}")
+    return AnalyticXREnv(scenario, num_envs=num_envs, params=params)
+
+
+register_env("xr", "analytic", _xr_analytic)

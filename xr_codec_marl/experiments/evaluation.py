@@ -1,0 +1,176 @@
+"""Run a policy for N episodes on any backend and summarise the XR KPIs with 95 % CIs.
+
+The same runner serves ``xr-marl evaluate``, sweeps and benchmarks, so every number in the
+project is computed one way: a KPI's episode value is its mean over the episode's windows;
+the reported value is the mean over episodes with a 95 % t-interval across episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.experiments.stats import mean_ci95
+from xr_codec_marl.policy import Policy
+
+#: Headline KPIs (JSON ``kpis``): output name -> per-UE KPI name in ``info["kpis"]``.
+HEADLINE_KPIS: dict[str, str] = {
+    "xr_index": "xqi",
+    "jitter_ms": "jitter_ms",
+    "delay_ms": "delay_ms",
+    "plr": "plr",
+    "throughput_mbps": "throughput_mbps",
+}
+EXTRA_KPIS: dict[str, str] = {
+    "pdr": "pdr",
+    "buffer_ratio": "buffer_ratio",
+    "codec_rate_mbps": "codec_rate_mbps",
+}
+
+
+@dataclass
+class EpisodeBatch:
+    """Raw record of a batch of episodes: per-window KPIs and team rewards, plus a mask."""
+
+    kpis: np.ndarray  # [T, B, N, K]
+    rewards: np.ndarray  # [T, B, C]
+    valid: np.ndarray  # [T, B] window recorded (env not yet done before it)
+    truncation_reasons: list[str]  # [B] "" or why an episode ended early
+
+
+@dataclass
+class EvalResult:
+    """Episode-level KPI values and their summaries."""
+
+    policy: str
+    backend: str
+    ring_m: float
+    seed: int
+    agent_ids: tuple[str, ...]
+    component_names: tuple[str, ...]
+    #: name -> [E, N] episode means per agent
+    episode_kpis: dict[str, np.ndarray]
+    #: [E, C] mean team reward per window, per component
+    episode_rewards: np.ndarray
+    truncation_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def episodes(self) -> int:
+        return int(self.episode_rewards.shape[0])
+
+    def summary(self) -> dict[str, Any]:
+        """The ``--json`` object of DESIGN.md §4 (plus ``ci95``, rewards and extras)."""
+        names = list(HEADLINE_KPIS) + list(EXTRA_KPIS)
+        kpis, ci, per_agent, per_agent_ci = {}, {}, {}, {}
+        for name in names:
+            team = self.episode_kpis[name].mean(axis=1)  # mean over agents per episode
+            m, h = mean_ci95(team)
+            kpis[name], ci[name] = float(m), _num(h)
+        for i, agent in enumerate(self.agent_ids):
+            per_agent[agent], per_agent_ci[agent] = {}, {}
+            for name in names:
+                m, h = mean_ci95(self.episode_kpis[name][:, i])
+                per_agent[agent][name], per_agent_ci[agent][name] = float(m), _num(h)
+        rm, rh = mean_ci95(self.episode_rewards)
+        return {
+            "policy": self.policy,
+            "backend": self.backend,
+            "ring_m": self.ring_m,
+            "episodes": self.episodes,
+            "seed": self.seed,
+            "kpis": kpis,
+            "per_agent": per_agent,
+            "ci95": ci,
+            "per_agent_ci95": per_agent_ci,
+            "rewards": {c: float(rm[j]) for j, c in enumerate(self.component_names)},
+            "rewards_ci95": {c: _num(rh[j]) for j, c in enumerate(self.component_names)},
+            "truncated_episodes": sum(1 for r in self.truncation_reasons if r),
+        }
+
+
+def _num(x: float | np.floating) -> float | None:
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+def run_episodes(
+    env: VecMultiAgentEnv, policy: Policy, seed: int, explore: bool = False
+) -> EpisodeBatch:
+    """One batch of ``env.num_envs`` episodes in lockstep; windows after a done are masked."""
+    step = env.reset(seed=seed)
+    policy.reset(env.num_envs, seed=seed)
+    b = env.num_envs
+    done = np.zeros(b, bool)
+    reasons = [""] * b
+    kpis, rewards, valid = [], [], []
+    for _ in range(env.spec.episode_limit):
+        result = env.step(policy.act(step, explore=explore))
+        kpis.append(result.info["kpis"])
+        rewards.append(result.rewards)
+        valid.append(~done)
+        for i, why in enumerate(result.info.get("truncation_reason", [""] * b)):
+            if why and not done[i] and why != "time limit":
+                reasons[i] = why
+        done |= result.done
+        step = result
+        if done.all():
+            break
+    return EpisodeBatch(np.stack(kpis), np.stack(rewards), np.stack(valid), reasons)
+
+
+def evaluate_policy(
+    make_env_batch: Any,
+    policy: Policy,
+    episodes: int,
+    seed: int,
+    backend: str,
+    ring_m: float,
+    batch_size: int = 256,
+) -> EvalResult:
+    """Evaluate ``policy`` over ``episodes`` episodes, ``batch_size`` at a time.
+
+    ``make_env_batch(num_envs)`` builds an environment of that batch size; batch ``j`` is
+    reset with seed ``seed + j``, so two policies evaluated with the same seed meet the
+    same UE placements, shadowing and traffic draws (common random numbers).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    per_kpi: dict[str, list[np.ndarray]] = {k: [] for k in (*HEADLINE_KPIS, *EXTRA_KPIS)}
+    rewards: list[np.ndarray] = []
+    reasons: list[str] = []
+    env = None
+    done_eps, j = 0, 0
+    spec = None
+    while done_eps < episodes:
+        n = min(batch_size, episodes - done_eps)
+        if env is None or env.num_envs != n:
+            if env is not None:
+                env.close()
+            env = make_env_batch(n)
+        spec = env.spec
+        batch = run_episodes(env, policy, seed + j)
+        w = batch.valid.astype(np.float64)  # [T, B]
+        denom = np.maximum(w.sum(0), 1.0)  # [B]
+        for out, name in {**HEADLINE_KPIS, **EXTRA_KPIS}.items():
+            k = spec.kpi_index(name)
+            per_kpi[out].append((batch.kpis[..., k] * w[..., None]).sum(0) / denom[:, None])
+        rewards.append((batch.rewards * w[..., None]).sum(0) / denom[:, None])
+        reasons += batch.truncation_reasons
+        done_eps += n
+        j += 1
+    assert env is not None and spec is not None
+    env.close()
+    return EvalResult(
+        policy=getattr(policy, "name", type(policy).__name__),
+        backend=backend,
+        ring_m=ring_m,
+        seed=seed,
+        agent_ids=spec.agent_ids,
+        component_names=spec.reward_components,
+        episode_kpis={k: np.concatenate(v) for k, v in per_kpi.items()},
+        episode_rewards=np.concatenate(rewards),
+        truncation_reasons=reasons,
+    )
