@@ -1,0 +1,88 @@
+"""Collect a batch of whole episodes from any ``VecMultiAgentEnv`` (one per env copy).
+
+All copies run in lockstep; the batch ends when the episode limit is reached or when any
+copy reports done (the API requires a reset then). Copies cut short that way are stored as
+truncated (no ``terminated`` flag), so the learner bootstraps from their last state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.learners.learner import AgentController, epsilon_greedy
+from xr_codec_marl.learners.replay import episode_shapes
+
+
+@dataclass
+class RolloutStats:
+    """What one batch of episodes looked like (for logs and progress bars)."""
+
+    length: int
+    returns: np.ndarray  # [B, C] undiscounted return per component
+    kpis: np.ndarray | None = None  # [B, N, K] mean per-UE KPIs over the episode
+    truncation_reasons: list[str] = field(default_factory=list)
+
+
+class EpisodeRunner:
+    """Plays ``num_envs`` episodes at once with an ε-greedy agent controller."""
+
+    def __init__(self, env: VecMultiAgentEnv, controller: AgentController) -> None:
+        self.env = env
+        self.controller = controller
+        spec = env.spec
+        self.shapes = episode_shapes(
+            spec.episode_limit, spec.n_agents, spec.obs_size, spec.state_size, spec.n_actions,
+            spec.n_components,
+        )
+
+    def run(
+        self, epsilon: float, rng: np.random.Generator, seed: int | None,
+        weights: torch.Tensor | None = None,
+    ) -> tuple[dict[str, np.ndarray], RolloutStats]:
+        """One batch of episodes -> (padded episode arrays with leading ``B``, stats)."""
+        env, spec = self.env, self.env.spec
+        b = env.num_envs
+        ep = {k: np.zeros((b, *shape), dtype=_DTYPES[k]) for k, shape in self.shapes.items()}
+        step = env.reset(seed=seed)
+        self.controller.reset(b)
+        last: np.ndarray | None = None
+        kpi_sum: np.ndarray | None = None
+        reasons: list[str] = []
+        t = 0
+        for t in range(spec.episode_limit):
+            ep["obs"][:, t], ep["state"][:, t], ep["avail"][:, t] = step.obs, step.state, step.avail_actions
+            q = self.controller.q_values(step.obs, last)
+            actions = epsilon_greedy(q, np.asarray(step.avail_actions, bool), epsilon, rng, weights)
+            res = env.step(actions)
+            ep["actions"][:, t] = actions
+            ep["rewards"][:, t] = res.rewards
+            ep["terminated"][:, t] = res.terminated
+            ep["filled"][:, t] = True
+            kpis = res.info.get("kpis") if isinstance(res.info, dict) else None
+            if kpis is not None and np.size(kpis):
+                kpi_sum = np.asarray(kpis, np.float64) if kpi_sum is None else kpi_sum + kpis
+            step, last = res, actions
+            if np.any(res.done):
+                reasons = list(res.info.get("truncation_reason", []) or [])
+                break
+        length = t + 1
+        ep["obs"][:, length], ep["state"][:, length] = step.obs, step.state
+        ep["avail"][:, length] = step.avail_actions
+        stats = RolloutStats(
+            length=length,
+            returns=ep["rewards"].sum(axis=1),
+            kpis=None if kpi_sum is None else kpi_sum / length,
+            truncation_reasons=[r for r in reasons if r],
+        )
+        return ep, stats
+
+
+_DTYPES: dict[str, Any] = {
+    "obs": np.float32, "state": np.float32, "avail": np.bool_, "actions": np.int64,
+    "rewards": np.float32, "terminated": np.bool_, "filled": np.bool_,
+}

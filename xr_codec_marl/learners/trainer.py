@@ -1,0 +1,261 @@
+"""The training loop: collect episodes, learn, log, checkpoint, resume.
+
+``Trainer(env, algo, cfg, seed, out_dir).train(total_steps)`` runs until ``total_steps``
+environment windows (summed over the vectorised copies) have been played. If ``out_dir``
+holds a checkpoint, the run continues from it: same counters, replay buffer, optimiser,
+networks and RNG states, so an interrupted run ends bit-for-bit where an uninterrupted one
+would have. Ctrl-C stops after the current rollout and writes a checkpoint.
+
+Logs per run in ``out_dir``: ``log.csv`` (one row per episode: returns per component,
+ε, latest per-component losses, MHA importance weights l_c and loss weights w_c, mean KPIs)
+and TensorBoard scalars in ``out_dir/tb``.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.errors import UsageError
+from xr_codec_marl.learners.checkpoint import (
+    check_spec, checkpoint_path, read_checkpoint, restore_rng, rng_state, save_checkpoint, spec_summary,
+)
+from xr_codec_marl.learners.config import LearnerConfig
+from xr_codec_marl.learners.learner import AgentController, Dims, Learner, epsilon_at
+from xr_codec_marl.learners.registry import AlgoSpec
+from xr_codec_marl.learners.replay import EpisodeBuffer
+from xr_codec_marl.learners.runner import EpisodeRunner
+
+
+def seed_everything(seed: int, threads: int) -> np.random.Generator:
+    """Seed python, numpy and torch; deterministic CPU kernels; fixed thread count."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+    return np.random.default_rng(seed)
+
+
+class Trainer:
+    """One training run of one learner on one vectorised environment."""
+
+    def __init__(
+        self, env: VecMultiAgentEnv, algo: AlgoSpec, cfg: LearnerConfig, seed: int,
+        out_dir: str | Path | None = None, run_info: dict[str, Any] | None = None,
+    ) -> None:
+        self.env, self.algo, self.cfg, self.seed = env, algo, cfg, seed
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.run_info = dict(run_info or {})
+        spec = env.spec
+        self.rng = seed_everything(seed, cfg.threads)
+        self.learner = Learner(algo, cfg, Dims.from_spec(spec))
+        self.controller = AgentController(self.learner.agent, spec.n_agents, spec.n_actions)
+        self.runner = EpisodeRunner(env, self.controller)
+        self.buffer = EpisodeBuffer(cfg.buffer_size, self.runner.shapes)
+        self.env_steps = 0
+        self.episodes = 0
+        self.rollouts = 0
+        self.last_stats: dict[str, Any] = {}
+        self.resumed = False
+        self._stop = False
+        if self.out_dir is not None and checkpoint_path(self.out_dir).is_file():
+            self._resume()
+
+    # --- checkpoints ---
+    def payload(self) -> dict[str, Any]:
+        return {
+            "algo": self.algo.name,
+            "config": self.cfg.to_dict(),
+            "spec": spec_summary(self.env.spec),
+            "seed": self.seed,
+            "run": self.run_info,
+            "learner": self.learner.state_dict(),
+            "buffer": self.buffer.state_dict(),
+            "counters": {"env_steps": self.env_steps, "episodes": self.episodes, "rollouts": self.rollouts},
+            "rng": rng_state(self.rng),
+        }
+
+    def save(self) -> Path | None:
+        if self.out_dir is None:
+            return None
+        return save_checkpoint(self.out_dir, self.payload())
+
+    def _resume(self) -> None:
+        assert self.out_dir is not None
+        data = read_checkpoint(self.out_dir)
+        if data["algo"] != self.algo.name:
+            raise UsageError(f"{self.out_dir} holds a {data['algo']} run, not {self.algo.name}; use another --out")
+        if int(data["seed"]) != self.seed:
+            raise UsageError(f"{self.out_dir} holds a run with seed {data['seed']}, not {self.seed}")
+        check_spec(data["spec"], self.env.spec, True, str(self.out_dir))
+        self.learner.load_state_dict(data["learner"])
+        self.buffer = EpisodeBuffer.from_state_dict(data["buffer"])
+        c = data["counters"]
+        self.env_steps, self.episodes, self.rollouts = int(c["env_steps"]), int(c["episodes"]), int(c["rollouts"])
+        self.rng = restore_rng(data["rng"])
+        self.resumed = True
+
+    # --- logging ---
+    def _columns(self) -> list[str]:
+        comps = list(self.env.spec.reward_components)
+        cols = ["episode", "env_steps", "rollout", "env_index", "epsilon", "length", "return"]
+        cols += [f"return_{c}" for c in comps]
+        cols += ["loss", "grad_norm", "train_steps"]
+        qnames = comps if self.algo.decomposed else ["total"]
+        cols += [f"loss_{c}" for c in qnames]
+        if self.learner.adaptive is not None:
+            cols += [f"l_{c}" for c in qnames] + [f"w_{c}" for c in qnames]
+            cols += [f"l_batch_{c}" for c in qnames]
+        cols += [f"kpi_{k}" for k in self.env.spec.kpi_names]
+        cols += ["wall_s"]
+        return cols
+
+    def _open_log(self) -> tuple[Any, Any]:
+        assert self.out_dir is not None
+        path = self.out_dir / "log.csv"
+        cols = self._columns()
+        rows: list[dict[str, str]] = []
+        if self.resumed and path.is_file():  # drop rows written after the checkpoint
+            with path.open(newline="") as fh:
+                rows = [r for r in csv.DictReader(fh) if int(r["episode"]) < self.episodes]
+        fh = path.open("w", newline="")
+        writer = csv.DictWriter(fh, fieldnames=cols)
+        writer.writeheader()
+        writer.writerows(rows)
+        return fh, writer
+
+    # --- the loop ---
+    def train(self, total_steps: int, progress: bool = True, log: bool = True) -> dict[str, Any]:
+        """Train until ``total_steps`` env windows; returns the last rollout's summary."""
+        cfg, spec = self.cfg, self.env.spec
+        fh = writer = tb = None
+        if log and self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            fh, writer = self._open_log()
+            if cfg.tensorboard:
+                from torch.utils.tensorboard import SummaryWriter
+
+                tb = SummaryWriter(str(self.out_dir / "tb"), purge_step=self.env_steps or None)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total_steps, initial=self.env_steps, unit="win", dynamic_ncols=True,
+                       desc=self.algo.name)
+        old_handler = signal.getsignal(signal.SIGINT)
+        if progress:
+            signal.signal(signal.SIGINT, self._on_sigint)
+        next_ckpt = (self.env_steps // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+        t0 = time.perf_counter()
+        summary: dict[str, Any] = {}
+        qnames = list(spec.reward_components) if self.algo.decomposed else ["total"]
+        try:
+            while self.env_steps < total_steps and not self._stop:
+                eps = epsilon_at(self.env_steps, cfg)
+                episode_seed = (self.seed * 1_000_003 + self.rollouts) % 2**31
+                batch, stats = self.runner.run(eps, self.rng, episode_seed, self.learner.action_weights())
+                self.buffer.insert(batch)
+                per_episode_l = None
+                if self.learner.adaptive is not None:
+                    rewards = batch["rewards"]
+                    per_episode_l = self.learner.adaptive.update_importance(rewards, batch["filled"])
+                if len(self.buffer) >= max(cfg.batch_size, cfg.learning_starts):
+                    for _ in range(cfg.grad_steps_per_rollout):
+                        self.last_stats = self.learner.train(self.buffer.sample(cfg.batch_size, self.rng))
+                b = self.env.num_envs
+                self.env_steps += b * stats.length
+                self.rollouts += 1
+                ep0 = self.episodes
+                self.episodes += b
+                summary = self._summary(eps, stats, qnames)
+                if writer is not None:
+                    self._write_rows(writer, ep0, eps, stats, per_episode_l, qnames, time.perf_counter() - t0)
+                if tb is not None:
+                    for key, value in summary.items():
+                        if isinstance(value, float):
+                            tb.add_scalar(key, value, self.env_steps)
+                if bar is not None:
+                    bar.update(b * stats.length)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in summary.items()
+                                     if k in ("return", "epsilon") or k.startswith("loss/")}, refresh=False)
+                if self.env_steps >= next_ckpt:
+                    self.save()
+                    next_ckpt = (self.env_steps // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+        finally:
+            if progress:
+                signal.signal(signal.SIGINT, old_handler)
+            self.save()
+            if bar is not None:
+                bar.close()
+            if fh is not None:
+                fh.close()
+            if tb is not None:
+                tb.close()
+        return summary
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+        if self._stop:  # second Ctrl-C: give up immediately
+            raise KeyboardInterrupt
+        self._stop = True
+
+    def _summary(self, eps: float, stats: Any, qnames: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "epsilon": float(eps),
+            "return": float(stats.returns.sum(axis=1).mean()),
+            "episode_length": float(stats.length),
+        }
+        for c, name in enumerate(self.env.spec.reward_components):
+            out[f"return/{name}"] = float(stats.returns[:, c].mean())
+        if self.last_stats:
+            out["loss"] = float(self.last_stats["loss"])
+            out["grad_norm"] = float(self.last_stats["grad_norm"])
+            for name, v in zip(qnames, self.last_stats["losses"]):
+                out[f"loss/{name}"] = float(v)
+        ad = self.learner.adaptive
+        if ad is not None:
+            for c, name in enumerate(qnames):
+                out[f"importance_l/{name}"] = float(ad.l[c])
+                out[f"loss_weight_w/{name}"] = float(ad.w[c].detach())
+        if stats.kpis is not None:
+            for k, name in enumerate(self.env.spec.kpi_names):
+                out[f"kpi/{name}"] = float(stats.kpis[..., k].mean())
+        return out
+
+    def _write_rows(
+        self, writer: Any, ep0: int, eps: float, stats: Any, per_episode_l: np.ndarray | None,
+        qnames: list[str], wall: float,
+    ) -> None:
+        spec = self.env.spec
+        ad = self.learner.adaptive
+        for i in range(self.env.num_envs):
+            row: dict[str, Any] = {
+                "episode": ep0 + i, "env_steps": self.env_steps, "rollout": self.rollouts - 1,
+                "env_index": i, "epsilon": f"{eps:.6g}", "length": stats.length,
+                "return": f"{stats.returns[i].sum():.6g}", "wall_s": f"{wall:.3f}",
+                "train_steps": self.learner.train_steps,
+            }
+            for c, name in enumerate(spec.reward_components):
+                row[f"return_{name}"] = f"{stats.returns[i, c]:.6g}"
+            if self.last_stats:
+                row["loss"] = f"{self.last_stats['loss']:.6g}"
+                row["grad_norm"] = f"{self.last_stats['grad_norm']:.6g}"
+                for name, v in zip(qnames, self.last_stats["losses"]):
+                    row[f"loss_{name}"] = f"{v:.6g}"
+            if ad is not None and per_episode_l is not None:
+                for c, name in enumerate(qnames):
+                    row[f"l_{name}"] = f"{per_episode_l[i, c]:.6g}"
+                    row[f"l_batch_{name}"] = f"{float(ad.l[c]):.6g}"
+                    row[f"w_{name}"] = f"{float(ad.w[c].detach()):.6g}"
+            if stats.kpis is not None:
+                for k, name in enumerate(spec.kpi_names):
+                    row[f"kpi_{name}"] = f"{stats.kpis[i, :, k].mean():.6g}"
+            writer.writerow(row)
