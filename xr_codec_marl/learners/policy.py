@@ -85,10 +85,16 @@ class CheckpointPolicy:
         self._last = actions
         return actions
 
-    def q_values(self, step: Observation, prev_actions: np.ndarray) -> np.ndarray:
-        """Per-component Q-values ``float32 [B, N, C, A]`` (-inf where unavailable)."""
-        prev = None if self._last is None else np.asarray(prev_actions, np.int64)
+    def q_values(self, step: Observation, prev_actions: np.ndarray | None) -> np.ndarray:
+        """Per-component Q-values ``float32 [B, N, C, A]`` (-inf where unavailable).
+
+        ``prev_actions`` is the joint action taken before this window; ``None`` (or the
+        first call after ``reset``) means "no previous action", as at an episode's start.
+        """
+        first = self._last is None
+        prev = None if first or prev_actions is None else np.asarray(prev_actions, np.int64)
         q = self._q(step, prev).numpy().astype(np.float32)
-        self._last = np.asarray(prev_actions, np.int64)
+        b = step.obs.shape[0]
+        self._last = prev if prev is not None else np.zeros((b, self.spec.n_agents), np.int64)
         avail = np.asarray(step.avail_actions, bool)
         return np.where(avail[:, :, None, :], q, -np.inf).astype(np.float32)

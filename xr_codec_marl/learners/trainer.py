@@ -161,7 +161,7 @@ class Trainer:
         try:
             while self.env_steps < total_steps and not self._stop:
                 eps = epsilon_at(self.env_steps, cfg)
-                episode_seed = (self.seed * 1_000_003 + self.rollouts) % 2**31
+                episode_seed = (self.seed * 1_000_003 + self.rollouts + 7_777_777) % 2**31  # apart from eval seeds
                 batch, stats = self.runner.run(eps, self.rng, episode_seed, self.learner.action_weights())
                 self.buffer.insert(batch)
                 per_episode_l = None
