@@ -1,0 +1,182 @@
+"""Starting simulator processes for the agent server, and making sure they go away again.
+
+:class:`SimulatorLauncher` runs simulator binaries (the ns-3 scenarios or the protocol probe,
+located with ``xr_codec_marl.bridge.build.find_binary`` unless given as a path) as
+subprocesses, each with its own seed and arguments, their stdout and stderr captured to one log
+file per process. Every process is terminated, killed if it must be, and reaped on
+:meth:`SimulatorLauncher.close`; on Linux the kernel also kills them if Python itself dies, so
+no orphaned simulator keeps a core busy. Simulators started elsewhere need no launcher: the
+server simply accepts their hello.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+
+def resolve_binary(binary: str | os.PathLike[str]) -> str:
+    """A simulator executable: an existing path as-is, else a name for ``build.find_binary``."""
+    path = Path(binary)
+    if path.parent != Path(".") or path.exists():
+        if not path.exists():
+            raise FileNotFoundError(f"simulator binary {str(path)!r} does not exist")
+        return str(path.resolve())
+    from xr_codec_marl.bridge.build import find_binary  # the C++ build's owner provides it
+
+    return str(find_binary(str(binary)))
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGTERM this child when its parent dies (PR_SET_PDEATHSIG = 1)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass(eq=False)
+class SimProcess:
+    """One launched simulator: its command, process and log file."""
+
+    name: str
+    argv: list[str]
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes] | None = field(default=None, repr=False)
+    reported: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    def log_tail(self, lines: int = 8) -> str:
+        """The last lines of the process's output (for error messages)."""
+        if self._log is not None:
+            self._log.flush()
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+    def describe_exit(self) -> str:
+        """``xr-codec[seed 3] (pid 123) exited with code 1 (log: ...): <last lines>``."""
+        rc = self.returncode
+        how = "is still running" if rc is None else (
+            f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
+        )
+        tail = self.log_tail(4)
+        return f"{self.name} (pid {self.pid}) {how} (log: {self.log_path})" + (
+            f": {tail}" if tail else ""
+        )
+
+    def stop(self, grace_s: float = 1.0) -> int:
+        """Terminate (SIGTERM, then SIGKILL after ``grace_s``) and reap; return the exit code."""
+        if self.popen.poll() is None:
+            try:
+                self.popen.terminate()
+                self.popen.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not exit on SIGTERM within %.1f s: killing it", self.name,
+                            grace_s)
+                self.popen.kill()
+                self.popen.wait(timeout=5.0)
+            except ProcessLookupError:
+                pass
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return int(self.popen.returncode)
+
+
+class SimulatorLauncher:
+    """Starts simulators as subprocesses with logs in ``log_dir`` and stops them all on close."""
+
+    def __init__(self, log_dir: str | os.PathLike[str] | None = None) -> None:
+        self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="xrmarl-sims-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.processes: list[SimProcess] = []
+
+    def start(
+        self,
+        binary: str | os.PathLike[str],
+        args: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> SimProcess:
+        """Run ``binary args...`` with stdout+stderr to ``<log_dir>/<name>.log``."""
+        exe = resolve_binary(binary)
+        name = name or f"{Path(exe).name}-{len(self.processes)}"
+        argv = [exe, *map(str, args)]
+        log_path = self.log_dir / f"{name}.log"
+        log_file = open(log_path, "ab")
+        log_file.write(f"$ {' '.join(argv)}\n".encode())
+        log_file.flush()
+        try:
+            popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env} if env else None,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        except OSError as exc:
+            log_file.close()
+            raise OSError(f"cannot start simulator {argv[0]!r}: {exc}") from None
+        proc = SimProcess(name, argv, popen, log_path, log_file)
+        self.processes.append(proc)
+        log.info("started %s (pid %d), log %s", name, popen.pid, log_path)
+        return proc
+
+    def exited(self) -> list[SimProcess]:
+        """Processes that exited since the last call (each reported once)."""
+        out = []
+        for p in self.processes:
+            if not p.reported and not p.alive():
+                p.reported = True
+                out.append(p)
+        return out
+
+    def stop_all(self, grace_s: float = 1.0) -> None:
+        """Stop every process (SIGTERM all first, so they wind down in parallel), reap them."""
+        for p in self.processes:
+            if p.alive():
+                try:
+                    p.popen.terminate()
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace_s
+        for p in self.processes:
+            p.stop(max(deadline - time.monotonic(), 0.05))
+        self.processes.clear()
+
+    def close(self) -> None:
+        self.stop_all()
+
+    def __enter__(self) -> "SimulatorLauncher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,448 @@
+"""The agent server's socket: one ZeroMQ ROUTER serving many simulator sessions at once.
+
+Each simulator connects a DEALER socket (its routing identity names it) and speaks the
+request/reply dialogue of ``proto/xrmarl/v1/bridge.proto``. :class:`BridgeServer` runs that
+dialogue for every simulator and hands its user (``Ns3Env``, ``xr-marl serve``) plain events:
+a simulator :class:`Joined`, sent a :class:`StepReceived` (the user answers with
+:meth:`BridgeServer.send_action`), or :class:`Ended` (finished, left, died, went silent, or broke
+the protocol — with the reason). Protocol faults get an ``Error`` reply and a log line, never
+an exception out of :meth:`BridgeServer.poll`, so one bad simulator cannot stop the others.
+
+Single-threaded by design: every call happens on the caller's thread, so the hot path is
+recv -> decode -> (user's policy) -> encode -> send with no locks or queues in between.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import zmq
+
+from xr_codec_marl.bridge import codec
+from xr_codec_marl.bridge.codec import Code, WireError, WireLayout, WireStep
+from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+from xr_codec_marl.env.api import EnvSpec
+
+log = logging.getLogger(__name__)
+
+#: Where the server binds unless told otherwise (loopback: nothing is exposed by default).
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+#: Seconds a simulator may stay silent while the server waits for it before it counts as dead.
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class SessionState(Enum):
+    """Whose turn it is in a session's request/reply dialogue."""
+
+    SIM_TURN = "sim"  # we replied (welcome/action); the simulator owes the next message
+    OUR_TURN = "ours"  # the simulator sent a step; we owe the reply
+    CLOSE_PENDING = "close-pending"  # user asked to close; reply Close to the next step
+    CLOSING = "closing"  # Close sent; waiting for the goodbye (no events any more)
+
+
+@dataclass(eq=False)
+class Session:
+    """One simulator's episode as seen by the server."""
+
+    session_id: str
+    identity: bytes
+    hello: pb.Hello
+    spec: EnvSpec
+    layout: WireLayout
+    framing: tuple[bytes, ...]
+    state: SessionState = SessionState.SIM_TURN
+    next_index: int = 0
+    pending: WireStep | None = None
+    deadline: float = 0.0
+    close_reason: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seed(self) -> int:
+        return int(self.hello.seed)
+
+    @property
+    def name(self) -> str:
+        return f"session {self.session_id} ({self.identity!r}, seed {self.hello.seed})"
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A simulator's hello was accepted and welcomed; its step 0 follows."""
+
+    session: Session
+
+
+@dataclass(frozen=True)
+class StepReceived:
+    """A simulator sent a step; unless ``step.done``, answer with :meth:`BridgeServer.send_action`."""
+
+    session: Session
+    step: WireStep
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A session is over. ``clean``: the episode finished and the simulator said goodbye;
+    otherwise ``reason`` says what went wrong (died, silent, left, protocol error)."""
+
+    session: Session
+    reason: str
+    clean: bool
+
+
+Event = Joined | StepReceived | Ended
+
+#: ``admit(hello, spec)`` returns ``None`` to accept a simulator or the reason to refuse it.
+AdmitFn = Callable[[pb.Hello, EnvSpec], "str | None"]
+
+
+class BridgeServer:
+    """One bound ROUTER socket and the sessions of every simulator talking to it.
+
+    ``endpoint``: ``tcp://HOST:PORT`` (``tcp://127.0.0.1:*`` picks a free port; see
+    :attr:`endpoint` for the bound one) or ``ipc://PATH``. ``expected_spec``: refuse hellos that
+    announce anything else. ``timeout_s``: how long a simulator may stay silent when it owes a
+    message. ``admit``: extra admission rule (e.g. ``Ns3Env`` accepts only the seeds it launched).
+    """
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        expected_spec: EnvSpec | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        admit: AdmitFn | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.expected_spec = expected_spec
+        self.timeout_s = float(timeout_s)
+        self.admit = admit
+        self._own_ctx = context is None
+        self._ctx = context or zmq.Context()
+        self._sock = self._ctx.socket(zmq.ROUTER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable sends raise, never vanish
+        self._sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted sim may reuse its identity
+        try:
+            self._sock.bind(endpoint)
+        except zmq.ZMQError as exc:
+            self._sock.close(0)
+            if self._own_ctx:
+                self._ctx.term()
+            raise OSError(f"cannot bind the bridge server to {endpoint!r}: {exc}") from None
+        self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._poller = zmq.Poller()
+        self._poller.register(self._sock, zmq.POLLIN)
+        self._by_identity: dict[bytes, Session] = {}
+        self._sessions: dict[str, Session] = {}
+        self._queued: list[Event] = []
+        self._counter = itertools.count(1)
+        self._closed = False
+        log.info("bridge server listening on %s", self.endpoint)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def sessions(self) -> dict[str, Session]:
+        """Live sessions by id (including ones closing)."""
+        return self._sessions
+
+    def poll(self, timeout_s: float) -> list[Event]:
+        """Handle incoming messages for up to ``timeout_s``; return as soon as there are events.
+
+        Never raises for anything a simulator sends; expired silences become :class:`Ended`.
+        """
+        events, self._queued = self._queued, []
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        while True:
+            self._drain(events)
+            now = time.monotonic()
+            self._expire(now, events)
+            if events or now >= deadline:
+                return events
+            wait = deadline - now
+            nxt = self._next_deadline()
+            if nxt is not None:
+                wait = min(wait, max(nxt - now, 0.0))
+            self._poller.poll(max(int(wait * 1000.0 + 0.999), 0))
+
+    def send_action(self, session_id: str, actions: Sequence[int] | np.ndarray) -> bool:
+        """Answer a session's pending step with one action per agent.
+
+        Returns ``False`` if the session is gone or closing (its :class:`Ended` event says
+        why). Raises ``ValueError`` (a :class:`WireError` with ``CODE_ACTION``) for an action
+        vector of the wrong length, out of range or unavailable — nothing is sent then.
+        """
+        s = self._sessions.get(session_id)
+        if s is None or s.state is not SessionState.OUR_TURN:
+            if s is not None and s.state is SessionState.SIM_TURN:
+                raise RuntimeError(f"{s.name} has no step waiting for an action")
+            return False
+        step = s.pending
+        acts = codec.check_actions(actions, s.layout, step.avail_actions)
+        env = codec.action_envelope(s.session_id, step.step_index, acts)
+        if not self._send(s.framing, env):
+            self._end(s, "simulator unreachable when sending its action", clean=False)
+            return False
+        s.state = SessionState.SIM_TURN
+        s.pending = None
+        s.deadline = time.monotonic() + self.timeout_s
+        return True
+
+    def close_session(self, session_id: str, reason: str) -> None:
+        """End a session from our side (no :class:`Ended` event): the simulator gets ``Close``
+        as the reply to its pending or next step."""
+        s = self._sessions.get(session_id)
+        if s is None or s.state is SessionState.CLOSING:
+            return
+        s.close_reason = reason
+        if s.state is SessionState.OUR_TURN:
+            self._send(s.framing, codec.close_envelope(s.session_id, reason))
+            s.state = SessionState.CLOSING
+        else:
+            s.state = SessionState.CLOSE_PENDING
+        s.deadline = time.monotonic() + self.timeout_s
+        log.info("%s: closing (%s)", s.name, reason)
+
+    def abort_session(self, session_id: str, code: int, reason: str) -> None:
+        """End a session with a fatal ``Error`` (e.g. its policy failed); queues :class:`Ended`."""
+        s = self._sessions.get(session_id)
+        if s is None:
+            return
+        if s.state is SessionState.OUR_TURN:
+            self._send(s.framing, codec.error_envelope(code, reason, fatal=True))
+        log.warning("%s: aborted: %s: %s", s.name, codec.code_name(code), reason)
+        self._end(s, reason, clean=False)
+
+    def close(self) -> None:
+        """Tell every simulator waiting on us that the server is going, then release the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        for s in list(self._sessions.values()):
+            if s.state is SessionState.OUR_TURN:
+                self._send(s.framing, codec.close_envelope(s.session_id, "server shutting down"))
+        self._sessions.clear()
+        self._by_identity.clear()
+        self._sock.close(linger=100)  # let the Close messages out, never block for long
+        if self._own_ctx:
+            self._ctx.term()
+
+    def __enter__(self) -> "BridgeServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ receiving
+    def _drain(self, events: list[Event]) -> None:
+        """Handle every message already queued on the socket (bounded, to stay responsive)."""
+        recv = self._sock.recv_multipart
+        for _ in range(4096):
+            try:
+                frames = recv(zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                return
+            self._handle(frames, events)
+
+    def _handle(self, frames: list[bytes], events: list[Event]) -> None:
+        identity = frames[0]
+        session = self._by_identity.get(identity)
+        if len(frames) == 2:
+            framing: tuple[bytes, ...] = (identity,)
+        elif len(frames) == 3 and frames[1] == b"":
+            framing = (identity, b"")  # a REQ client: keep its empty delimiter
+        else:
+            self._refuse(
+                (identity,), session, events,
+                WireError(Code.CODE_BAD_MESSAGE,
+                          f"expected one frame per message, got {len(frames) - 1}"),
+            )
+            return
+        try:
+            env = codec.decode(frames[-1])
+        except WireError as err:
+            self._refuse(framing, session, events, err)
+            return
+        kind = env.WhichOneof("body")
+        if kind == "step":
+            self._on_step(framing, session, env.step, events)
+        elif kind == "hello":
+            self._on_hello(identity, framing, session, env.hello, events)
+        elif kind == "goodbye":
+            self._on_goodbye(identity, session, env.goodbye, events)
+        elif kind == "error":
+            self._on_sim_error(identity, session, env.error, events)
+        else:
+            self._refuse(
+                framing, session, events,
+                WireError(Code.CODE_UNEXPECTED, f"a simulator may not send {kind!r}"),
+            )
+
+    def _on_hello(
+        self,
+        identity: bytes,
+        framing: tuple[bytes, ...],
+        old: Session | None,
+        hello: pb.Hello,
+        events: list[Event],
+    ) -> None:
+        if old is not None:
+            if old.state is SessionState.CLOSING:  # its episode was over: a clean restart
+                self._forget(old)
+            else:
+                self._end(old, "simulator sent a new hello (restarted?)", clean=False,
+                          events=events)
+        try:
+            codec.check_hello(hello, self.expected_spec)
+            spec = codec.spec_from_hello(hello)
+            if self.admit is not None:
+                refusal = self.admit(hello, spec)
+                if refusal:
+                    raise WireError(Code.CODE_UNEXPECTED, refusal)
+        except WireError as err:
+            self._refuse(framing, None, events, err, who=f"hello from {identity!r}")
+            return
+        sid = f"{next(self._counter):04d}-{secrets.token_hex(3)}"
+        s = Session(sid, identity, hello, spec, WireLayout.from_spec(spec), framing)
+        if not self._send(framing, codec.welcome_envelope(sid)):
+            log.warning("hello from %r: simulator unreachable for the welcome", identity)
+            return
+        s.deadline = time.monotonic() + self.timeout_s
+        self._sessions[sid] = s
+        self._by_identity[identity] = s
+        log.info("%s joined: scenario %r, %d agents", s.name, hello.scenario, len(hello.agents))
+        events.append(Joined(s))
+
+    def _on_step(
+        self,
+        framing: tuple[bytes, ...],
+        s: Session | None,
+        step: pb.Step,
+        events: list[Event],
+    ) -> None:
+        if s is None or step.session_id != s.session_id:
+            self._refuse(
+                framing, s, events,
+                WireError(Code.CODE_UNKNOWN_SESSION,
+                          f"unknown session {step.session_id!r}; send a hello first"),
+            )
+            return
+        if s.state is SessionState.CLOSE_PENDING or s.state is SessionState.CLOSING:
+            self._send(framing, codec.close_envelope(s.session_id, s.close_reason))
+            s.state = SessionState.CLOSING
+            s.deadline = time.monotonic() + self.timeout_s
+            return
+        if s.state is SessionState.OUR_TURN:
+            self._refuse(framing, s, events, WireError(
+                Code.CODE_UNEXPECTED, f"step {step.step_index} before our reply to the last one"))
+            return
+        if step.step_index != s.next_index:
+            self._refuse(framing, s, events, WireError(
+                Code.CODE_UNEXPECTED, f"step index {step.step_index}, expected {s.next_index}"))
+            return
+        try:
+            ws = codec.decode_step(step, s.layout)
+        except WireError as err:
+            self._refuse(framing, s, events, err)
+            return
+        s.next_index += 1
+        s.pending = ws
+        s.framing = framing
+        if ws.terminated or ws.truncated:
+            reason = "episode over" if ws.terminated else (ws.truncation_reason or "truncated")
+            self._send(framing, codec.close_envelope(s.session_id, reason))
+            s.close_reason = reason
+            s.state = SessionState.CLOSING
+            s.deadline = time.monotonic() + self.timeout_s
+        else:
+            s.state = SessionState.OUR_TURN
+        events.append(StepReceived(s, ws))
+
+    def _on_goodbye(
+        self, identity: bytes, s: Session | None, bye: pb.Goodbye, events: list[Event]
+    ) -> None:
+        if s is None or (bye.session_id and bye.session_id != s.session_id):
+            log.debug("goodbye from %r without a session (%s)", identity, bye.reason)
+            return
+        if s.state is SessionState.CLOSING:
+            self._forget(s)
+            log.info("%s: goodbye (%s)", s.name, bye.reason or "no reason")
+            events.append(Ended(s, s.close_reason or bye.reason, clean=True))
+        else:
+            self._end(s, f"simulator left mid-episode: {bye.reason or 'no reason given'}",
+                      clean=False, events=events)
+
+    def _on_sim_error(
+        self, identity: bytes, s: Session | None, err: pb.Error, events: list[Event]
+    ) -> None:
+        text = f"simulator reported {codec.code_name(err.code)}: {err.message}"
+        if s is None:
+            log.warning("%r (no session): %s", identity, text)
+            return
+        self._end(s, text, clean=False, events=events)
+
+    # ------------------------------------------------------------------ faults and endings
+    def _refuse(
+        self,
+        framing: tuple[bytes, ...],
+        s: Session | None,
+        events: list[Event],
+        err: WireError,
+        who: str | None = None,
+    ) -> None:
+        """Reply ``Error``, log it, and end the simulator's session when the error is fatal."""
+        who = who or (s.name if s is not None else f"simulator {framing[0]!r} (no session)")
+        log.warning("refused %s: %s", who, err)
+        self._send(framing, err.to_envelope())
+        if s is not None and err.fatal and s.session_id in self._sessions:
+            self._end(s, f"protocol error: {err}", clean=False, events=events)
+
+    def _expire(self, now: float, events: list[Event]) -> None:
+        """Sessions silent past their deadline: dead or hung simulators."""
+        for s in list(self._sessions.values()):
+            if s.state is SessionState.OUR_TURN or now < s.deadline:
+                continue
+            if s.state is SessionState.SIM_TURN:
+                self._send(s.framing, codec.error_envelope(
+                    Code.CODE_TIMEOUT, f"no message within {self.timeout_s:g} s", fatal=True))
+                self._end(s, f"simulator silent for {self.timeout_s:g} s (dead or hung)",
+                          clean=False, events=events)
+            else:  # closing: the goodbye never came; the episode was over anyway
+                log.debug("%s: no goodbye after close; forgetting it", s.name)
+                self._forget(s)
+
+    def _next_deadline(self) -> float | None:
+        deadlines = [s.deadline for s in self._sessions.values()
+                     if s.state is not SessionState.OUR_TURN]
+        return min(deadlines) if deadlines else None
+
+    def _end(self, s: Session, reason: str, clean: bool, events: list[Event] | None = None) -> None:
+        if s.session_id not in self._sessions:
+            return
+        self._forget(s)
+        (log.info if clean else log.warning)("%s ended: %s", s.name, reason)
+        (events if events is not None else self._queued).append(Ended(s, reason, clean))
+
+    def _forget(self, s: Session) -> None:
+        self._sessions.pop(s.session_id, None)
+        if self._by_identity.get(s.identity) is s:
+            del self._by_identity[s.identity]
+
+    def _send(self, framing: tuple[bytes, ...], env: pb.Envelope) -> bool:
+        """Send without blocking; ``False`` if the peer is gone or not reading."""
+        try:
+            self._sock.send_multipart([*framing, env.SerializeToString()], zmq.NOBLOCK)
+            return True
+        except zmq.ZMQError as exc:  # EHOSTUNREACH (ROUTER_MANDATORY) or Again (HWM)
+            log.debug("send to %r failed: %s", framing[0], exc)
+            return False

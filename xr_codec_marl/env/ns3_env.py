@@ -1,0 +1,523 @@
+"""The ns-3 backend: ``Ns3Env`` runs the batched environment API on live simulator processes.
+
+Each of the ``num_envs`` environment copies is one simulator process (a *worker*) talking to
+one :class:`~xr_codec_marl.bridge.server.BridgeServer`. ``reset(seed)`` launches (or, with
+``launch=False``, waits for) ``num_envs`` simulators with seeds ``seed + i`` and returns their
+first observations; ``step`` sends each worker its agents' actions and collects the next window.
+A worker that dies, goes silent or breaks the protocol mid-episode ends only its own copy:
+``truncated[i]`` with ``info["truncation_reason"][i]`` saying why and its last observation;
+the other copies carry on.
+
+When a simulator sends raw per-UE KPIs only (empty obs/state/rewards, as the XR scenario may),
+:class:`KpiFeatures` builds them with the shared maths of :mod:`xr_codec_marl.xr`, so agents
+see exactly what the analytic backend gives them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from xr_codec_marl.bridge.codec import Code, WireStep
+from xr_codec_marl.bridge.launcher import SimProcess, SimulatorLauncher
+from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+from xr_codec_marl.bridge.server import (
+    DEFAULT_ENDPOINT,
+    BridgeServer,
+    Ended,
+    Event,
+    Joined,
+    StepReceived,
+)
+from xr_codec_marl.env.api import (
+    XR_REWARD_COMPONENTS,
+    EnvSpec,
+    Observation,
+    StepResult,
+    validate_actions,
+)
+from xr_codec_marl.xr.observation import build_observation
+from xr_codec_marl.xr.rewards import drr_reward, team_rewards
+from xr_codec_marl.xr.scenario import XRScenario
+
+log = logging.getLogger(__name__)
+
+#: XRScenario fields passed to the xr-codec simulator, as ns-3 CommandLine names.
+SCENARIO_ARGUMENTS: dict[str, str] = {
+    "ring_m": "ringRadius",
+    "n_rates": "nRates",
+    "window_s": "window",
+    "episode_limit": "episodeLimit",
+    "fps": "fps",
+    "bandwidth_mhz": "bandwidthMhz",
+    "ue_speed_mps": "ueSpeed",
+    "rlc_buffer_bytes": "rlcBuffer",
+    "gnb_tx_dbm": "gnbTxPower",
+}
+
+
+def scenario_arguments(scenario: XRScenario) -> list[str]:
+    """``--name=value`` arguments carrying ``scenario``'s settings to the simulator."""
+    return [f"--{flag}={getattr(scenario, f)!r}".replace("'", "")
+            for f, flag in SCENARIO_ARGUMENTS.items()]
+
+
+class KpiFeatures:
+    """Observations, state and team rewards from per-UE KPIs, with the shared XR maths.
+
+    Used when a simulator leaves ``obs``/``state``/``rewards`` empty. Inputs are batched:
+    KPIs ``[B, N, K]`` in ``spec.kpi_names`` order and the previous joint action ``[B, N]``.
+    """
+
+    def __init__(self, spec: EnvSpec, shaping: bool = False, shaping_gamma: float = 1.0) -> None:
+        self.spec = spec
+        self.shaping = shaping
+        self.shaping_gamma = shaping_gamma
+        names = spec.kpi_names
+        self._idx = {k: names.index(k) for k in
+                     ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio", "codec_rate_mbps")
+                     if k in names}
+        self._values = [np.asarray(a.action_values, np.float64) for a in spec.agents]
+        self.max_rates = np.array([v.max() if v.size else np.nan for v in self._values])
+
+    def problems(self) -> list[str]:
+        """Why obs/rewards cannot be built from KPIs for this spec (empty list: they can)."""
+        out = [f"KPI {k!r} missing" for k in ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio")
+               if k not in self._idx]
+        n = self.spec.n_agents
+        if self.spec.obs_size != n + 2 or self.spec.state_size != 5 * n:
+            out.append(f"obs/state sizes {self.spec.obs_size}/{self.spec.state_size} are not the "
+                       f"XR ones {n + 2}/{5 * n}")
+        if np.isnan(self.max_rates).any():
+            out.append("agents without action_values (codec rates)")
+        if self.spec.reward_components not in ((), XR_REWARD_COMPONENTS):
+            out.append(f"reward components {self.spec.reward_components} are not the XR ones")
+        return out
+
+    def _kpi(self, kpis: np.ndarray, name: str) -> np.ndarray:
+        return kpis[..., self._idx[name]]
+
+    def observe(self, prev_actions: np.ndarray, kpis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Eq. 13 observations ``[B, N, N + 2]`` and the state ``[B, 5 N]``."""
+        return build_observation(
+            prev_actions,
+            self.spec.n_actions,
+            self._kpi(kpis, "buffer_ratio"),
+            self._kpi(kpis, "pdr"),
+            self._kpi(kpis, "delay_ms"),
+            drr_reward(self._kpi(kpis, "throughput_mbps"), self.max_rates),
+        )
+
+    def rewards(self, kpis: np.ndarray, prev_kpis: np.ndarray | None) -> np.ndarray:
+        """Team reward components ``[B, 3]`` (eqs. 15-20, shaped by eqs. 21-23 if enabled)."""
+
+        def as_dict(k: np.ndarray) -> dict[str, np.ndarray]:
+            return {n: self._kpi(k, n) for n in ("delay_ms", "pdr", "throughput_mbps")}
+
+        return team_rewards(
+            as_dict(kpis),
+            self.max_rates,
+            None if prev_kpis is None else as_dict(prev_kpis),
+            shaping=self.shaping,
+            gamma_p=self.shaping_gamma,
+        ).astype(np.float32)
+
+    def infer_actions(self, kpis: np.ndarray, default: int) -> np.ndarray:
+        """The action indices ``[B, N]`` whose codec rates are nearest the reported ones
+        (the simulator's start-up rates), or ``default`` where no rate is known."""
+        b, n = kpis.shape[:2]
+        out = np.full((b, n), default, dtype=np.int64)
+        if "codec_rate_mbps" not in self._idx:
+            return out
+        rate = self._kpi(kpis, "codec_rate_mbps")
+        for j, values in enumerate(self._values):
+            if values.size:
+                known = rate[:, j] > 0
+                nearest = np.abs(rate[:, j, None] - values[None, :]).argmin(axis=1)
+                out[:, j] = np.where(known, nearest, out[:, j])
+        return out
+
+
+class Ns3Env:
+    """``VecMultiAgentEnv`` over ``workers`` live simulators (see the module docstring).
+
+    ``scenario`` fixes the expected spec (hellos that disagree are refused) and the arguments
+    given to launched simulators; ``spec`` overrides the spec for other scenarios. With
+    ``launch=True`` the env starts ``binary`` (a path, or a name for ``build.find_binary``) once
+    per worker and episode with ``--endpoint= --seed= --run=`` plus the scenario's and
+    ``sim_args``; with ``launch=False`` it serves simulators started elsewhere on ``endpoint``.
+    ``timeout_s``: a silent simulator is declared dead after this; ``connect_timeout_s``: how
+    long ``reset`` waits for every worker's first observation.
+    """
+
+    def __init__(
+        self,
+        scenario: XRScenario | None = None,
+        *,
+        workers: int = 1,
+        spec: EnvSpec | None = None,
+        launch: bool = True,
+        binary: str = "xr-codec",
+        sim_args: Sequence[str] = (),
+        endpoint: str | None = None,
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 60.0,
+        log_dir: str | Path | None = None,
+        initial_action: int | None = None,
+        server: BridgeServer | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.scenario = (scenario or XRScenario()).validate()
+        self.spec: EnvSpec = spec or self.scenario.env_spec("xr")
+        self.num_envs = int(workers)
+        self.launch = bool(launch)
+        self.binary = binary
+        self.sim_args = list(sim_args)
+        self.connect_timeout_s = float(connect_timeout_s)
+        k = self.spec.n_actions
+        self.initial_action = k - 1 if initial_action is None else int(initial_action)
+        self.features = KpiFeatures(
+            self.spec, self.scenario.reward_shaping, self.scenario.shaping_gamma
+        )
+        self._own_server = server is None
+        if server is None:
+            server = BridgeServer(
+                endpoint or ("tcp://127.0.0.1:*" if launch else DEFAULT_ENDPOINT),
+                expected_spec=self.spec,
+                timeout_s=timeout_s,
+            )
+        server.admit = self._admit
+        self.server = server
+        self.launcher = SimulatorLauncher(log_dir) if launch else None
+        b, n = self.num_envs, self.spec.n_agents
+        self._sessions: list[str | None] = [None] * b
+        self._slot_of: dict[str, int] = {}
+        self._seed_slot: dict[int, int] = {}
+        self._procs: list[SimProcess | None] = [None] * b
+        self._accepting = False
+        self._done = np.ones(b, bool)
+        self._reasons = [""] * b
+        self._needs_reset = True
+        self._next_seed = 0
+        self._seeds = [0] * b
+        self._t = 0
+        self._obs = np.zeros((b, n, self.spec.obs_size), np.float32)
+        self._state = np.zeros((b, self.spec.state_size), np.float32)
+        self._avail = np.ones((b, n, self.spec.n_actions), bool)
+        self._kpis = np.zeros((b, n, len(self.spec.kpi_names)), np.float32)
+        self._prev_kpis: np.ndarray | None = None
+        self._closed = False
+
+    @property
+    def endpoint(self) -> str:
+        """Where simulators connect (the bound address, with the actual port)."""
+        return self.server.endpoint
+
+    # ------------------------------------------------------------------ API
+    def reset(self, seed: int | None = None) -> Observation:
+        """Start ``num_envs`` simulators (seeds ``seed + i``) and return their first windows."""
+        if self._closed:
+            raise RuntimeError("the environment is closed")
+        self._end_episode("reset")
+        seed = self._next_seed if seed is None else int(seed)
+        self._next_seed = seed + self.num_envs
+        b = self.num_envs
+        self._seeds = [seed + i for i in range(b)]
+        self._seed_slot = {s: i for i, s in enumerate(self._seeds)} if self.launch else {}
+        first: list[WireStep | None] = [None] * b
+        self._accepting = True
+        try:
+            if self.launcher is not None:
+                for i, s in enumerate(self._seeds):
+                    self._procs[i] = self.launcher.start(
+                        self.binary, self._sim_argv(s, i), name=f"{Path(self.binary).name}-s{s}"
+                    )
+            self._await_first(first)
+        except BaseException:
+            self._accepting = False
+            self._end_episode("reset failed")
+            raise
+        self._accepting = False
+        kpis = np.stack([self._kpi_array(ws) for ws in first])
+        self._actions = self.features.infer_actions(kpis, self.initial_action)
+        built = self._build(first, kpis, with_rewards=False)
+        self._obs, self._state, self._kpis = built[0], built[1], kpis
+        self._avail = np.stack([ws.avail_actions for ws in first])
+        self._prev_kpis = kpis
+        self._t = 0
+        self._done[:] = False
+        self._reasons = [""] * b
+        self._needs_reset = False
+        for i, ws in enumerate(first):  # a simulator whose episode ended at start-up
+            if ws.done:
+                self._done[i] = True
+                self._reasons[i] = ws.truncation_reason or "simulator ended at start-up"
+        return Observation(
+            self._obs.copy(), self._state.copy(), self._avail.copy(), self._info(first, kpis)
+        )
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Send every live worker its joint action; collect each one's next window."""
+        if self._needs_reset:
+            raise RuntimeError("call reset() before step() (episode over or never started)")
+        actions = validate_actions(self.spec, actions, self._avail)
+        b = self.num_envs
+        incoming: list[WireStep | None] = [None] * b
+        died: dict[int, str] = {}
+        waiting: set[int] = set()
+        for i in range(b):
+            if self._done[i]:
+                continue
+            sid = self._sessions[i]
+            if sid is not None and self.server.send_action(sid, actions[i]):
+                waiting.add(i)
+            else:
+                died[i] = "simulator gone before its action could be sent"
+        self._collect(waiting, incoming, died)
+
+        self._t += 1
+        kpis = np.stack([
+            self._kpi_array(ws) if ws is not None else np.zeros_like(self._kpis[0])
+            for ws in incoming
+        ])
+        obs, state, rewards = self._build(incoming, kpis, with_rewards=True, prev_actions=actions)
+        terminated = np.zeros(b, bool)
+        truncated = np.zeros(b, bool)
+        avail = self._avail.copy()
+        for i in range(b):
+            ws = incoming[i]
+            if ws is not None:
+                avail[i] = ws.avail_actions
+                terminated[i] = ws.terminated
+                truncated[i] = ws.truncated and not ws.terminated
+                if truncated[i]:
+                    self._reasons[i] = ws.truncation_reason or "simulator truncated the episode"
+            else:  # dead worker, or one that was already done: keep its last observation
+                obs[i], state[i] = self._obs[i], self._state[i]
+                rewards[i] = 0.0
+                kpis[i] = 0.0
+                terminated[i] = self._done[i] and not self._reasons[i]
+                truncated[i] = not terminated[i]
+                if i in died:
+                    self._reasons[i] = died[i]
+                    log.warning("worker %d (seed %d) truncated: %s", i, self._seeds[i], died[i])
+                    self._procs_reap(i)
+        if self._t >= self.spec.episode_limit:
+            for i in np.flatnonzero(~(terminated | truncated)):
+                truncated[i] = True
+                self._reasons[i] = "time limit"
+                if self._sessions[i] is not None:
+                    self.server.close_session(self._sessions[i], "time limit")
+        self._done |= terminated | truncated
+        self._needs_reset = bool(self._done.all())
+        self._actions = actions
+        self._obs, self._state, self._avail = obs, state, avail
+        self._prev_kpis = np.where(np.array([ws is not None for ws in incoming])[:, None, None],
+                                   kpis, self._prev_kpis)
+        info = self._info(incoming, kpis)
+        info["truncation_reason"] = [self._reasons[i] if truncated[i] else "" for i in range(b)]
+        return StepResult(obs.copy(), state.copy(), avail.copy(), info, rewards, terminated,
+                          truncated)
+
+    def close(self) -> None:
+        """End every episode, stop launched simulators, release the socket."""
+        if self._closed:
+            return
+        self._end_episode("environment closed")
+        self._closed = True
+        if self.launcher is not None:
+            self.launcher.close()
+        if self._own_server:
+            self.server.close()
+
+    def __enter__(self) -> "Ns3Env":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+    def _sim_argv(self, seed: int, index: int) -> list[str]:
+        return [
+            f"--endpoint={self.server.endpoint}",
+            f"--seed={seed}",
+            f"--run={index + 1}",
+            *scenario_arguments(self.scenario),
+            *self.sim_args,
+        ]
+
+    def _admit(self, hello: pb.Hello, spec: EnvSpec) -> str | None:
+        if not self._accepting:
+            return "no episode is starting: this environment is not accepting simulators now"
+        if self.launch:
+            slot = self._seed_slot.get(int(hello.seed))
+            if slot is None or self._sessions[slot] is not None:
+                return (f"unexpected simulator with seed {hello.seed}; this environment "
+                        f"launched seeds {sorted(self._seed_slot)}")
+        elif all(s is not None for s in self._sessions):
+            return f"all {self.num_envs} worker slots are taken"
+        return None
+
+    def _await_first(self, first: list[WireStep | None]) -> None:
+        """Poll until every worker has joined and sent step 0; raise on death or timeout."""
+        deadline = time.monotonic() + self.connect_timeout_s
+        while any(ws is None for ws in first):
+            now = time.monotonic()
+            if now >= deadline:
+                ready = sum(ws is not None for ws in first)
+                raise TimeoutError(
+                    f"only {ready} of {self.num_envs} simulators were ready within "
+                    f"{self.connect_timeout_s:g} s on {self.endpoint}"
+                    + ("" if self.launch else " (start them with --endpoint=" + self.endpoint + ")")
+                )
+            events = self.server.poll(min(0.05, deadline - now))
+            for ev in events:
+                if isinstance(ev, Joined):
+                    self._join(ev)
+                    continue
+                slot = self._slot_of.get(ev.session.session_id)
+                if slot is None:
+                    continue
+                if isinstance(ev, StepReceived):
+                    first[slot] = ev.step
+                elif isinstance(ev, Ended):
+                    self._slot_of.pop(ev.session.session_id, None)
+                    self._sessions[slot] = None
+                    first[slot] = None
+                    if self.launch:
+                        raise RuntimeError(
+                            f"simulator for worker {slot} failed during start-up: {ev.reason}"
+                        )
+                    log.warning("worker %d left during start-up (%s); waiting for another",
+                                slot, ev.reason)
+            if not events and self.launcher is not None:
+                for proc in self.launcher.exited():
+                    slot = self._procs.index(proc) if proc in self._procs else None
+                    if slot is not None and first[slot] is None:
+                        raise RuntimeError(
+                            f"simulator for worker {slot} exited before its first step: "
+                            f"{proc.describe_exit()}"
+                        )
+
+    def _join(self, ev: Joined) -> None:
+        s = ev.session
+        if self.launch:
+            slot = self._seed_slot[int(s.hello.seed)]
+        else:
+            slot = self._sessions.index(None)
+            self._seeds[slot] = s.seed
+        self._sessions[slot] = s.session_id
+        self._slot_of[s.session_id] = slot
+
+    def _collect(self, waiting: set[int], incoming: list[WireStep | None],
+                 died: dict[int, str]) -> None:
+        """Poll until every waiting worker sent its step or ended (the server's timeout bounds
+        silences; launched processes that exit are noticed within ~50 ms)."""
+        server = self.server
+        while waiting:
+            events = server.poll(0.05)
+            for ev in events:
+                slot = self._slot_of.get(ev.session.session_id) if not isinstance(ev, Joined) \
+                    else None
+                if slot is None or slot not in waiting:
+                    continue
+                if isinstance(ev, StepReceived):
+                    incoming[slot] = ev.step
+                    waiting.discard(slot)
+                elif isinstance(ev, Ended):
+                    died[slot] = ev.reason
+                    self._sessions[slot] = None
+                    waiting.discard(slot)
+            if not events and self.launcher is not None:
+                for proc in self.launcher.exited():
+                    if proc in self._procs:
+                        slot = self._procs.index(proc)
+                        if slot in waiting:
+                            sid = self._sessions[slot]
+                            reason = f"simulator died: {proc.describe_exit()}"
+                            if sid is not None:
+                                server.abort_session(sid, Code.CODE_INTERNAL, reason)
+                                self._sessions[slot] = None
+                            died[slot] = reason
+                            waiting.discard(slot)
+
+    def _procs_reap(self, slot: int) -> None:
+        proc = self._procs[slot]
+        if proc is not None:
+            proc.stop(grace_s=0.5)
+
+    def _kpi_array(self, ws: WireStep) -> np.ndarray:
+        if ws.kpis is None:
+            return np.zeros((self.spec.n_agents, len(self.spec.kpi_names)), np.float32)
+        return ws.kpis
+
+    def _build(
+        self,
+        steps: list[WireStep | None],
+        kpis: np.ndarray,
+        with_rewards: bool,
+        prev_actions: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """obs ``[B, N, O]``, state ``[B, S]``, rewards ``[B, C]``: the simulators' own where
+        they sent them, else built from their KPIs with the shared XR maths."""
+        b, spec = self.num_envs, self.spec
+        live = [ws for ws in steps if ws is not None]
+        need_obs = any(ws.obs is None or ws.state is None for ws in live)
+        need_rew = with_rewards and any(ws.rewards is None for ws in live)
+        if (need_obs or need_rew) and (problems := self.features.problems()):
+            raise RuntimeError(
+                "a simulator sent raw KPIs only, but observations/rewards cannot be built for "
+                f"this spec: {'; '.join(problems)}"
+            )
+        if need_obs:
+            acts = self._actions if prev_actions is None else prev_actions
+            obs, state = self.features.observe(acts, kpis)
+        else:
+            obs = np.zeros((b, spec.n_agents, spec.obs_size), np.float32)
+            state = np.zeros((b, spec.state_size), np.float32)
+        n_comp = spec.n_components or len(XR_REWARD_COMPONENTS)
+        if need_rew:
+            rewards = self.features.rewards(kpis, self._prev_kpis)
+        else:
+            rewards = np.zeros((b, n_comp), np.float32)
+        for i, ws in enumerate(steps):
+            if ws is None:
+                continue
+            if ws.obs is not None:
+                obs[i] = ws.obs
+            if ws.state is not None:
+                state[i] = ws.state
+            if with_rewards and ws.rewards is not None:
+                rewards[i] = ws.rewards
+        return obs, state, rewards
+
+    def _info(self, steps: list[WireStep | None], kpis: np.ndarray) -> dict[str, object]:
+        return {
+            "kpis": kpis.copy(),
+            "truncation_reason": list(self._reasons),
+            "sim_time_s": np.array([ws.sim_time_s if ws is not None else np.nan for ws in steps]),
+            "seeds": list(self._seeds),
+        }
+
+    def _end_episode(self, reason: str) -> None:
+        """Close every live session and stop the launched simulators of the last episode."""
+        for sid in self._sessions:
+            if sid is not None:
+                self.server.close_session(sid, reason)
+        if self.launcher is not None and any(p is not None for p in self._procs):
+            # give the simulators a moment to take their Close and say goodbye, then stop them
+            deadline = time.monotonic() + 0.5
+            while any(p is not None and p.alive() for p in self._procs) and \
+                    time.monotonic() < deadline:
+                self.server.poll(0.02)
+            self.launcher.stop_all(grace_s=1.0)
+        self._sessions = [None] * self.num_envs
+        self._procs = [None] * self.num_envs
+        self._slot_of.clear()
+        self._done[:] = True
+        self._needs_reset = True
