@@ -87,6 +87,7 @@ def run_episode(
     *,
     raw_kpis: bool = True,
     die_after: int | None = None,
+    hang_s: float = 0.0,
     identity: bytes | None = None,
     record: list | None = None,
     on_step: Callable[[int], None] | None = None,
@@ -94,7 +95,8 @@ def run_episode(
     """Play one episode as a simulator; return how it ended ("closed: ...", "died", ...).
 
     ``raw_kpis``: send only KPIs (the server builds obs/state/rewards) instead of everything.
-    ``die_after``: after sending this step index, vanish without a word (a killed process).
+    ``die_after``: after sending this step index, vanish without a word (a killed process);
+    with ``hang_s``, first stay connected but silent that long (a hung process).
     ``record``: receives ``(step_index, actions)`` for every action.
     """
     rng = np.random.default_rng(seed)
@@ -121,6 +123,11 @@ def run_episode(
             if on_step is not None:
                 on_step(t)
             if die_after is not None and t >= die_after:
+                if hang_s:
+                    import time
+
+                    time.sleep(hang_s)
+                    return "hung"
                 return "died"
             reply = sim.recv()
             kind = reply.WhichOneof("body")
@@ -173,7 +180,8 @@ def serve_until_ended(server: BridgeServer, n_sessions: int, timeout_s: float = 
         for ev in server.poll(0.05):
             events.append(ev)
             if isinstance(ev, StepReceived) and not ev.step.done:
-                assert server.send_action(ev.session.session_id, [0] * ev.session.spec.n_agents)
+                # False when the simulator is gone: its Ended event follows
+                server.send_action(ev.session.session_id, [0] * ev.session.spec.n_agents)
             elif isinstance(ev, Ended):
                 ended += 1
     return events
