@@ -74,10 +74,12 @@ class APSPolicy:
             raise ValueError("APS needs per-UE KPIs in info['kpis'] (the backend sent none)")
         if self._rate.shape[0] != kpis.shape[0]:
             self.reset(kpis.shape[0])
-        loss = np.asarray(kpis[..., self._plr], dtype=np.float64)
+        # compare in float32, the precision KPIs travel in, so a loss of exactly 10 % keeps
+        loss = np.asarray(kpis[..., self._plr], dtype=np.float32)
         c = self.config
+        high, low = np.float32(c.loss_high), np.float32(c.loss_low)
         factor = np.where(
-            loss > c.loss_high, c.decrease_factor, np.where(loss < c.loss_low, c.increase_factor, 1.0)
+            loss > high, c.decrease_factor, np.where(loss < low, c.increase_factor, 1.0)
         )
         self._rate = np.clip(self._rate * factor, self._lo, self._hi)
         return nearest_action(self._values, self._rate)
