@@ -5,6 +5,7 @@ Needs Debian's ``chromium`` on PATH (CI installs it); the test fails, never skip
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 
 from xr_codec_marl.explain.fakes import CyclePolicy, FakeEnv, TableLearner, fake_spec
-from xr_codec_marl.explain.figures import importance_label, read_importance_log
+from xr_codec_marl.explain.figures import read_importance_log
 from xr_codec_marl.explain.framework import collect_kpis, explain_episodes
 from xr_codec_marl.explain.report import build_report, summarise
 
@@ -38,13 +39,17 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.concat(tabs, ignore_index=True), pd.concat(kpis, ignore_index=True)
 
 
-def _write_log(path: Path, variance: bool) -> Path:
+def _write_log(run_dir: Path, variance: bool) -> Path:
+    """A log.csv + run.json as ``xr-marl train`` writes them for an MHA run."""
+    run_dir.mkdir(parents=True)
     ep = np.arange(50)
     l_pdr = 0.5 + (0.0 if variance else 0.3) + 0.0 * ep
     rest = (1 - l_pdr) / 2
-    pd.DataFrame({"episode": ep, "loss": 1.0, "l_delay": rest, "l_pdr": l_pdr, "l_drr": rest,
-                  "w_delay": 1.0, "importance": "variance" if variance else "mean"}).to_csv(path, index=False)
-    return path
+    pd.DataFrame({"episode": ep, "env_steps": 40 * ep, "loss": 1.0, "l_delay": rest, "l_pdr": l_pdr,
+                  "l_drr": rest, "w_delay": 1.0, "l_batch_delay": 0.1}).to_csv(run_dir / "log.csv", index=False)
+    info = {"algo": "mha-dvdn", "ring_m": 300.0, "config": {"importance": "variance" if variance else "mean"}}
+    (run_dir / "run.json").write_text(json.dumps(info))
+    return run_dir / "log.csv"
 
 
 def test_summary_finds_the_designed_dominant_component() -> None:
@@ -66,10 +71,12 @@ def test_summary_finds_the_designed_dominant_component() -> None:
 
 
 def test_importance_log_reader(tmp_path: Path) -> None:
-    long, mode = read_importance_log(_write_log(tmp_path / "a.csv", variance=True))
-    assert mode == "variance" and importance_label(mode, "x") == "with variance term (eq. 35)"
+    log = read_importance_log(_write_log(tmp_path / "a", variance=True))
+    assert log.mode == "variance" and log.label() == "MHA-DVDN 300 m: with variance term (eq. 35)"
+    long = log.table
     assert set(long.columns) == {"episode", "component", "l"} and set(long.component) == set(COMPS)
-    assert len(long) == 150
+    assert len(long) == 150 and long.episode.max() == 49
+    assert read_importance_log(_write_log(tmp_path / "b", variance=False)).label().endswith("(eq. 36)")
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"step": [0], "loss": [1.0]}).to_csv(bad, index=False)
     with pytest.raises(ValueError, match="l_<component>"):
@@ -102,8 +109,8 @@ def test_report_is_self_contained_and_renders_in_chromium(tmp_path: Path) -> Non
     table, kpis = _tables()
     logs = {}
     for variance in (False, True):
-        long, mode = read_importance_log(_write_log(tmp_path / f"log{variance}.csv", variance))
-        logs[importance_label(mode, "run")] = long
+        log = read_importance_log(_write_log(tmp_path / f"run{variance}", variance))
+        logs[log.label()] = log.table
     rep = build_report(tmp_path / "out", table, kpis, logs, reference="aps", meta={"command": "test"})
     assert set(rep.figures) == {"fig07_q_chosen", "fig08_rdfx_inc", "fig09_rdfx_dec", "fig10_msx_plus_inc",
                                 "fig11_msx_plus_dec", "fig12_13_importance", "fig14_kpis"}

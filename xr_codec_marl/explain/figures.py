@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -216,43 +217,66 @@ _EPISODE_COLUMNS = ("episode", "episodes", "ep", "env_steps", "t_env", "step")
 _L_PATTERN = re.compile(r"^(?:l_|l/|importance_|importance/)(?P<comp>\w+)$")
 
 
-def read_importance_log(path: str | Path) -> tuple[pd.DataFrame, str | None]:
-    """Read a learner's training CSV log into long form ``episode, component, l``.
+@dataclass
+class ImportanceLog:
+    """A training run's importance weights in long form (``episode, component, l``) and its origin."""
+
+    table: pd.DataFrame
+    mode: str | None  # "variance" (eq. 35), "mean" (eq. 36) or unknown
+    algo: str | None
+    ring_m: float | None
+    path: Path
+
+    def label(self) -> str:
+        """Panel title: algorithm, ring and which importance equation the run used."""
+        head = " ".join(x for x in (self.algo.upper() if self.algo else "",
+                                    f"{self.ring_m:g} m" if self.ring_m else "") if x)  # fmt: skip
+        return f"{head or self.path.parent.name}: {importance_label(self.mode, 'importance mode unknown')}"
+
+
+def read_importance_log(path: str | Path) -> ImportanceLog:
+    """Read a learner's training CSV log (``<run>/log.csv`` of ``xr-marl train``).
 
     Needs: an x column (first found of ``episode``, ``episodes``, ``ep``, ``env_steps``,
     ``t_env``, ``step``) and one ``l_<component>`` column per reward component (also accepted:
-    ``l/<c>``, ``importance_<c>``). Rows without importance values are dropped. Returns the
-    table and the run's importance mode (``"variance"``/``"mean"``) when the log has an
-    ``importance`` column or a ``config.json`` beside it says so, else ``None``.
+    ``l/<c>``, ``importance_<c>``; ``l_batch_<c>`` columns are ignored). Rows without
+    importance values are dropped. The importance mode (``"variance"``/``"mean"``), algorithm
+    and ring come from an ``importance`` column or the ``run.json``/``config.json`` beside the
+    log (``{"algo", "ring_m", "config": {"importance"}}``) when present.
     Raises ``ValueError`` naming what is missing.
     """
     path = Path(path)
     log = pd.read_csv(path)
     xcol = next((c for c in _EPISODE_COLUMNS if c in log.columns), None)
-    lcols = {c: m.group("comp") for c in log.columns if (m := _L_PATTERN.match(str(c)))}
+    lcols = {c: m.group("comp") for c in log.columns
+             if (m := _L_PATTERN.match(str(c))) and not m.group("comp").startswith("batch_")}  # fmt: skip
     if xcol is None or not lcols:
         raise ValueError(
             f"{path}: need an episode column (one of {', '.join(_EPISODE_COLUMNS)}) and "
-            f"importance columns l_<component>; found columns {list(log.columns)}"
+            f"importance columns l_<component> (MHA runs only); found columns {list(log.columns)}"
         )
-    mode = None
+    info: dict = {}
+    for name in ("run.json", "config.json"):
+        side = path.parent / name
+        if side.is_file():
+            try:
+                info = json.loads(side.read_text())
+            except json.JSONDecodeError:
+                info = {}
+            break
+    cfg = info.get("config", info) if isinstance(info, dict) else {}
+    mode = cfg.get("importance") if isinstance(cfg, dict) else None
     if "importance" in log.columns and log["importance"].notna().any():
         mode = str(log["importance"].dropna().iloc[0])
-    else:
-        cfg = path.parent / "config.json"
-        if cfg.exists():
-            try:
-                data = json.loads(cfg.read_text())
-                mode = (data.get("config", data) or {}).get("importance")
-            except (json.JSONDecodeError, AttributeError):
-                mode = None
+    ring = info.get("ring_m") if isinstance(info, dict) else None
     long = log[[xcol, *lcols]].rename(columns={xcol: "episode", **lcols})
     long = long.melt(id_vars="episode", var_name="component", value_name="l").dropna()
-    return long.reset_index(drop=True), mode
+    return ImportanceLog(long.reset_index(drop=True), mode, info.get("algo"),
+                         float(ring) if ring is not None else None, path)  # fmt: skip
 
 
 def importance_label(mode: str | None, fallback: str) -> str:
-    """Panel title for a run's importance mode (eq. 35 = with variance, eq. 36 = without)."""
+    """Description of a run's importance mode (eq. 35 = with variance, eq. 36 = without)."""
     if mode == "variance":
         return "with variance term (eq. 35)"
     if mode == "mean":

@@ -166,7 +166,7 @@ color:#222;padding:0 1em}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555}table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f4f4f4}
-.warn{color:#8a5a00}pre{background:#f7f7f7;padding:.6em;white-space:pre-wrap}
+.meta td{text-align:left}.warn{color:#8a5a00}pre{background:#f7f7f7;padding:.6em;white-space:pre-wrap}
 """
 
 
@@ -199,7 +199,7 @@ def _html(
         "is explained on the same trajectory (seed 002 Fig. 6). Explained learners: "
         f"{esc(', '.join(summary['algorithms']))}; rings {esc(', '.join(f'{r:g} m' for r in summary['rings_m']))}; "
         f"{summary['windows']} explained agent-windows.</p>",
-        f"<table>{meta_rows}</table>" if meta_rows else "",
+        f"<table class='meta'>{meta_rows}</table>" if meta_rows else "",
         "<h2>Summary</h2><pre>" + esc(text) + "</pre>",
         *(f"<p class='warn'>{esc(w)}</p>" for w in warnings),
     ]
