@@ -221,8 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--episode-limit", type=int, default=5)
     p.add_argument("--hang-after", type=int, default=None, help="stop answering, stay alive")
     p.add_argument("--crash-after", type=int, default=None, help="exit(3) after this step")
+    p.add_argument("--misbehave-seed", type=int, default=None,
+                   help="only the simulator with this seed hangs or crashes")
     args, _unknown = p.parse_known_args(argv)  # ignore the scenario's ns-3 arguments
     spec = xr_spec(args.episode_limit)
+    if args.misbehave_seed is not None and args.misbehave_seed != args.seed:
+        args.hang_after = args.crash_after = None
 
     def on_step(t: int) -> None:
         if args.crash_after is not None and t >= args.crash_after:

@@ -127,16 +127,20 @@ def test_two_simulators_at_once_play_full_episodes(server, spec):
 
 
 def test_simulator_killed_mid_episode_truncates_only_its_episode(server, spec):
-    """A sim whose socket vanishes after step 1 ends as not clean at once; the other plays on."""
+    """A sim whose socket vanishes after step 1 ends as not clean within the timeout (at once
+    if ZeroMQ already saw the disconnect when we answer, else as silent); the other plays on."""
     victim = SimThread(server.endpoint, spec, seed=0, die_after=1)
     healthy = SimThread(server.endpoint, spec, seed=1)
     victim.start()
     healthy.start()
+    t0 = time.monotonic()
     events = serve_until_ended(server, 2, timeout_s=4 * T)
+    assert time.monotonic() - t0 < T + 1.0
     assert victim.outcome() == "died"
     assert healthy.outcome() == "closed: episode limit"
     ended = {e.session.seed: e for e in events if isinstance(e, Ended)}
-    assert not ended[0].clean and "unreachable" in ended[0].reason
+    assert not ended[0].clean
+    assert "unreachable" in ended[0].reason or "silent for 1 s" in ended[0].reason
     assert ended[1].clean
 
 

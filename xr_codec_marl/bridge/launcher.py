@@ -119,16 +119,23 @@ class SimulatorLauncher:
 
     def start(
         self,
-        binary: str | os.PathLike[str],
+        command: str | os.PathLike[str] | Sequence[str],
         args: Sequence[str] = (),
         *,
         name: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> SimProcess:
-        """Run ``binary args...`` with stdout+stderr to ``<log_dir>/<name>.log``."""
-        exe = resolve_binary(binary)
+        """Run ``command args...`` with stdout+stderr to ``<log_dir>/<name>.log``.
+
+        ``command`` is a binary (path or build name) or a list whose first item is the
+        executable and the rest fixed leading arguments (e.g. an interpreter and a script).
+        """
+        if isinstance(command, (str, os.PathLike)):
+            exe, prefix = resolve_binary(command), []
+        else:
+            exe, prefix = resolve_binary(command[0]), [str(c) for c in command[1:]]
         name = name or f"{Path(exe).name}-{len(self.processes)}"
-        argv = [exe, *map(str, args)]
+        argv = [exe, *prefix, *map(str, args)]
         log_path = self.log_dir / f"{name}.log"
         log_file = open(log_path, "ab")
         log_file.write(f"$ {' '.join(argv)}\n".encode())

@@ -147,7 +147,8 @@ class Ns3Env:
 
     ``scenario`` fixes the expected spec (hellos that disagree are refused) and the arguments
     given to launched simulators; ``spec`` overrides the spec for other scenarios. With
-    ``launch=True`` the env starts ``binary`` (a path, or a name for ``build.find_binary``) once
+    ``launch=True`` the env starts ``binary`` (a path, a name for ``build.find_binary``, or a
+    command list such as ``[python, script]``) once
     per worker and episode with ``--endpoint= --seed= --run=`` plus the scenario's and
     ``sim_args``; with ``launch=False`` it serves simulators started elsewhere on ``endpoint``.
     ``timeout_s``: a silent simulator is declared dead after this; ``connect_timeout_s``: how
@@ -161,7 +162,7 @@ class Ns3Env:
         workers: int = 1,
         spec: EnvSpec | None = None,
         launch: bool = True,
-        binary: str = "xr-codec",
+        binary: str | Sequence[str] = "xr-codec",
         sim_args: Sequence[str] = (),
         endpoint: str | None = None,
         timeout_s: float = 30.0,
@@ -177,6 +178,8 @@ class Ns3Env:
         self.num_envs = int(workers)
         self.launch = bool(launch)
         self.binary = binary
+        first = binary if isinstance(binary, str) else binary[-1]
+        self._binary_name = Path(first).stem
         self.sim_args = list(sim_args)
         self.connect_timeout_s = float(connect_timeout_s)
         k = self.spec.n_actions
@@ -235,7 +238,7 @@ class Ns3Env:
             if self.launcher is not None:
                 for i, s in enumerate(self._seeds):
                     self._procs[i] = self.launcher.start(
-                        self.binary, self._sim_argv(s, i), name=f"{Path(self.binary).name}-s{s}"
+                        self.binary, self._sim_argv(s, i), name=f"{self._binary_name}-s{s}"
                     )
             self._await_first(first)
         except BaseException:
@@ -419,20 +422,23 @@ class Ns3Env:
         """Poll until every waiting worker sent its step or ended (the server's timeout bounds
         silences; launched processes that exit are noticed within ~50 ms)."""
         server = self.server
-        while waiting:
-            events = server.poll(0.05)
+        unexplained = set(died)  # their sends failed: the server queued an Ended saying why
+        while waiting or unexplained:
+            events = server.poll(0.05 if waiting else 0.0)
             for ev in events:
-                slot = self._slot_of.get(ev.session.session_id) if not isinstance(ev, Joined) \
-                    else None
-                if slot is None or slot not in waiting:
+                if isinstance(ev, Joined):
                     continue
-                if isinstance(ev, StepReceived):
+                slot = self._slot_of.get(ev.session.session_id)
+                if isinstance(ev, StepReceived) and slot in waiting:
                     incoming[slot] = ev.step
                     waiting.discard(slot)
-                elif isinstance(ev, Ended):
+                elif isinstance(ev, Ended) and (slot in waiting or slot in unexplained):
                     died[slot] = ev.reason
                     self._sessions[slot] = None
                     waiting.discard(slot)
+                    unexplained.discard(slot)
+            if not waiting:
+                break
             if not events and self.launcher is not None:
                 for proc in self.launcher.exited():
                     if proc in self._procs:
