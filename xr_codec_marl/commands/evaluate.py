@@ -22,14 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xr_codec_marl.baselines import make_policy
-    from xr_codec_marl.env.factory import make_env
+    from xr_codec_marl.env.factory import env_spec, make_env
     from xr_codec_marl.experiments.evaluation import evaluate_policy
     from xr_codec_marl.experiments.table import render_eval_table
 
     kw = scenario_kwargs(args)
-    probe = make_env(args.env, args.backend, 1, args.ring, args.seed, **_probe_kwargs(kw))
-    spec = probe.spec
-    probe.close()
+    spec = env_spec(args.env, args.backend, args.ring, **kw)
     policy = make_policy(args.policy, spec)
     batch = args.batch_size if args.backend == "analytic" else kw.get("workers", 1)
 
@@ -46,9 +44,3 @@ def run(args: argparse.Namespace) -> int:
         render_eval_table(summary)
     return 0
 
-
-def _probe_kwargs(kw: dict) -> dict:
-    """Settings for building a spec-only env (no ns-3 workers started for it)."""
-    return {k: v for k, v in kw.items() if k != "workers"} | (
-        {"workers": 1, "spec_only": True} if "workers" in kw else {}
-    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.env.api import EnvSpec, VecMultiAgentEnv
 from xr_codec_marl.errors import UsageError, choice_error
 
 EnvFactory = Callable[..., VecMultiAgentEnv]
@@ -49,6 +49,29 @@ def make_env(
         if isinstance(exc, UsageError):
             raise
         raise UsageError(str(exc)) from exc
+
+
+def env_spec(
+    env: str = "xr", backend: str = "analytic", ring_m: float = 400.0, **kwargs: Any
+) -> EnvSpec:
+    """The spec an environment would have, without starting it (no simulators launched).
+
+    The XR scenario's spec depends only on its settings, whatever the backend; other envs
+    are built once with a single copy to read it.
+    """
+    if env == "xr":
+        from xr_codec_marl.xr.scenario import XRScenario, scenario_field_names
+
+        scen_kw = {k: v for k, v in kwargs.items() if k in scenario_field_names()}
+        try:
+            return XRScenario(ring_m=ring_m, **scen_kw).validate().env_spec()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+    probe = make_env(env, backend, 1, ring_m, **kwargs)
+    try:
+        return probe.spec
+    finally:
+        probe.close()
 
 
 def _xr_analytic(num_envs: int, ring_m: float, seed: int | None = None, **kw: Any) -> VecMultiAgentEnv:
