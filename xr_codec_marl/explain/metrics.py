@@ -155,22 +155,36 @@ def _smallest_exceeding(values: np.ndarray, threshold: np.ndarray) -> np.ndarray
     Sort decreasing (stable: ties -> lower index first), take the shortest prefix whose
     cumulative sum exceeds the threshold; all-False when even the full sum does not.
     """
-    c = values.shape[-1]
     order = np.argsort(-values, axis=-1, kind="stable")
     csum = np.cumsum(np.take_along_axis(values, order, axis=-1), axis=-1)
     enough = csum > threshold[..., None]
-    size = np.where(enough.any(axis=-1), enough.argmax(axis=-1) + 1, 0)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(c), order.shape), axis=-1)
+    # prefix size = number of prefixes that are NOT yet sufficient (+1 if any is sufficient)
+    size = np.where(enough[..., -1], (~enough).sum(axis=-1) + 1, 0)
+    rank = np.argsort(order, axis=-1)  # position of each component in the sorted order
     return rank < size[..., None]
+
+
+def _msx_both(dn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MSX+ and MSX− masks of float64 RDX vectors ``dn [..., C]`` (the shared numpy core)."""
+    neg = np.maximum(-dn, 0.0)
+    pos = np.maximum(dn, 0.0)
+    plus = _smallest_exceeding(pos, neg.sum(axis=-1))
+    return plus, _minus_given_plus(dn, neg, plus)
+
+
+def _minus_given_plus(dn: np.ndarray, neg: np.ndarray, plus: np.ndarray) -> np.ndarray:
+    has_plus = plus.any(axis=-1)
+    plus_sum = np.where(plus, dn, 0.0).sum(axis=-1)
+    plus_min = np.where(plus, dn, np.inf).min(axis=-1)
+    v = np.where(has_plus, plus_sum - np.where(has_plus, plus_min, 0.0), 0.0)
+    return _smallest_exceeding(neg, v) & has_plus[..., None]
 
 
 def msx_plus(delta: T) -> T:
     """MSX+ mask ``[..., C]`` of RDX vectors ``delta [..., C]`` (eq. 10, sorting, O(C log C))."""
     dn, dev = _to_numpy(delta)
     dn = dn.astype(np.float64)
-    disadvantage = np.abs(np.minimum(dn, 0.0)).sum(axis=-1)
-    return _back(_smallest_exceeding(np.maximum(dn, 0.0), disadvantage), dev)
+    return _back(_smallest_exceeding(np.maximum(dn, 0.0), np.maximum(-dn, 0.0).sum(axis=-1)), dev)
 
 
 def msx_minus(delta: T, plus: Any = None) -> T:
@@ -180,20 +194,17 @@ def msx_minus(delta: T, plus: Any = None) -> T:
     """
     dn, dev = _to_numpy(delta)
     dn = dn.astype(np.float64)
-    pm = _to_numpy(msx_plus(dn) if plus is None else plus)[0].astype(bool)
-    has_plus = pm.any(axis=-1)
-    plus_sum = np.where(pm, dn, 0.0).sum(axis=-1)
-    plus_min = np.where(pm, dn, np.inf).min(axis=-1)
-    v = np.where(has_plus, plus_sum - np.where(has_plus, plus_min, 0.0), 0.0)
-    mask = _smallest_exceeding(np.maximum(-dn, 0.0), v)
-    return _back(mask & has_plus[..., None], dev)
+    if plus is None:
+        return _back(_msx_both(dn)[1], dev)
+    pm = _to_numpy(plus)[0].astype(bool)
+    return _back(_minus_given_plus(dn, np.maximum(-dn, 0.0), pm), dev)
 
 
 def msx(delta: T) -> tuple[T, T]:
     """``(MSX+, MSX−)`` masks ``[..., C]`` of RDX vectors ``delta [..., C]``."""
     dn, dev = _to_numpy(delta)
-    plus = msx_plus(dn)
-    return _back(plus, dev), _back(msx_minus(dn, plus), dev)
+    plus, minus = _msx_both(dn.astype(np.float64))
+    return _back(plus, dev), _back(minus, dev)
 
 
 # ---------------------------------------------------------------------------- all in one pass
@@ -203,18 +214,18 @@ def explain_q(q: Any, chosen: Any = None, avail: Any = None) -> dict[str, np.nda
     ``chosen`` defaults to the greedy action ``argmax_u Σ_c Q_c``. Returns ``chosen [...]``,
     ``inc``/``dec`` comparison actions ``[...]``, ``q_chosen``, ``rdfx_inc``, ``rdfx_dec``
     ``[..., C]`` (float) and ``msx_plus_inc``, ``msx_minus_inc``, ``msx_plus_dec``,
-    ``msx_minus_dec`` ``[..., C]`` (bool).
+    ``msx_minus_dec`` ``[..., C]`` (bool). The inc and dec comparisons share one MSX pass.
     """
-    qn = _to_numpy(q)[0]
+    qn = _to_numpy(q)[0].astype(np.float64, copy=False)
     av = available_from_q(qn) if avail is None else _to_numpy(avail)[0].astype(bool)
     ch = greedy_actions(qn, av) if chosen is None else np.asarray(_to_numpy(chosen)[0], np.int64)
     inc, dec = rdfx_neighbours(ch, av)
-    q_ch = _take(qn, ch)
-    out: dict[str, np.ndarray] = {"chosen": ch, "inc": inc, "dec": dec, "q_chosen": q_ch}
-    for name, other in (("inc", inc), ("dec", dec)):
-        delta = q_ch - _take(qn, other)
-        plus = msx_plus(delta)
-        out[f"rdfx_{name}"] = delta
-        out[f"msx_plus_{name}"] = plus
-        out[f"msx_minus_{name}"] = msx_minus(delta, plus)
-    return out
+    idx = np.stack([ch, inc, dec], axis=-1)[..., None, :]  # [..., 1, 3]
+    g = np.take_along_axis(qn, np.broadcast_to(idx, qn.shape[:-1] + (3,)), axis=-1)  # [..., C, 3]
+    q_ch = g[..., 0]
+    deltas = np.stack([q_ch - g[..., 1], q_ch - g[..., 2]])  # [2, ..., C]: inc, dec
+    plus, minus = _msx_both(deltas)
+    return {"chosen": ch, "inc": inc, "dec": dec, "q_chosen": q_ch,
+            "rdfx_inc": deltas[0], "rdfx_dec": deltas[1],
+            "msx_plus_inc": plus[0], "msx_minus_inc": minus[0],
+            "msx_plus_dec": plus[1], "msx_minus_dec": minus[1]}  # fmt: skip
