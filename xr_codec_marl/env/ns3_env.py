@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,24 +46,69 @@ from xr_codec_marl.xr.scenario import XRScenario
 
 log = logging.getLogger(__name__)
 
-#: XRScenario fields passed to the xr-codec simulator, as ns-3 CommandLine names.
-SCENARIO_ARGUMENTS: dict[str, str] = {
+#: XRScenario fields passed to the xr-codec simulator as ns-3 CommandLine values.
+_SCENARIO_FLAGS: dict[str, str] = {
     "ring_m": "ringRadius",
+    "min_distance_m": "minDistance",
     "n_rates": "nRates",
-    "window_s": "window",
+    "window_s": "stepInterval",
     "episode_limit": "episodeLimit",
     "fps": "fps",
-    "bandwidth_mhz": "bandwidthMhz",
+    "frame_size_std_frac": "sizeStdFrac",
+    "frame_jitter_std_ms": "jitterStdMs",
+    "frame_jitter_bound_ms": "jitterBoundMs",
+    "mtu_bytes": "mtu",
+    "rlc_buffer_bytes": "rlcBufferBytes",
     "ue_speed_mps": "ueSpeed",
-    "rlc_buffer_bytes": "rlcBuffer",
-    "gnb_tx_dbm": "gnbTxPower",
+    "carrier_ghz": "frequencyGhz",
+    "gnb_tx_dbm": "enbTxDbm",
+    "ue_tx_dbm": "ueTxDbm",
+    "gnb_noise_figure_db": "enbNoiseFigure",
+    "ue_noise_figure_db": "ueNoiseFigure",
+    "gnb_height_m": "enbHeight",
+    "ue_height_m": "ueHeight",
 }
+#: LTE channel bandwidths (MHz) and their resource blocks (``LteEnbNetDevice::DlBandwidth``).
+LTE_RBS: dict[float, int] = {1.4: 6, 3.0: 15, 5.0: 25, 10.0: 50, 15.0: 75, 20.0: 100}
+
+#: ``sim_argv(endpoint, seed, worker_index)``: the arguments one launched simulator gets.
+SimArgv = Callable[[str, int, int], Sequence[str]]
 
 
 def scenario_arguments(scenario: XRScenario) -> list[str]:
-    """``--name=value`` arguments carrying ``scenario``'s settings to the simulator."""
-    return [f"--{flag}={getattr(scenario, f)!r}".replace("'", "")
-            for f, flag in SCENARIO_ARGUMENTS.items()]
+    """``--name=value`` arguments carrying ``scenario``'s settings to the xr-codec simulator."""
+    sc = scenario
+    args = {flag: getattr(sc, f) for f, flag in _SCENARIO_FLAGS.items()}
+    args["sizeMinFrac"], args["sizeMaxFrac"] = sc.frame_size_trunc
+    rbs = LTE_RBS.get(float(sc.bandwidth_mhz))
+    if rbs is None:
+        raise ValueError(f"the LTE scenario supports bandwidths {sorted(LTE_RBS)} MHz, "
+                         f"got {sc.bandwidth_mhz}")
+    args["bandwidthRbs"] = rbs
+    users = {u.agent_id: u for u in sc.users}
+    if set(users) != {"AR", "VR", "CG"}:
+        raise ValueError(f"the xr-codec simulator has users AR, VR, CG; got {sorted(users)}")
+    for uid in ("AR", "VR", "CG"):
+        args[f"{uid.lower()}Min"] = users[uid].rate_min_mbps
+        args[f"{uid.lower()}Max"] = users[uid].rate_max_mbps
+    ar = users["AR"]
+    if len(ar.side_flows_mbps) == 2:  # audio, pose/control (5G-LENA's AR preset)
+        audio, pose = ar.side_flows_mbps
+        args["audioMbps"] = audio
+        args["audioPeriodMs"] = args["posePeriodMs"] = ar.side_flow_period_ms
+        args["poseBytes"] = int(round(pose * 1e6 / 8.0 * ar.side_flow_period_ms / 1e3))
+    return [f"--{k}={v!r}" if isinstance(v, float) else f"--{k}={v}" for k, v in args.items()]
+
+
+def xr_codec_argv(scenario: XRScenario, timeout_s: float) -> SimArgv:
+    """Arguments for the xr-codec simulator: endpoint, seed, RngRun, receive timeout, scenario."""
+    settings = scenario_arguments(scenario)
+
+    def argv(endpoint: str, seed: int, index: int) -> list[str]:
+        return [f"--endpoint={endpoint}", f"--seed={seed}", f"--run={index + 1}",
+                f"--timeoutMs={int(timeout_s * 1000)}", *settings]
+
+    return argv
 
 
 class KpiFeatures:
@@ -148,9 +193,9 @@ class Ns3Env:
     ``scenario`` fixes the expected spec (hellos that disagree are refused) and the arguments
     given to launched simulators; ``spec`` overrides the spec for other scenarios. With
     ``launch=True`` the env starts ``binary`` (a path, a name for ``build.find_binary``, or a
-    command list such as ``[python, script]``) once
-    per worker and episode with ``--endpoint= --seed= --run=`` plus the scenario's and
-    ``sim_args``; with ``launch=False`` it serves simulators started elsewhere on ``endpoint``.
+    command list such as ``[python, script]``) once per worker and episode with
+    ``sim_argv(endpoint, seed, i)`` (default: the xr-codec simulator's ``--endpoint= --seed=
+    --run= --timeoutMs=`` and the scenario's settings) followed by ``sim_args``; with ``launch=False`` it serves simulators started elsewhere on ``endpoint``.
     ``timeout_s``: a silent simulator is declared dead after this; ``connect_timeout_s``: how
     long ``reset`` waits for every worker's first observation.
     """
@@ -164,6 +209,7 @@ class Ns3Env:
         launch: bool = True,
         binary: str | Sequence[str] = "xr-codec",
         sim_args: Sequence[str] = (),
+        sim_argv: SimArgv | None = None,
         endpoint: str | None = None,
         timeout_s: float = 30.0,
         connect_timeout_s: float = 60.0,
@@ -181,6 +227,7 @@ class Ns3Env:
         first = binary if isinstance(binary, str) else binary[-1]
         self._binary_name = Path(first).stem
         self.sim_args = list(sim_args)
+        self.sim_argv = sim_argv or xr_codec_argv(self.scenario, timeout_s)
         self.connect_timeout_s = float(connect_timeout_s)
         k = self.spec.n_actions
         self.initial_action = k - 1 if initial_action is None else int(initial_action)
@@ -346,13 +393,7 @@ class Ns3Env:
 
     # ------------------------------------------------------------------ internals
     def _sim_argv(self, seed: int, index: int) -> list[str]:
-        return [
-            f"--endpoint={self.server.endpoint}",
-            f"--seed={seed}",
-            f"--run={index + 1}",
-            *scenario_arguments(self.scenario),
-            *self.sim_args,
-        ]
+        return [*map(str, self.sim_argv(self.server.endpoint, seed, index)), *self.sim_args]
 
     def _admit(self, hello: pb.Hello, spec: EnvSpec) -> str | None:
         if not self._accepting:
