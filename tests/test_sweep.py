@@ -106,3 +106,14 @@ def test_sweep_cli_bad_input(capsys):
     assert main(["sweep", "--policies", "aps,zzz", "--out", "/tmp/never"]) == 2
     assert "unknown policy 'zzz'" in capsys.readouterr().err
     assert main(["sweep", "--rings", "200,x", "--out", "/tmp/never"]) == 2
+
+
+def test_ray_engine_runs_cells_on_a_local_cluster(tmp_path):
+    c = cfg(tmp_path / "ray", seeds=1, policies=("aps",), workers=2)
+    cells, skipped, failures = run_sweep(c, engine="ray")
+    assert not failures and not skipped
+    ray_rows = collect(tmp_path / "ray", cells).drop(columns="code_version")
+    local = cfg(tmp_path / "local", seeds=1, policies=("aps",))
+    run_sweep(local)
+    local_rows = collect(tmp_path / "local", plan(local)).drop(columns="code_version")
+    pd.testing.assert_frame_equal(ray_rows, local_rows)
