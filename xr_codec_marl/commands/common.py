@@ -49,6 +49,16 @@ def add_env_args(p: argparse.ArgumentParser, ring_required: bool = False) -> Non
                    help="override an agent's codec range in Mbps, e.g. VR=10:25 (repeatable)")
     p.add_argument("--reward-shaping", action="store_true",
                    help="add the potential-based shaping of eqs. 21-23 to the rewards")
+    ns3 = p.add_argument_group("ns-3 backend")
+    ns3.add_argument("--endpoint", default=None,
+                     help="where simulators connect (tcp://HOST:PORT or ipc://PATH); default: a "
+                          "free loopback port when launching, tcp://127.0.0.1:5555 with --attach")
+    ns3.add_argument("--attach", action="store_true",
+                     help="wait for simulators started elsewhere instead of launching them")
+    ns3.add_argument("--sim-timeout", type=positive_float, default=30.0, metavar="S",
+                     help="seconds of silence after which a simulator counts as dead (default 30)")
+    ns3.add_argument("--sim-logs", default=None, metavar="DIR",
+                     help="directory for the launched simulators' stdout/stderr")
 
 
 def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,4 +90,13 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         kw["users"] = tuple(users.values())
     if args.backend == "ns3":
         kw["workers"] = args.workers
+        kw["sim_timeout_s"] = args.sim_timeout
+        if args.endpoint:
+            kw["endpoint"] = args.endpoint
+        if args.attach:
+            kw["attach"] = True
+        if args.sim_logs:
+            kw["log_dir"] = args.sim_logs
+    elif args.endpoint or args.attach:
+        raise UsageError("--endpoint and --attach apply to --backend ns3 only")
     return kw

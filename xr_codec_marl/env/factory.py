@@ -87,3 +87,38 @@ def _xr_analytic(num_envs: int, ring_m: float, seed: int | None = None, **kw: An
 
 
 register_env("xr", "analytic", _xr_analytic)
+
+
+def _xr_ns3(num_envs: int, ring_m: float, seed: int | None = None, **kw: Any) -> VecMultiAgentEnv:
+    """The live ns-3 backend: ``num_envs`` simulator processes (workers) per batch.
+
+    ``attach=True`` waits for simulators started elsewhere (e.g. another container) to
+    connect to ``endpoint`` instead of launching them.
+    """
+    from xr_codec_marl.env.ns3_env import Ns3Env
+    from xr_codec_marl.xr.scenario import XRScenario, scenario_field_names
+
+    kw.pop("workers", None)  # the batch size is the number of simulators
+    scen_kw = {k: kw.pop(k) for k in list(kw) if k in scenario_field_names()}
+    endpoint = kw.pop("endpoint", None)
+    attach = bool(kw.pop("attach", False))
+    timeout_s = float(kw.pop("sim_timeout_s", 30.0))
+    connect_timeout_s = float(kw.pop("connect_timeout_s", 120.0 if attach else 60.0))
+    log_dir = kw.pop("log_dir", None)
+    if kw:
+        raise UsageError(f"unknown setting(s) for the ns-3 XR env: {', '.join(sorted(kw))}")
+    if not attach:
+        from xr_codec_marl.bridge.build import find_binary
+
+        try:
+            find_binary("xr-codec")
+        except FileNotFoundError as exc:  # not built yet: say how, in one line
+            raise UsageError(str(exc)) from None
+    return Ns3Env(
+        XRScenario(ring_m=ring_m, **scen_kw), workers=num_envs, launch=not attach,
+        endpoint=endpoint, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
+        log_dir=log_dir,
+    )
+
+
+register_env("xr", "ns3", _xr_ns3)
