@@ -1,0 +1,237 @@
+"""`xr-marl serve`: an agent server for simulators started elsewhere (another host, compose).
+
+Binds one bridge socket and answers every simulator that connects with a policy of its own
+(rule baselines by name, or a trained checkpoint), building observations and rewards from the
+simulator's raw KPIs when it sends only those. Each finished episode prints one summary line
+(``--json``: one JSON object per line); ``--episodes N`` stops after N episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from xr_codec_marl.commands.common import positive_float, positive_int
+from xr_codec_marl.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve a policy to simulators started elsewhere")
+    p.add_argument("--bind", default="tcp://127.0.0.1:5555", metavar="ENDPOINT",
+                   help="tcp://HOST:PORT or ipc://PATH (default tcp://127.0.0.1:5555)")
+    p.add_argument("--policy", default="aps", help="aps, max, min, random, or a checkpoint path")
+    p.add_argument("--episodes", type=positive_int, default=None,
+                   help="stop after this many episodes (default: serve until interrupted)")
+    p.add_argument("--ring", type=positive_float, default=None, metavar="METRES",
+                   help="only accept simulators of the XR scenario at this ring radius")
+    p.add_argument("--episode-limit", type=positive_int, default=None, metavar="WINDOWS",
+                   help="with --ring: the windows per episode the simulators must announce")
+    p.add_argument("--reward-shaping", action="store_true",
+                   help="shape rewards built from KPIs (eqs. 21-23)")
+    p.add_argument("--timeout", type=positive_float, default=30.0, metavar="SECONDS",
+                   help="a simulator silent this long is dropped (default 30)")
+    p.add_argument("--json", action="store_true", help="one JSON object per episode on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every session event")
+    p.set_defaults(func=run)
+
+
+def policy_factory(name: str) -> Callable:
+    """``factory(spec)`` building the named policy; imported lazily (baselines, learners)."""
+
+    def make(spec):
+        from xr_codec_marl.baselines import make_policy
+
+        return make_policy(name, spec)
+
+    return make
+
+
+@dataclass
+class SessionAgent:
+    """One simulator's policy and running statistics of its episode."""
+
+    policy: object
+    features: object
+    spec: object
+    prev_actions: np.ndarray | None = None
+    prev_kpis: np.ndarray | None = None
+    windows: int = 0
+    reward_sum: np.ndarray | None = None
+    kpi_sum: np.ndarray | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def act(self, step) -> list[int]:
+        """Actions for one wire step (obs/state/rewards built from KPIs when missing)."""
+        from xr_codec_marl.env.api import Observation
+
+        spec = self.spec
+        kpis = step.kpis if step.kpis is not None else np.zeros(
+            (spec.n_agents, len(spec.kpi_names)), np.float32)
+        k = kpis[None]
+        if self.prev_actions is None:
+            self.prev_actions = self.features.infer_actions(k, spec.n_actions - 1)
+        obs, state = step.obs, step.state
+        if obs is None or state is None:
+            b_obs, b_state = self.features.observe(self.prev_actions, k)
+            obs = b_obs[0] if obs is None else obs
+            state = b_state[0] if state is None else state
+        if step.step_index > 0:
+            rewards = step.rewards
+            if rewards is None:
+                rewards = self.features.rewards(k, self.prev_kpis)[0]
+            self.reward_sum = rewards if self.reward_sum is None else self.reward_sum + rewards
+            self.kpi_sum = kpis.astype(np.float64) if self.kpi_sum is None else self.kpi_sum + kpis
+            self.windows += 1
+        self.prev_kpis = k
+        if step.done:
+            return []
+        ob = Observation(obs[None], state[None], step.avail_actions[None], {"kpis": k})
+        actions = np.asarray(self.policy.act(ob))[0]
+        self.prev_actions = actions[None].astype(np.int64)
+        return [int(a) for a in actions]
+
+    def summary(self) -> dict[str, object]:
+        spec = self.spec
+        out: dict[str, object] = {"windows": self.windows,
+                                  "wall_s": round(time.monotonic() - self.started, 3)}
+        if self.windows:
+            mean = self.kpi_sum / self.windows
+            out["kpis"] = {k: float(mean[:, j].mean()) for j, k in enumerate(spec.kpi_names)}
+            out["per_agent"] = {a: {k: float(mean[i, j]) for j, k in enumerate(spec.kpi_names)}
+                                for i, a in enumerate(spec.agent_ids)}
+            comps = spec.reward_components or ("delay", "pdr", "drr")
+            out["mean_rewards"] = {c: float(r) / self.windows
+                                   for c, r in zip(comps, self.reward_sum)}
+        return out
+
+
+def serve_sessions(
+    server,
+    make_policy: Callable,
+    episodes: int | None = None,
+    on_episode: Callable[[object, object, dict], None] | None = None,
+    shaping: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Answer every simulator on ``server`` with its own policy until ``episodes`` ended.
+
+    A policy that raises ends only its simulator's session (fatal ``CODE_INTERNAL`` error).
+    Returns the number of episodes that ended.
+    """
+    from xr_codec_marl.bridge.codec import Code
+    from xr_codec_marl.bridge.server import Ended, Joined, StepReceived
+    from xr_codec_marl.env.ns3_env import KpiFeatures
+
+    agents: dict[str, SessionAgent] = {}
+    ended = 0
+    while (episodes is None or ended < episodes) and not should_stop():
+        for ev in server.poll(0.2):
+            sid = ev.session.session_id
+            if isinstance(ev, Joined):
+                spec = ev.session.spec
+                try:
+                    policy = make_policy(spec)
+                    policy.reset(1, seed=ev.session.seed)
+                except (ValueError, RuntimeError, OSError) as exc:
+                    server.abort_session(sid, Code.CODE_INTERNAL, f"no policy for it: {exc}")
+                    continue
+                agents[sid] = SessionAgent(policy, KpiFeatures(spec, shaping), spec)
+            elif isinstance(ev, StepReceived):
+                agent = agents.get(sid)
+                if agent is None:
+                    continue
+                try:
+                    actions = agent.act(ev.step)
+                except Exception as exc:  # the policy's fault: end this session only
+                    log.exception("policy failed for session %s", sid)
+                    server.abort_session(sid, Code.CODE_INTERNAL, f"policy failed: {exc}")
+                    continue
+                if not ev.step.done:
+                    try:
+                        server.send_action(sid, actions)
+                    except ValueError as exc:
+                        server.abort_session(sid, Code.CODE_ACTION, f"policy gave {exc}")
+            elif isinstance(ev, Ended):
+                agent = agents.pop(sid, None)
+                ended += 1
+                if on_episode is not None:
+                    summary = agent.summary() if agent is not None else {"windows": 0}
+                    on_episode(ev.session, ev, summary)
+    return ended
+
+
+def _xr_expected_spec(args: argparse.Namespace):
+    if args.ring is None:
+        if args.episode_limit is not None:
+            raise UsageError("--episode-limit needs --ring")
+        return None
+    from xr_codec_marl.xr.scenario import XRScenario
+
+    kw = {"episode_limit": args.episode_limit} if args.episode_limit else {}
+    try:
+        return XRScenario(ring_m=args.ring, **kw).validate().env_spec("xr-codec")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from xr_codec_marl.bridge.server import BridgeServer
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    expected = _xr_expected_spec(args)
+    make = policy_factory(args.policy)
+    if expected is not None:
+        make(expected)  # a bad policy name or checkpoint fails now, not per simulator
+    else:
+        from xr_codec_marl.baselines import POLICIES
+        from pathlib import Path
+
+        if args.policy not in POLICIES and not Path(args.policy).exists():
+            from xr_codec_marl.errors import choice_error
+
+            raise choice_error("policy", args.policy, sorted(POLICIES) + ["CHECKPOINT (path)"])
+
+    def admit(hello, spec):
+        if args.ring is not None and "ring_m" in hello.parameters:
+            ring = float(hello.parameters["ring_m"])
+            if not math.isclose(ring, args.ring, rel_tol=1e-6):
+                return f"simulator ring {ring:g} m, this server serves {args.ring:g} m"
+        return None
+
+    try:
+        server = BridgeServer(args.bind, expected_spec=expected, timeout_s=args.timeout,
+                              admit=admit)
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"xr-marl serve: policy {args.policy} on {server.endpoint}", file=sys.stderr, flush=True)
+
+    def on_episode(session, ev, summary):
+        rec = {"session": session.session_id, "seed": session.seed,
+               "scenario": session.hello.scenario, "clean": ev.clean, "reason": ev.reason,
+               **summary}
+        if args.json:
+            print(json.dumps(rec), flush=True)
+        else:
+            k = summary.get("kpis", {})
+            print(f"episode {session.session_id} seed {session.seed}: "
+                  f"{'ok' if ev.clean else 'TRUNCATED (' + ev.reason + ')'}, "
+                  f"{summary['windows']} windows"
+                  + (f", delay {k['delay_ms']:.2f} ms, pdr {k['pdr']:.4f}" if "delay_ms" in k
+                     and "pdr" in k else ""), flush=True)
+
+    try:
+        serve_sessions(server, make, args.episodes, on_episode, shaping=args.reward_shaping)
+    finally:
+        server.close()
+    return 0
