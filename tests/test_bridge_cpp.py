@@ -1,0 +1,264 @@
+"""Both sides of the wire agree: the C++ probe (ns3_scenarios/bridge) against our Python server.
+
+The probe is built by ``build_ns3()`` (incremental; a no-op when up to date). Its synthetic
+step ``t`` carries exact float32 values (see its ``--help``), so the Python side can check every
+field it decoded, and the probe checks every action it receives.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import zmq
+
+from test_bridge_fakesim import T
+from xr_codec_marl.bridge import codec
+from xr_codec_marl.bridge.codec import Code
+from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+from xr_codec_marl.bridge.server import BridgeServer, Ended, Joined, StepReceived
+from xr_codec_marl.env.api import XR_KPI_NAMES, XR_REWARD_COMPONENTS, AgentSpec, EnvSpec
+from xr_codec_marl.env.ns3_env import Ns3Env
+
+
+@pytest.fixture(scope="module")
+def probe() -> str:
+    from xr_codec_marl.bridge.build import build_ns3, find_binary, is_up_to_date
+
+    if not is_up_to_date():
+        build_ns3()
+    return str(find_binary("xrmarl-bridge-probe"))
+
+
+def probe_spec(steps: int, rewards: bool = False, n_actions: int = 10) -> EnvSpec:
+    """The spec the probe announces (its MakeHello)."""
+    agents = tuple(
+        AgentSpec(a, k, 5, n_actions, tuple(1.0 + i for i in range(n_actions)))
+        for a, k in (("AR", "xr"), ("VR", "xr"), ("CG", "cg"))
+    )
+    return EnvSpec("probe", agents, 15, XR_REWARD_COMPONENTS if rewards else (), XR_KPI_NAMES,
+                   0.5, steps)
+
+
+def start_probe(probe: str, endpoint: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [probe, f"--endpoint={endpoint}", f"--timeout-ms={int(T * 1000)}", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def finish(proc: subprocess.Popen, timeout_s: float = 5 * T) -> tuple[int, list[dict]]:
+    """Wait for a probe (killing it if it hangs: that fails the test) and parse its JSON lines."""
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("probe hung") from None
+    return proc.returncode, [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def serve(server, until_ended: int, act=lambda ev: [(ev.step.step_index + i) % 10
+                                                    for i in range(3)], timeout_s=5 * T):
+    events = []
+    ended = 0
+    deadline = time.monotonic() + timeout_s
+    while ended < until_ended:
+        assert time.monotonic() < deadline, f"{ended}/{until_ended} sessions ended in time"
+        for ev in server.poll(0.05):
+            events.append(ev)
+            if isinstance(ev, StepReceived) and not ev.step.done:
+                server.send_action(ev.session.session_id, act(ev))
+            elif isinstance(ev, Ended):
+                ended += 1
+    return events
+
+
+def test_round_trip_of_real_messages(probe):
+    steps = 6
+    spec = probe_spec(steps, rewards=True)
+    with BridgeServer("tcp://127.0.0.1:*", expected_spec=spec, timeout_s=T) as server:
+        proc = start_probe(probe, server.endpoint, f"--steps={steps}", "--with-rewards",
+                           "--print-steps", "--seed=77")
+        events = serve(server, 1)
+        rc, lines = finish(proc)
+    assert rc == 0, lines
+    joined = events[0]
+    assert isinstance(joined, Joined)
+    h = joined.session.hello
+    assert h.scenario == "probe" and h.seed == 77 and h.parameters["probe"] == "1"
+    assert joined.session.spec.agents == spec.agents
+    got = [e.step for e in events if isinstance(e, StepReceived)]
+    assert [s.step_index for s in got] == list(range(steps + 1))
+    a, j = np.meshgrid(np.arange(3), np.arange(5), indexing="ij")
+    ka, kk = np.meshgrid(np.arange(3), np.arange(8), indexing="ij")
+    for t, s in enumerate(got):
+        np.testing.assert_array_equal(s.obs, t + 0.5 * a + 0.0625 * j)
+        np.testing.assert_array_equal(s.state, -(t + 0.125 * np.arange(15)))
+        np.testing.assert_array_equal(s.kpis, t + 0.25 * ka + 0.03125 * kk)
+        np.testing.assert_array_equal(s.rewards, [0.5 * t, 1.0, -0.25])
+        assert s.avail_actions.all() and s.sim_time_s == 0.5 * t
+        assert s.truncated == (t == steps) and not s.terminated
+    assert got[-1].truncation_reason == "episode_limit"
+    # the probe received (and validated) exactly the actions we sent, in order
+    step_lines = [x for x in lines if "step" in x and "actions" in x]
+    sent = [[(t + i) % 10 for i in range(3)] for t in range(steps)]
+    assert [x["actions"] for x in step_lines][:steps] == sent
+    result = lines[-1]
+    assert result["status"] == "ok" and result["close_reason"] == "episode_limit"
+    ended = events[-1]
+    assert isinstance(ended, Ended) and ended.clean
+
+
+def test_two_probes_at_once_and_killing_one_truncates_only_its_episode(probe):
+    steps = 400
+    spec = probe_spec(steps)
+    with BridgeServer("tcp://127.0.0.1:*", expected_spec=spec, timeout_s=T) as server:
+        slow = lambda ev: (time.sleep(0.002), [0, 0, 0])[1]  # noqa: E731 - keep them running
+        victim = start_probe(probe, server.endpoint, f"--steps={steps}", "--seed=1")
+        other = start_probe(probe, server.endpoint, f"--steps={steps}", "--seed=2")
+        events, ended = [], {}
+        deadline = time.monotonic() + 10 * T
+        killed_at = None
+        while len(ended) < 2:
+            assert time.monotonic() < deadline
+            for ev in server.poll(0.05):
+                events.append(ev)
+                if isinstance(ev, StepReceived):
+                    if ev.session.seed == 1 and ev.step.step_index == 20 and killed_at is None:
+                        victim.kill()  # SIGKILL mid-episode: no goodbye, nothing
+                        killed_at = time.monotonic()
+                    if not ev.step.done:
+                        server.send_action(ev.session.session_id, slow(ev))
+                elif isinstance(ev, Ended):
+                    ended[ev.session.seed] = (ev, time.monotonic())
+        rc, lines = finish(other, 10 * T)
+        victim.wait(T)
+    assert rc == 0 and lines[-1]["status"] == "ok"
+    ev1, t1 = ended[1]
+    assert not ev1.clean and ("silent" in ev1.reason or "unreachable" in ev1.reason)
+    assert t1 - killed_at < T + 0.5  # within the timeout
+    assert ended[2][0].clean
+    other_steps = [e for e in events if isinstance(e, StepReceived) and e.session.seed == 2]
+    assert len(other_steps) == steps + 1  # the other episode ran to its end
+    assert other_steps[-1].step.truncated
+
+
+@pytest.mark.parametrize(
+    "mode, code, words",
+    [
+        ("garbage", "CODE_BAD_MESSAGE", "not a bridge Envelope"),
+        ("wrong-type", "CODE_UNEXPECTED", "may not send 'action'"),
+        ("empty", "CODE_BAD_MESSAGE", "without a body"),
+        ("bad-version", "CODE_VERSION", "protocol version 999 is not supported"),
+    ],
+)
+def test_bad_first_messages_are_refused_clearly(probe, mode, code, words):
+    with BridgeServer("tcp://127.0.0.1:*", timeout_s=T) as server:
+        proc = start_probe(probe, server.endpoint, f"--mode={mode}")
+        deadline = time.monotonic() + 3 * T
+        events = []
+        while proc.poll() is None and time.monotonic() < deadline:
+            events += server.poll(0.05)
+        rc, lines = finish(proc)
+        assert not [e for e in events if isinstance(e, Joined)]
+        assert rc == 0 and lines[-1]["status"] == "refused", lines
+        assert lines[-1]["code"] == code and words in lines[-1]["message"]
+        assert lines[-1]["fatal"] is True
+        # ... and the server still serves a good simulator afterwards
+        good = start_probe(probe, server.endpoint, "--steps=3")
+        serve(server, 1)
+        assert finish(good)[0] == 0
+
+
+def test_bad_shape_mid_episode_ends_that_session_with_shape_error(probe):
+    with BridgeServer("tcp://127.0.0.1:*", timeout_s=T) as server:
+        proc = start_probe(probe, server.endpoint, "--mode=bad-shape", "--steps=5")
+        events = serve(server, 1)
+        rc, lines = finish(proc)
+    ended = [e for e in events if isinstance(e, Ended)][0]
+    assert not ended.clean and "kpis has 25 values, the hello says 24" in ended.reason
+    assert rc == 2 and lines[-1]["code"] == "CODE_SHAPE"
+
+
+def test_silent_probe_is_dropped_after_the_timeout(probe):
+    with BridgeServer("tcp://127.0.0.1:*", timeout_s=T) as server:
+        proc = start_probe(probe, server.endpoint, "--mode=silent", "--silent-ms=2500")
+        t0 = time.monotonic()
+        events = serve(server, 1, timeout_s=3 * T)
+        took = time.monotonic() - t0
+        proc.kill()
+        proc.wait(T)
+    ended = [e for e in events if isinstance(e, Ended)][0]
+    assert not ended.clean and "silent" in ended.reason
+    assert T * 0.9 < took < T + 1.0
+
+
+def test_probe_refuses_out_of_range_and_short_actions(probe):
+    """The C++ side validates actions too: it replies CODE_ACTION and exits 4, never hangs."""
+    for actions, words in (([0, 1, 10], "outside [0, 9]"), ([0, 1], "has 2 entries")):
+        ctx = zmq.Context.instance()
+        router = ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        proc = start_probe(probe, f"tcp://127.0.0.1:{port}", "--steps=3")
+        try:
+            assert router.poll(int(3 * T * 1000)), "no hello from the probe"
+            ident, _ = router.recv_multipart()
+            router.send_multipart([ident, codec.encode(codec.welcome_envelope("s1"))])
+            assert router.poll(int(3 * T * 1000))
+            ident, step = router.recv_multipart()
+            assert codec.decode(step).step.step_index == 0
+            router.send_multipart([ident, codec.encode(pb.Envelope(
+                action=pb.Action(session_id="s1", step_index=0, actions=actions)))])
+            assert router.poll(int(3 * T * 1000))
+            _, reply = router.recv_multipart()
+            err = codec.decode(reply).error
+            assert err.code == Code.CODE_ACTION and words in err.message
+            rc, lines = finish(proc)
+            assert rc == 4 and lines[-1]["code"] == "CODE_ACTION"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            router.close(0)
+
+
+def probe_argv(steps: int):
+    def argv(endpoint: str, seed: int, index: int) -> list[str]:
+        return [f"--endpoint={endpoint}", f"--seed={seed}", f"--steps={steps}",
+                f"--timeout-ms={int(T * 1000)}"]
+
+    return argv
+
+
+def test_ns3_env_launches_probes_and_survives_killing_one(probe, tmp_path):
+    steps = 30
+    env = Ns3Env(spec=probe_spec(steps), workers=2, binary=probe, sim_argv=probe_argv(steps),
+                 timeout_s=T, connect_timeout_s=5 * T, log_dir=tmp_path)
+    try:
+        first = env.reset(seed=5)
+        assert first.info["seeds"] == [5, 6]
+        np.testing.assert_array_equal(first.obs[0], first.obs[1])  # the probe's step 0 values
+        res = env.step(np.ones((2, 3), int))
+        # obs from the probe; rewards computed from its KPIs (it sends none)
+        assert res.obs[0, 1, 0] == 1.5 and res.rewards.shape == (2, 3)
+        env.launcher.processes[1].popen.kill()
+        t0 = time.monotonic()
+        for t in range(2, steps + 1):
+            res = env.step(np.ones((2, 3), int))
+            if res.truncated[1]:
+                break
+        assert time.monotonic() - t0 < T + 0.5
+        assert not res.done[0] and res.truncated[1]
+        assert "died" in res.info["truncation_reason"][1] or \
+            "unreachable" in res.info["truncation_reason"][1]
+        while not res.done[0]:
+            res = env.step(np.ones((2, 3), int))
+        assert res.info["truncation_reason"][0] == "episode_limit"
+        again = env.reset(seed=50)  # fresh processes for the next episode
+        assert again.info["seeds"] == [50, 51] and len(env.launcher.processes) == 2
+    finally:
+        env.close()
