@@ -84,3 +84,20 @@ def test_argument_parsers() -> None:
     assert parse_checkpoint("runs/me@host/a") == ("runs/me@host/a", None)
     with pytest.raises(UsageError):
         parse_checkpoint("runs/a@-3")
+
+
+def test_kpi_table_input_is_checked(tmp_path: Path) -> None:
+    import argparse
+
+    from xr_codec_marl.commands.explain import _kpi_input
+
+    good = tmp_path / "k.csv"
+    pd.DataFrame({"policy": ["aps"], "ring_m": [400.0], "seed": [0], "agent": ["AR"], "xr_index": [4.0],
+                  "jitter_ms": [1.0], "delay_ms": [5.0], "plr": [0.01], "throughput_mbps": [9.0]}).to_csv(good)
+    ns = argparse.Namespace(no_kpis=False, kpi_table=str(good))
+    assert list(_kpi_input(ns, []).policy) == ["aps"]
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"policy": ["aps"], "ring_m": [400.0]}).to_csv(bad)
+    with pytest.raises(UsageError, match="lacks column"):
+        _kpi_input(argparse.Namespace(no_kpis=False, kpi_table=str(bad)), [])
+    assert _kpi_input(argparse.Namespace(no_kpis=True, kpi_table=str(good)), []) is None
