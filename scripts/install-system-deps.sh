@@ -2,7 +2,7 @@
 # Debian packages the project needs: C++ toolchain, ZeroMQ + protobuf for the ns-3 bridge,
 # Chromium for the report test. Installs only what is missing; needs root (or sudo).
 set -euo pipefail
-PKGS=(g++ cmake make pkg-config libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler chromium)
+PKGS=(g++ cmake make pkg-config libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler chromium docker-compose)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
