@@ -75,6 +75,7 @@ struct XrUser
     Ptr<XrSender> video;
     std::vector<Ptr<XrSender>> side;
     uint32_t action{0};
+    double startDistance{0};
 };
 
 /// Keeps a UE walking at constant speed inside the annulus [rMin, rMax] around the origin:
@@ -249,7 +250,7 @@ main(int argc, char* argv[])
     // ------------------------------------------------------------------ parameters
     double ringRadius = 400.0;
     double minDistance = 35.0;
-    uint32_t seed = 1;
+    uint64_t seed = 1;
     uint32_t run = 1;
     std::string endpoint = xrmarl::kDefaultEndpoint;
     uint32_t timeoutMs = 10000;
@@ -285,8 +286,8 @@ main(int argc, char* argv[])
               "--endpoint, or runs standalone with --fixedAction.");
     cmd.AddValue("ringRadius", "Ring radius R (m): UEs live in the disc [minDistance, R]", ringRadius);
     cmd.AddValue("minDistance", "Minimum UE distance from the base station (m)", minDistance);
-    cmd.AddValue("seed", "RNG seed (RngSeedManager::SetSeed)", seed);
-    cmd.AddValue("run", "RNG run number (RngSeedManager::SetRun)", run);
+    cmd.AddValue("seed", "Seed S (echoed in the handshake); ns-3 RngRun = S * 100000 + run", seed);
+    cmd.AddValue("run", "Run R, 1..99999 (several simulators with one seed)", run);
     cmd.AddValue("endpoint", "Agent server endpoint: tcp://HOST:PORT or ipc://PATH", endpoint);
     cmd.AddValue("timeoutMs", "Timeout of every receive from the server (wall ms)", timeoutMs);
     cmd.AddValue("identity", "ZeroMQ routing id (default sim-<pid>-<random>)", identity);
@@ -333,7 +334,30 @@ main(int argc, char* argv[])
     cmd.AddValue("scheduler", "LTE MAC scheduler TypeId", scheduler);
     cmd.AddValue("bearerQci", "QCI of the XR bearer (80 = low-latency eMBB, Release 15)", bearerQci);
     cmd.AddValue("coreDelayMs", "One-way delay of the remote host -> PGW link (ms)", coreDelayMs);
+    // aliases used by xr_codec_marl.env.ns3_env (XRScenario field names)
+    double windowAlias = -1, bandwidthMhz = -1, gnbTxPower = std::nan("");
+    uint32_t rlcBufferAlias = 0;
+    cmd.AddValue("window", "Alias of stepInterval (s)", windowAlias);
+    cmd.AddValue("bandwidthMhz", "LTE bandwidth in MHz (1.4, 3, 5, 10, 15, 20): sets bandwidthRbs", bandwidthMhz);
+    cmd.AddValue("rlcBuffer", "Alias of rlcBufferBytes", rlcBufferAlias);
+    cmd.AddValue("gnbTxPower", "Alias of enbTxDbm", gnbTxPower);
     cmd.Parse(argc, argv);
+    if (windowAlias > 0)
+        stepInterval = windowAlias;
+    else if (windowAlias != -1)
+        Usage("window must be > 0");
+    if (rlcBufferAlias > 0)
+        rlcBufferBytes = rlcBufferAlias;
+    if (!std::isnan(gnbTxPower))
+        enbTxDbm = gnbTxPower;
+    if (bandwidthMhz != -1)
+    {
+        bandwidthRbs = std::abs(bandwidthMhz - 1.4) < 1e-6
+                           ? 6
+                           : static_cast<uint32_t>(std::lround(bandwidthMhz * 5));
+        if (std::abs(bandwidthRbs / 5.0 - bandwidthMhz) > 1e-6 && bandwidthRbs != 6)
+            bandwidthRbs = 0; // not an LTE bandwidth: refused below
+    }
 
     // ------------------------------------------------------------------ validation
     if (!(ringRadius > minDistance) || minDistance < 0)
@@ -346,7 +370,8 @@ main(int argc, char* argv[])
             Usage(std::string("codec range of ") + n + " must satisfy 0 < min <= max");
     static const uint32_t rbs[] = {6, 15, 25, 50, 75, 100};
     if (std::find(std::begin(rbs), std::end(rbs), bandwidthRbs) == std::end(rbs))
-        Usage("bandwidthRbs must be one of 6, 15, 25, 50, 75, 100");
+        Usage("LTE bandwidth must be 6, 15, 25, 50, 75 or 100 RBs (1.4, 3, 5, 10, 15, 20 MHz); "
+              "ns-3's LTE has nothing wider than 20 MHz");
     if (!(stepInterval > 0) || episodeLimit == 0 || !(fps > 0) || !(warmup >= 0.1))
         Usage("stepInterval, episodeLimit and fps must be > 0, warmup >= 0.1 s");
     if (mtu < 100 || rlcBufferBytes < mtu)
@@ -360,8 +385,15 @@ main(int argc, char* argv[])
             Usage(bad);
     }
 
-    RngSeedManager::SetSeed(seed);
-    RngSeedManager::SetRun(run);
+    if (seed >= 0xffffffffULL)
+        Usage("seed must be < 4294967295");
+    if (run == 0 || run >= 100000)
+        Usage("run must be in 1..99999");
+    // Independent replications come from ns-3 run substreams, not from the seed: MRG32k3a's
+    // first draws under small, nearby seeds are strongly correlated. One fixed ns-3 seed, and
+    // the run number carries (seed, run).
+    RngSeedManager::SetSeed(12345);
+    RngSeedManager::SetRun(seed * 100000ULL + run);
     xrmarl::InstallSignalHandlers();
 
     std::vector<XrUser> users(3);
@@ -444,6 +476,7 @@ main(int argc, char* argv[])
         const double a = placeRv->GetValue(0, 2 * M_PI);
         auto mob = ueNodes.Get(i)->GetObject<ConstantVelocityMobilityModel>();
         mob->SetPosition(Vector(r * std::cos(a), r * std::sin(a), ueHeight));
+        users[i].startDistance = r;
         Ptr<UniformRandomVariable> walkRv = CreateObject<UniformRandomVariable>();
         walkRv->SetStream(101 + i);
         walks.push_back(Create<AnnulusWalk>(mob, minDistance, ringRadius, ueSpeed,
@@ -673,6 +706,9 @@ main(int argc, char* argv[])
         for (uint32_t j = 0; j < kNumKpis; ++j)
             js << (j ? "," : "") << "\"" << kKpiNames[j]
                << "\":" << Num(lastStep > 0 ? sums[i][j] / lastStep : 0.0);
+        const Vector pos = users[i].node->GetObject<MobilityModel>()->GetPosition();
+        js << ",\"start_distance_m\":" << Num(users[i].startDistance)
+           << ",\"end_distance_m\":" << Num(std::hypot(pos.x, pos.y));
         js << ",\"sent\":" << users[i].monitor->TotalSent()
            << ",\"received\":" << users[i].monitor->TotalReceived()
            << ",\"rlc_in_bytes\":" << users[i].rlc->m_inBytes

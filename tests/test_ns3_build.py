@@ -1,0 +1,160 @@
+"""The C++ side: build with CMake against the ns3 PyPI package, run the XR scenario standalone.
+
+Builds once per session through ``build_ns3`` (incremental: a no-op when up to date) into the
+default build directory ($XRMARL_NS3_BUILD or ~/.cache/xr-codec-marl/ns3-build), then runs
+``xr-codec --fixedAction=...`` (no agent server) and checks the KPIs it measures. The round
+trips with the Python agent server live in the bridge tests.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xr_codec_marl.bridge.build import BINARIES, build_ns3, find_binary, is_up_to_date
+from xr_codec_marl.cli import main as cli_main
+from xr_codec_marl.env.api import XR_KPI_NAMES
+
+pytestmark = pytest.mark.ns3
+
+MAX_RATES = {"AR": 10.0, "VR": 30.0, "CG": 30.0}
+
+
+@pytest.fixture(scope="session")
+def bin_dir() -> Path:
+    return build_ns3(jobs=2)
+
+
+def run_scenario(bin_dir: Path, *args: str, timeout: float = 240) -> tuple[list[dict], dict, int, str]:
+    proc = subprocess.run([str(bin_dir / "xr-codec"), *args], capture_output=True, text=True,
+                          timeout=timeout)
+    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    windows = [x for x in lines if "window" in x]
+    summary = next((x["summary"] for x in lines if "summary" in x), {})
+    return windows, summary, proc.returncode, proc.stderr
+
+
+def test_build_produces_binaries(bin_dir: Path) -> None:
+    for name in BINARIES:
+        assert find_binary(name) == (bin_dir / name).resolve()
+    assert is_up_to_date(bin_dir)
+
+
+@pytest.mark.parametrize("ring", [200, 400])
+def test_standalone_max_rates_kpis_are_sane(bin_dir: Path, ring: int) -> None:
+    windows, summary, rc, err = run_scenario(
+        bin_dir, "--fixedAction=max", f"--ringRadius={ring}", "--episodeLimit=6", "--seed=1",
+        "--printKpis=true")
+    assert rc == 0, err
+    assert summary["status"] == "ok" and summary["windows"] == 6 and summary["standalone"]
+    assert summary["rlc_traces"], "RLC/PDCP traces of the eNB were not connected"
+    assert [w["window"] for w in windows] == list(range(1, 7))
+    for w in windows:
+        assert set(w["kpis"]) == set(MAX_RATES)
+        for ue, k in w["kpis"].items():
+            assert set(XR_KPI_NAMES) <= set(k)
+            assert 0.0 <= k["pdr"] <= 1.0
+            assert k["plr"] == pytest.approx(1.0 - k["pdr"], abs=1e-6)
+            assert k["delay_ms"] > 0.0
+            assert k["jitter_ms"] >= 0.0
+            assert 0.0 < k["throughput_mbps"] < MAX_RATES[ue] * 1.6
+            assert 0.0 <= k["buffer_ratio"] <= 1.0
+            assert k["xqi"] in (1, 2, 3, 4, 5)
+            assert k["codec_rate_mbps"] == pytest.approx(MAX_RATES[ue])
+            assert k["action"] == 9
+    for ue, m in summary["mean_kpis"].items():
+        assert m["received"] <= m["sent"]
+        assert 35.0 <= m["start_distance_m"] <= ring
+        assert 35.0 - 1.0 <= m["end_distance_m"] <= ring + 1.0  # the walk stays in the annulus
+
+
+def mean_plr(bin_dir: Path, ring: int, action: str, seeds: range, windows: int = 6) -> float:
+    plrs = []
+    for seed in seeds:
+        _, summary, rc, err = run_scenario(
+            bin_dir, f"--fixedAction={action}", f"--ringRadius={ring}",
+            f"--episodeLimit={windows}", f"--seed={seed}")
+        assert rc == 0, err
+        plrs += [m["plr"] for m in summary["mean_kpis"].values()]
+    return float(np.mean(plrs))
+
+
+def test_max_rates_lose_more_at_400_than_at_200(bin_dir: Path) -> None:
+    near = mean_plr(bin_dir, 200, "max", range(1, 4))
+    far = mean_plr(bin_dir, 400, "max", range(1, 4))
+    assert far > near + 0.05, (near, far)
+
+
+def test_min_rates_at_200_m_deliver_almost_everything(bin_dir: Path) -> None:
+    assert mean_plr(bin_dir, 200, "min", range(1, 3)) < 0.02
+
+
+def test_same_seed_same_episode_other_seed_other_episode(bin_dir: Path) -> None:
+    args = ("--fixedAction=max", "--ringRadius=300", "--episodeLimit=3")
+    a = run_scenario(bin_dir, *args, "--seed=7")[1]["mean_kpis"]
+    b = run_scenario(bin_dir, *args, "--seed=7")[1]["mean_kpis"]
+    c = run_scenario(bin_dir, *args, "--seed=8")[1]["mean_kpis"]
+    assert a == b
+    assert a["AR"]["start_distance_m"] != c["AR"]["start_distance_m"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--fixedAction=max", "--bandwidthMhz=40"], "LTE bandwidth"),
+        (["--fixedAction=10"], "outside [0, 9]"),
+        (["--fixedAction=1,2"], "--fixedAction"),
+        (["--fixedAction=max", "--ringRadius=30"], "ringRadius"),
+        (["--fixedAction=max", "--arMin=5", "--arMax=1"], "codec range of AR"),
+        (["--endpoint=udp://x:1"], "endpoint must be"),
+    ],
+)
+def test_bad_arguments_exit_1_with_a_clear_message(bin_dir: Path, args: list[str], message: str) -> None:
+    _, _, rc, err = run_scenario(bin_dir, *args, timeout=30)
+    assert rc == 1
+    assert message in err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_silent_server_ends_the_run_with_an_error_not_a_hang(bin_dir: Path) -> None:
+    port = _free_port()  # nobody listens: ZeroMQ queues the hello, no reply ever comes
+    t0 = time.monotonic()
+    _, _, rc, err = run_scenario(bin_dir, f"--endpoint=tcp://127.0.0.1:{port}",
+                                 "--timeoutMs=700", timeout=60)
+    assert rc == 3, err
+    assert "handshake failed" in err and "within 700 ms" in err
+    assert time.monotonic() - t0 < 30
+
+
+def test_probe_without_server_times_out_cleanly(bin_dir: Path) -> None:
+    port = _free_port()
+    proc = subprocess.run([str(bin_dir / "xrmarl-bridge-probe"),
+                           f"--endpoint=tcp://127.0.0.1:{port}", "--timeout-ms=500"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 3
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "error" and out["code"] == "CODE_TIMEOUT"
+
+
+def test_build_command_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli_main(["build-ns3", "--nr"]) == 2
+    assert "--nr needs --ns3-root" in capsys.readouterr().err
+    assert cli_main(["build-ns3", "--ns3-root", str(tmp_path / "nope")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    assert cli_main(["build-ns3", "--jobs", "0"]) == 2
+
+
+def test_find_binary_names_the_build_command(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="xr-marl build-ns3"):
+        find_binary("xr-codec", build_dir=tmp_path)

@@ -1,0 +1,169 @@
+"""Configuring and building the C++ side (``ns3_scenarios/``) with CMake, and finding its binaries.
+
+Build directory, one rule everywhere (``xr-marl build-ns3``, the launcher, tests, benchmarks):
+
+1. an explicit ``build_dir`` argument, else
+2. ``$XRMARL_NS3_BUILD`` when set, else
+3. ``~/.cache/xr-codec-marl/ns3-build`` (``$XDG_CACHE_HOME`` is honoured).
+
+The binaries (:data:`BINARIES`) land at the top of the build directory. ns-3 comes from the
+``ns3`` PyPI package of *this* Python interpreter unless ``ns3_root`` points at an ns-3 install
+or source tree; ``nr=True`` builds the XR scenario on 5G-LENA's ``nr`` module (only with an
+ns-3 tree that has it). The sources are the repository's ``ns3_scenarios/`` (override with
+``$XRMARL_NS3_SOURCE``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+#: Executables the C++ build produces.
+BINARIES: tuple[str, ...] = ("xr-codec", "xrmarl-bridge-probe")
+
+_REPO = Path(__file__).resolve().parents[2]
+_STAMP = ".xrmarl-built"
+
+
+class BuildError(RuntimeError):
+    """Configuring or compiling the C++ scenarios failed (message ends with the tool's output)."""
+
+
+def source_dir() -> Path:
+    """The ``ns3_scenarios/`` CMake project (``$XRMARL_NS3_SOURCE`` overrides)."""
+    env = os.environ.get("XRMARL_NS3_SOURCE")
+    path = Path(env).expanduser() if env else _REPO / "ns3_scenarios"
+    if not (path / "CMakeLists.txt").is_file():
+        raise BuildError(
+            f"C++ sources not found at {path} (need ns3_scenarios/CMakeLists.txt; run from a "
+            "clone of the repository or set XRMARL_NS3_SOURCE)"
+        )
+    return path
+
+
+def default_build_dir() -> Path:
+    """``$XRMARL_NS3_BUILD``, else ``$XDG_CACHE_HOME``/``~/.cache`` + ``xr-codec-marl/ns3-build``."""
+    env = os.environ.get("XRMARL_NS3_BUILD")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "xr-codec-marl" / "ns3-build"
+
+
+def _sources(src: Path) -> Iterator[Path]:
+    yield from (p for p in src.rglob("*") if p.is_file() and p.suffix in {".cc", ".h", ".txt"})
+    proto = src.parent / "proto"
+    if proto.is_dir():
+        yield from proto.rglob("*.proto")
+
+
+def is_up_to_date(build_dir: str | os.PathLike[str] | None = None) -> bool:
+    """True when every binary exists and the last successful build is newer than every
+    C++/CMake/proto source (``build_ns3`` stamps the build directory when it succeeds)."""
+    bdir = Path(build_dir) if build_dir else default_build_dir()
+    try:
+        if not all((bdir / b).is_file() for b in BINARIES):
+            return False
+        built = (bdir / _STAMP).stat().st_mtime
+        newest = max(p.stat().st_mtime for p in _sources(source_dir()))
+    except (FileNotFoundError, ValueError):
+        return False
+    return built >= newest
+
+
+@contextmanager
+def _locked(bdir: Path) -> Iterator[None]:
+    """One build at a time per build directory (concurrent test sessions, CI steps)."""
+    bdir.mkdir(parents=True, exist_ok=True)
+    with open(bdir / ".xrmarl-build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(cmd: list[str], what: str, quiet: bool) -> None:
+    if not quiet:
+        print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if not quiet and proc.stdout:
+        sys.stderr.write(proc.stdout)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-40:])
+        raise BuildError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+
+
+def build_ns3(
+    build_dir: str | os.PathLike[str] | None = None,
+    jobs: int = 2,
+    nr: bool = False,
+    ns3_root: str | os.PathLike[str] | None = None,
+    *,
+    python: str | None = None,
+    quiet: bool = True,
+) -> Path:
+    """Configure (CMake, Release, -O2) and build the C++ scenarios; return the binaries' directory.
+
+    Incremental: an up-to-date tree costs a CMake re-check and a no-op make (about a second).
+    ``python`` is the interpreter whose ``ns3`` package is used (default: this one).
+    Raises :class:`BuildError` with the tail of the tool output on failure, ``ValueError`` on
+    bad arguments.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        raise BuildError("cmake not found on PATH (Debian: apt-get install cmake g++)")
+    src = source_dir()
+    bdir = Path(build_dir).expanduser() if build_dir else default_build_dir()
+    bdir = bdir.resolve()
+    root = ""
+    if ns3_root is not None:
+        rp = Path(ns3_root).expanduser().resolve()
+        if not rp.is_dir():
+            raise ValueError(f"ns-3 root {str(rp)!r} is not a directory")
+        root = str(rp)
+    configure = [
+        cmake, "-S", str(src), "-B", str(bdir),
+        "-DCMAKE_BUILD_TYPE=Release",
+        f"-DXRMARL_PYTHON={python or sys.executable}",
+        f"-DXRMARL_WITH_NR={'ON' if nr else 'OFF'}",
+        f"-DNS3_ROOT={root}",  # empty: locate the PyPI package again
+    ]
+    with _locked(bdir):
+        started = time.time()
+        _run(configure, "CMake configure", quiet)
+        _run([cmake, "--build", str(bdir), "-j", str(jobs)], "C++ build", quiet)
+        missing = [b for b in BINARIES if not (bdir / b).is_file()]
+        if missing:
+            raise BuildError(f"build finished but {', '.join(missing)} missing in {bdir}")
+        stamp = bdir / _STAMP
+        stamp.touch()
+        os.utime(stamp, (started, started))  # sources edited during the build stay "newer"
+    return bdir
+
+
+def find_binary(name: str, build_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Path of a built executable (``xr-codec``, ``xrmarl-bridge-probe``).
+
+    Looks in ``build_dir`` or :func:`default_build_dir`. Raises ``FileNotFoundError`` naming the
+    directory and the command that builds it.
+    """
+    bdir = Path(build_dir).expanduser() if build_dir else default_build_dir()
+    path = bdir / name
+    if path.is_file() and os.access(path, os.X_OK):
+        return path.resolve()
+    known = ", ".join(BINARIES)
+    raise FileNotFoundError(
+        f"simulator binary {name!r} not found in {bdir} (known: {known}); build it with "
+        f"`xr-marl build-ns3`{'' if build_dir is None else ' --build-dir ' + str(bdir)} "
+        "(the build directory is $XRMARL_NS3_BUILD or ~/.cache/xr-codec-marl/ns3-build)"
+    )
