@@ -106,14 +106,16 @@ def run_episodes(
     done = np.zeros(b, bool)
     reasons = [""] * b
     kpis, rewards, valid = [], [], []
-    for _ in range(env.spec.episode_limit):
+    limit = env.spec.episode_limit
+    for t in range(limit):
         result = env.step(policy.act(step, explore=explore))
         kpis.append(result.info["kpis"])
         rewards.append(result.rewards)
         valid.append(~done)
-        for i, why in enumerate(result.info.get("truncation_reason", [""] * b)):
-            if why and not done[i] and why != "time limit":
-                reasons[i] = why
+        # truncation at the last window is the time limit; earlier it is a failure to report
+        early = result.truncated & ~done & (t < limit - 1)
+        for i in np.flatnonzero(early):
+            reasons[i] = result.info.get("truncation_reason", [""] * b)[i] or "truncated"
         done |= result.done
         step = result
         if done.all():
