@@ -49,6 +49,9 @@ def add_env_args(p: argparse.ArgumentParser, ring_required: bool = False) -> Non
                    help="override an agent's codec range in Mbps, e.g. VR=10:25 (repeatable)")
     p.add_argument("--reward-shaping", action="store_true",
                    help="add the potential-based shaping of eqs. 21-23 to the rewards")
+    p.add_argument("--analytic-profile", default="nr", metavar="NAME",
+                   help="analytic model parameters: nr (the paper's NR cell, default) or "
+                        "ns3-lte (calibrated to our ns-3 LTE scenario)")
     ns3 = p.add_argument_group("ns-3 backend")
     ns3.add_argument("--endpoint", default=None,
                      help="where simulators connect (tcp://HOST:PORT or ipc://PATH); default: a "
@@ -88,6 +91,10 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
                 raise UsageError(f"codec range of {agent} has min {lo} > max {hi} Mbps")
             users[agent] = replace(users[agent], rate_min_mbps=lo, rate_max_mbps=hi)
         kw["users"] = tuple(users.values())
+    if args.analytic_profile != "nr":
+        if args.backend != "analytic":
+            raise UsageError("--analytic-profile applies to --backend analytic only")
+        kw["profile"] = args.analytic_profile
     if args.backend == "ns3":
         kw["workers"] = args.workers
         kw["sim_timeout_s"] = args.sim_timeout

@@ -36,6 +36,20 @@ class AnalyticParams:
     direction_change_s: float = 1.0  # random walk: new heading every this many seconds
     spread_ms: float = 4.0
     base_delay_ms: float = 1.0
+    #: scheduling slot (ms); None = the scenario's numerology (0.25 ms for numerology 2)
+    slot_ms: float | None = None
+
+
+#: Named parameter sets. ``nr``: the paper's NR cell (numerology 2, 4x8 array, 256QAM), the
+#: default. ``ns3-lte``: our ns-3 scenario's LTE cell (1 ms TTI, 0 dBi antenna, 64QAM, frames
+#: sent as one burst), fitted by benchmarks/calibrate.py so the analytic model tracks ns-3.
+PROFILES: dict[str, AnalyticParams] = {
+    "nr": AnalyticParams(),
+    "ns3-lte": AnalyticParams(
+        mcs_table="lte64", implementation_loss_db=15.0, overhead=0.3, shannon_alpha=0.6,
+        spread_ms=0.0, base_delay_ms=3.0, slot_ms=1.0,
+    ),
+}
 
 
 _SE_TABLES = {"nr256": channel.NR_CQI_TABLE2_SE, "lte64": channel.LTE_CQI_SE}
@@ -80,7 +94,7 @@ class AnalyticXREnv:
             mtu_bytes=sc.mtu_bytes,
             buffer_bytes=sc.rlc_buffer_bytes,
             spread_ms=self.params.spread_ms,
-            slot_ms=1.0 / (2**sc.numerology),
+            slot_ms=self.params.slot_ms or 1.0 / (2**sc.numerology),
             base_delay_ms=self.params.base_delay_ms,
         )
         bw_hz = sc.bandwidth_mhz * 1e6

@@ -75,11 +75,14 @@ def env_spec(
 
 
 def _xr_analytic(num_envs: int, ring_m: float, seed: int | None = None, **kw: Any) -> VecMultiAgentEnv:
-    from xr_codec_marl.env.analytic_xr import AnalyticParams, AnalyticXREnv
+    from xr_codec_marl.env.analytic_xr import PROFILES, AnalyticXREnv
     from xr_codec_marl.xr.scenario import XRScenario, scenario_field_names
 
     scen_kw = {k: kw.pop(k) for k in list(kw) if k in scenario_field_names()}
-    params = kw.pop("params", None) or AnalyticParams()
+    profile = kw.pop("profile", "nr")
+    if profile not in PROFILES:
+        raise choice_error("analytic profile", profile, sorted(PROFILES))
+    params = kw.pop("params", None) or PROFILES[profile]
     scenario = XRScenario(ring_m=ring_m, **scen_kw)
     if kw:
         raise UsageError(f"unknown setting(s) for the analytic XR env: {', '.join(sorted(kw))}")
