@@ -100,7 +100,7 @@ COPY proto/ /src/proto/
 COPY ns3_scenarios/ /src/ns3_scenarios/
 # `xr-marl build-ns3`'s own build function, run from its module alone so that this (slow) layer
 # is rebuilt only when the C++ sources or the build code change, not with every Python edit.
-COPY xr_codec_marl/bridge/build.py /src/xrmarl_build.py
+COPY xr_codec_marl/bridge/build.py /src/xr_codec_marl/bridge/build.py
 ENV XRMARL_NS3_SOURCE=/src/ns3_scenarios
 RUN root=/opt/ns3-pypi/ns3; nr=False; \
     if [ -f /opt/ns3-source/ns3 ] || [ -d /opt/ns3-source/include ] || [ -d /opt/ns3-source/build ]; then \
@@ -109,7 +109,7 @@ RUN root=/opt/ns3-pypi/ns3; nr=False; \
     fi; \
     case "${NS3_WITH_NR}" in ON|on|1|true|True) nr=True ;; OFF|off|0|false|False) nr=False ;; esac; \
     echo "xr-codec-marl: compiling the scenarios against ns-3 at $root (nr: $nr)"; \
-    PYTHONPATH=/src python -c "import sys, xrmarl_build as b; b.build_ns3('/opt/xr-codec-marl/build', jobs=int(sys.argv[1]), nr=sys.argv[2] == 'True', ns3_root=sys.argv[3], quiet=False)" \
+    python -c "import sys, importlib.util as u; s = u.spec_from_file_location('b', '/src/xr_codec_marl/bridge/build.py'); b = u.module_from_spec(s); s.loader.exec_module(b); b.build_ns3('/opt/xr-codec-marl/build', jobs=int(sys.argv[1]), nr=sys.argv[2] == 'True', ns3_root=sys.argv[3], quiet=False)" \
         "${NS3_BUILD_JOBS:-$(nproc)}" "$nr" "$root" \
     && mkdir -p /opt/xr-codec-marl/bin \
     && cp /opt/xr-codec-marl/build/xr-codec /opt/xr-codec-marl/build/xrmarl-bridge-probe /opt/xr-codec-marl/bin/ \
