@@ -159,12 +159,13 @@ class Learner:
         last = torch.cat([torch.zeros_like(actions[:, :1]), actions], dim=1)  # action before t
         x = agent_inputs(obs, last, self.dims.n_actions)
         x[:, 0, :, self.dims.obs_size : self.dims.obs_size + self.dims.n_actions] = 0.0
+        e = agent.embed(x)  # [b, T+1, N, slots, H]: feed-forward part on all steps at once
         h = agent.init_hidden(b * n)
-        out = []
-        for t in range(t1):
-            q, h = agent(x[:, t].reshape(b * n, -1), h)
-            out.append(q.view(b, n, *q.shape[1:]))
-        return torch.stack(out, dim=1)
+        hs = []
+        for t in range(t1):  # only the recurrence runs step by step
+            h = agent.recur(e[:, t].reshape(b * n, *e.shape[3:]), h)
+            hs.append(h.view(b, n, *h.shape[1:]))
+        return agent.head(torch.stack(hs, dim=1))
 
     # --- learning ---
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
