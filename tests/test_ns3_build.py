@@ -158,3 +158,162 @@ def test_build_command_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path
 def test_find_binary_names_the_build_command(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="xr-marl build-ns3"):
         find_binary("xr-codec", build_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The scenario's bridge client against a scripted ROUTER (pyzmq + the generated messages), to
+# pin down the C++ side's behaviour on good and bad replies. The real agent server's own tests
+# are in the bridge/Ns3Env test files.
+
+class ScriptedServer:
+    """A ROUTER that welcomes one simulator and answers each Step with ``reply(step)``."""
+
+    def __init__(self, reply) -> None:
+        import threading
+
+        import zmq
+
+        from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+
+        self.pb = pb
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.linger = 0
+        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.endpoint = f"tcp://127.0.0.1:{port}"
+        self.reply = reply
+        self.received: list = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import zmq
+
+        pb = self.pb
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        while not self._stop:
+            if not poller.poll(100):
+                continue
+            ident, data = self.sock.recv_multipart()
+            env = pb.Envelope()
+            env.ParseFromString(data)
+            self.received.append(env)
+            out = None
+            if env.HasField("hello"):
+                out = pb.Envelope(welcome=pb.Welcome(session_id="s1", protocol_version=1))
+            elif env.HasField("step"):
+                out = self.reply(env.step)
+            if out is not None:
+                self.sock.send_multipart([ident, out.SerializeToString()])
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(5)
+        self.sock.close()
+        self.ctx.term()
+
+    def kinds(self) -> list[str]:
+        return [e.WhichOneof("body") for e in self.received]
+
+
+def _serve_and_run(bin_dir: Path, reply, *args: str) -> tuple[ScriptedServer, int, str]:
+    srv = ScriptedServer(reply)
+    try:
+        _, _, rc, err = run_scenario(bin_dir, f"--endpoint={srv.endpoint}", "--ringRadius=200",
+                                     "--timeoutMs=1500", *args, timeout=120)
+    finally:
+        srv.close()
+    return srv, rc, err
+
+
+def test_full_episode_through_the_bridge(bin_dir: Path) -> None:
+    from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+
+    def reply(step):
+        if step.truncated or step.terminated:
+            return pb.Envelope(close=pb.Close(session_id="s1", reason="episode over"))
+        return pb.Envelope(action=pb.Action(session_id="s1", step_index=step.step_index,
+                                            actions=[step.step_index % 10, 5, 0]))
+
+    srv, rc, err = _serve_and_run(bin_dir, reply, "--episodeLimit=4")
+    assert rc == 0, err
+    assert srv.kinds() == ["hello"] + ["step"] * 5 + ["goodbye"]
+    hello = srv.received[0].hello
+    assert hello.scenario == "xr-codec" and hello.protocol_version == 1
+    assert [a.id for a in hello.agents] == ["AR", "VR", "CG"]
+    assert list(hello.kpi_names) == list(XR_KPI_NAMES)
+    assert [a.n_actions for a in hello.agents] == [10, 10, 10]
+    assert list(hello.agents[1].action_values) == pytest.approx(np.linspace(10, 30, 10))
+    assert hello.episode_limit == 4 and hello.step_interval_s == 0.5
+    steps = [e.step for e in srv.received[1:6]]
+    assert [s.step_index for s in steps] == [0, 1, 2, 3, 4]
+    assert [s.sim_time_s for s in steps] == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.5])
+    assert all(s.session_id == "s1" and len(s.kpis) == 24 and len(s.avail_actions) == 30
+               for s in steps)
+    assert not any(steps[0].kpis)  # nothing measured before the first window
+    assert steps[-1].truncated and steps[-1].truncation_reason == "episode_limit"
+    assert not any(s.truncated or s.terminated for s in steps[:-1])
+    k = len(XR_KPI_NAMES)
+    rate = XR_KPI_NAMES.index("codec_rate_mbps")
+    # the action of step t sets the codec rates of window t + 1
+    for t in range(1, 5):
+        ar = steps[t].kpis[0 * k + rate]
+        vr = steps[t].kpis[1 * k + rate]
+        cg = steps[t].kpis[2 * k + rate]
+        assert ar == pytest.approx(0.5 + 9.5 * ((t - 1) % 10) / 9, rel=1e-5)
+        assert vr == pytest.approx(10 + 20 * 5 / 9, rel=1e-5)
+        assert cg == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(
+    "actions, message",
+    [([1, 2, 10], "outside [0, 9]"), ([1, 2], "expected 3 (one per agent)")],
+)
+def test_invalid_action_is_refused_with_exit_4(bin_dir: Path, actions: list[int], message: str) -> None:
+    from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+
+    def reply(step):
+        acts = actions if step.step_index == 2 else [0, 0, 0]
+        return pb.Envelope(action=pb.Action(session_id="s1", step_index=step.step_index,
+                                            actions=acts))
+
+    srv, rc, err = _serve_and_run(bin_dir, reply)
+    assert rc == 4, err
+    assert message in err
+    errors = [e.error for e in srv.received if e.HasField("error")]
+    assert errors and errors[0].code == pb.Error.CODE_ACTION and message in errors[0].message
+    assert srv.kinds()[-1] == "goodbye"
+
+
+def test_server_error_reply_ends_the_run_with_exit_2(bin_dir: Path) -> None:
+    from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+
+    def reply(step):
+        if step.step_index == 1:
+            return pb.Envelope(error=pb.Error(code=pb.Error.CODE_SHAPE, message="nope", fatal=True))
+        return pb.Envelope(action=pb.Action(session_id="s1", step_index=step.step_index,
+                                            actions=[0, 0, 0]))
+
+    srv, rc, err = _serve_and_run(bin_dir, reply)
+    assert rc == 2, err
+    assert "CODE_SHAPE: nope" in err
+    assert srv.kinds()[-1] == "goodbye"
+
+
+def test_server_silent_mid_episode_ends_the_run_with_exit_3(bin_dir: Path) -> None:
+    from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+
+    def reply(step):
+        if step.step_index >= 2:
+            return None  # goes silent
+        return pb.Envelope(action=pb.Action(session_id="s1", step_index=step.step_index,
+                                            actions=[0, 0, 0]))
+
+    t0 = time.monotonic()
+    srv, rc, err = _serve_and_run(bin_dir, reply)
+    assert rc == 3, err
+    assert "within 1500 ms" in err
+    assert time.monotonic() - t0 < 60
+    assert srv.kinds()[-1] == "goodbye"
