@@ -12,9 +12,9 @@ Definitions (seed 002 §III-F, §V-G; REFERENCE.md §1):
 - RDFX (eqs. 28–29): ``RDFX_c(s, k, fluct) = Q_c[k] − Q̃_c`` with ``k`` the chosen action and
   ``Q̃_c = Q_c[k+1]`` for ``"inc"`` (next higher codec rate) and ``Q_c[k−1]`` for ``"dec"``.
   Eq. 29's fallback when the fluctuation set is empty is the last (inc) / first (dec) element.
-  (The paper writes ``Q_dec = Q − Q_inc`` (set difference), which would contain ``Q[k]`` itself; comparing with
-  ``Q[k]`` would make RDFX dec identically 0, so ``Q̃_dec`` is read as its element next to ``k``,
-  ``Q[k−1]``, as REFERENCE.md §1 states.)
+  (The paper defines the dec set as Q minus the inc set, which contains ``Q[k]`` itself;
+  comparing with ``Q[k]`` would make RDFX dec identically 0, so ``Q̃_dec`` is read as the
+  element next to ``k``, ``Q[k−1]``, as REFERENCE.md §1 states.)
   The fluctuation set is empty exactly when ``k`` *is* the last (first) action, so the fallback
   compares ``k`` with itself: **RDFX inc is 0 for every component when the chosen action is the
   highest rate, and RDFX dec is 0 when it is the lowest** ("no higher/lower rate to prefer it
