@@ -41,6 +41,12 @@
 #include "ns3/point-to-point-helper.h"
 #include "ns3/spectrum-channel.h"
 #include "ns3/three-gpp-propagation-loss-model.h"
+#ifdef XRMARL_WITH_NR
+#include "ns3/nr-module.h"
+#endif
+
+#include <array>
+#include <functional>
 
 #include <chrono>
 #include <cmath>
@@ -280,6 +286,10 @@ main(int argc, char* argv[])
     std::string scheduler = "ns3::PfFfMacScheduler";
     uint32_t bearerQci = 80;
     double coreDelayMs = 1.0;
+    // NR only (-DXRMARL_WITH_NR=ON)
+    uint32_t numerology = 2;
+    uint32_t gnbAntennaRows = 4, gnbAntennaCols = 8;
+    std::string nrScheduler = "ns3::NrMacSchedulerOfdmaPF";
 
     CommandLine cmd(__FILE__);
     cmd.Usage("XR codec adaptation scenario (xr-codec-marl). Talks to the agent server at "
@@ -334,6 +344,10 @@ main(int argc, char* argv[])
     cmd.AddValue("scheduler", "LTE MAC scheduler TypeId", scheduler);
     cmd.AddValue("bearerQci", "QCI of the XR bearer (80 = low-latency eMBB, Release 15)", bearerQci);
     cmd.AddValue("coreDelayMs", "One-way delay of the remote host -> PGW link (ms)", coreDelayMs);
+    cmd.AddValue("numerology", "NR builds only: numerology of the bandwidth part", numerology);
+    cmd.AddValue("gnbAntennaRows", "NR builds only: gNB array rows", gnbAntennaRows);
+    cmd.AddValue("gnbAntennaCols", "NR builds only: gNB array columns", gnbAntennaCols);
+    cmd.AddValue("nrScheduler", "NR builds only: MAC scheduler TypeId", nrScheduler);
     // aliases used by xr_codec_marl.env.ns3_env (XRScenario field names)
     double windowAlias = -1, bandwidthMhz = -1, gnbTxPower = std::nan("");
     uint32_t rlcBufferAlias = 0;
@@ -368,10 +382,17 @@ main(int argc, char* argv[])
     for (auto [lo, hi, n] : {std::tuple{arMin, arMax, "AR"}, {vrMin, vrMax, "VR"}, {cgMin, cgMax, "CG"}})
         if (!(lo > 0 && lo <= hi))
             Usage(std::string("codec range of ") + n + " must satisfy 0 < min <= max");
+#ifndef XRMARL_WITH_NR
     static const uint32_t rbs[] = {6, 15, 25, 50, 75, 100};
     if (std::find(std::begin(rbs), std::end(rbs), bandwidthRbs) == std::end(rbs))
         Usage("LTE bandwidth must be 6, 15, 25, 50, 75 or 100 RBs (1.4, 3, 5, 10, 15, 20 MHz); "
               "ns-3's LTE has nothing wider than 20 MHz");
+    const double reportedBandwidthMhz = bandwidthRbs * 0.2;
+#else
+    if (bandwidthMhz != -1 && !(bandwidthMhz > 0))
+        Usage("bandwidthMhz must be > 0");
+    const double reportedBandwidthMhz = bandwidthMhz > 0 ? bandwidthMhz : 40.0;
+#endif
     if (!(stepInterval > 0) || episodeLimit == 0 || !(fps > 0) || !(warmup >= 0.1))
         Usage("stepInterval, episodeLimit and fps must be > 0, warmup >= 0.1 s");
     if (mtu < 100 || rlcBufferBytes < mtu)
@@ -410,51 +431,7 @@ main(int argc, char* argv[])
         Usage("--fixedAction must be max, min, K or K1,K2,K3 (non-negative integers), got '" +
               fixedAction + "'");
 
-    // ------------------------------------------------------------------ RAN (LTE)
-    Config::SetDefault("ns3::EpsBearer::Release", UintegerValue(15));
-    Config::SetDefault("ns3::LteRlcUm::MaxTxBufferSize", UintegerValue(rlcBufferBytes));
-    // ns-3.44's "PDCP discarding" only fires the TxDrop trace for late SDUs and still queues
-    // them; off, TxDrop reports exactly the SDUs refused by a full buffer (same behaviour)
-    Config::SetDefault("ns3::LteRlcUm::EnablePdcpDiscarding", BooleanValue(false));
-    Config::SetDefault("ns3::LteEnbPhy::TxPower", DoubleValue(enbTxDbm));
-    Config::SetDefault("ns3::LteUePhy::TxPower", DoubleValue(ueTxDbm));
-    Config::SetDefault("ns3::LteEnbPhy::NoiseFigure", DoubleValue(enbNoiseFigure));
-    Config::SetDefault("ns3::LteUePhy::NoiseFigure", DoubleValue(ueNoiseFigure));
-    Config::SetDefault("ns3::LteEnbNetDevice::DlBandwidth", UintegerValue(bandwidthRbs));
-    Config::SetDefault("ns3::LteEnbNetDevice::UlBandwidth", UintegerValue(bandwidthRbs));
-    Config::SetDefault("ns3::LteEnbRrc::SrsPeriodicity", UintegerValue(20));
-    Config::SetDefault("ns3::ThreeGppPropagationLossModel::ShadowingEnabled", BooleanValue(shadowing));
-
-    Ptr<LteHelper> lte = CreateObject<LteHelper>();
-    Ptr<PointToPointEpcHelper> epc = CreateObject<PointToPointEpcHelper>();
-    lte->SetEpcHelper(epc);
-    lte->SetSchedulerType(scheduler);
-    lte->SetAttribute("PathlossModel", StringValue("ns3::ThreeGppUmaPropagationLossModel"));
-    lte->SetPathlossModelAttribute("ChannelConditionModel",
-                                   PointerValue(CreateObject<NeverLosChannelConditionModel>()));
-    lte->SetEnbAntennaModelType("ns3::IsotropicAntennaModel");
-    lte->SetEnbAntennaModelAttribute("Gain", DoubleValue(enbAntennaGainDb));
-
-    // core: remote host (XR server) -- PGW
-    Ptr<Node> pgw = epc->GetPgwNode();
-    NodeContainer remoteHosts;
-    remoteHosts.Create(1);
-    Ptr<Node> remoteHost = remoteHosts.Get(0);
-    InternetStackHelper internet;
-    internet.Install(remoteHosts);
-    PointToPointHelper p2p;
-    p2p.SetDeviceAttribute("DataRate", DataRateValue(DataRate("10Gb/s")));
-    p2p.SetDeviceAttribute("Mtu", UintegerValue(mtu));
-    p2p.SetChannelAttribute("Delay", TimeValue(MicroSeconds(static_cast<int64_t>(coreDelayMs * 1000))));
-    NetDeviceContainer coreDevs = p2p.Install(pgw, remoteHost);
-    Ipv4AddressHelper ipv4h;
-    ipv4h.SetBase("1.0.0.0", "255.0.0.0");
-    ipv4h.Assign(coreDevs);
-    Ipv4StaticRoutingHelper routing;
-    routing.GetStaticRouting(remoteHost->GetObject<Ipv4>())
-        ->AddNetworkRouteTo(Ipv4Address("7.0.0.0"), Ipv4Mask("255.0.0.0"), 1);
-
-    // nodes and positions
+    // ------------------------------------------------------------------ nodes and positions
     NodeContainer enbNodes;
     enbNodes.Create(1);
     NodeContainer ueNodes;
@@ -487,8 +464,48 @@ main(int argc, char* argv[])
         }
     }
 
+    InternetStackHelper internet;
+    Ipv4StaticRoutingHelper routing;
+    // What the rest of the scenario needs from the RAN, whichever it is
+    Ptr<Node> pgw;
+    NetDeviceContainer ueDevs;
+    Ipv4InterfaceContainer ueIfs;
+    std::function<void(Ptr<NetDevice>, uint16_t)> activateXrBearer;
+    std::function<uint16_t(Ptr<NetDevice>)> rntiOf;
+    // trace paths at the base station: {rrc, pdcp, rlc} names to try, in order
+    std::vector<std::array<std::string, 4>> tracePaths;
+    std::string ranName;
+
+#ifndef XRMARL_WITH_NR
+    // ------------------------------------------------------------------ RAN: LTE
+    ranName = "lte";
+    Config::SetDefault("ns3::EpsBearer::Release", UintegerValue(15)); // QCI 80 needs Release 15
+    Config::SetDefault("ns3::LteRlcUm::MaxTxBufferSize", UintegerValue(rlcBufferBytes));
+    // ns-3.44's "PDCP discarding" only fires the TxDrop trace for late SDUs and still queues
+    // them; off, TxDrop reports exactly the SDUs refused by a full buffer (same behaviour)
+    Config::SetDefault("ns3::LteRlcUm::EnablePdcpDiscarding", BooleanValue(false));
+    Config::SetDefault("ns3::LteEnbPhy::TxPower", DoubleValue(enbTxDbm));
+    Config::SetDefault("ns3::LteUePhy::TxPower", DoubleValue(ueTxDbm));
+    Config::SetDefault("ns3::LteEnbPhy::NoiseFigure", DoubleValue(enbNoiseFigure));
+    Config::SetDefault("ns3::LteUePhy::NoiseFigure", DoubleValue(ueNoiseFigure));
+    Config::SetDefault("ns3::LteEnbNetDevice::DlBandwidth", UintegerValue(bandwidthRbs));
+    Config::SetDefault("ns3::LteEnbNetDevice::UlBandwidth", UintegerValue(bandwidthRbs));
+    Config::SetDefault("ns3::LteEnbRrc::SrsPeriodicity", UintegerValue(20));
+    Config::SetDefault("ns3::ThreeGppPropagationLossModel::ShadowingEnabled", BooleanValue(shadowing));
+
+    Ptr<LteHelper> lte = CreateObject<LteHelper>();
+    Ptr<PointToPointEpcHelper> epc = CreateObject<PointToPointEpcHelper>();
+    lte->SetEpcHelper(epc);
+    lte->SetSchedulerType(scheduler);
+    lte->SetAttribute("PathlossModel", StringValue("ns3::ThreeGppUmaPropagationLossModel"));
+    lte->SetPathlossModelAttribute("ChannelConditionModel",
+                                   PointerValue(CreateObject<NeverLosChannelConditionModel>()));
+    lte->SetEnbAntennaModelType("ns3::IsotropicAntennaModel");
+    lte->SetEnbAntennaModelAttribute("Gain", DoubleValue(enbAntennaGainDb));
+    pgw = epc->GetPgwNode();
+
     NetDeviceContainer enbDevs = lte->InstallEnbDevice(enbNodes);
-    NetDeviceContainer ueDevs = lte->InstallUeDevice(ueNodes);
+    ueDevs = lte->InstallUeDevice(ueNodes);
     lte->AssignStreams(enbDevs, 1000);
     lte->AssignStreams(ueDevs, 2000);
     // LteHelper sets the path-loss frequency from the EARFCN; the scenario's carrier is 4 GHz
@@ -503,15 +520,111 @@ main(int argc, char* argv[])
             }
         }
     }
-
     internet.Install(ueNodes);
-    Ipv4InterfaceContainer ueIfs = epc->AssignUeIpv4Address(ueDevs);
+    ueIfs = epc->AssignUeIpv4Address(ueDevs);
     for (uint32_t i = 0; i < nUe; ++i)
     {
         routing.GetStaticRouting(ueNodes.Get(i)->GetObject<Ipv4>())
             ->SetDefaultRoute(epc->GetUeDefaultGatewayAddress(), 1);
     }
     lte->Attach(ueDevs, enbDevs.Get(0));
+    activateXrBearer = [&](Ptr<NetDevice> dev, uint16_t port) {
+        Ptr<EpcTft> tft = Create<EpcTft>();
+        EpcTft::PacketFilter pf;
+        pf.direction = EpcTft::DOWNLINK;
+        pf.localPortStart = port;
+        pf.localPortEnd = port;
+        tft->Add(pf);
+        lte->ActivateDedicatedEpsBearer(dev, EpsBearer(static_cast<EpsBearer::Qci>(bearerQci)), tft);
+    };
+    rntiOf = [](Ptr<NetDevice> dev) {
+        return dev->GetObject<LteUeNetDevice>()->GetRrc()->GetRnti();
+    };
+    tracePaths.push_back({"$ns3::LteEnbNetDevice", "LteEnbRrc", "LtePdcp", "LteRlc"});
+#else
+    // ------------------------------------------------------------------ RAN: 5G-LENA NR
+    // Table III: one gNB, 4x8 array, numerology 2, 40 MHz at 4 GHz, UMa NLoS.
+    // Written against 5G-LENA's v4 API (ns-3.44/3.45); see README.md "NR".
+    ranName = "nr";
+    const double nrBandwidthHz = (bandwidthMhz > 0 ? bandwidthMhz : 40.0) * 1e6;
+    Config::SetDefaultFailSafe("ns3::NrEpsBearer::Release", UintegerValue(15));
+    Config::SetDefault("ns3::NrRlcUm::MaxTxBufferSize", UintegerValue(rlcBufferBytes));
+    Config::SetDefaultFailSafe("ns3::NrRlcUm::EnablePdcpDiscarding", BooleanValue(false));
+    Config::SetDefaultFailSafe("ns3::NrUePhy::TxPower", DoubleValue(ueTxDbm));
+    Config::SetDefaultFailSafe("ns3::NrUePhy::NoiseFigure", DoubleValue(ueNoiseFigure));
+    Config::SetDefaultFailSafe("ns3::NrGnbPhy::NoiseFigure", DoubleValue(enbNoiseFigure));
+
+    Ptr<NrPointToPointEpcHelper> epc = CreateObject<NrPointToPointEpcHelper>();
+    Ptr<IdealBeamformingHelper> bf = CreateObject<IdealBeamformingHelper>();
+    Ptr<NrHelper> nr = CreateObject<NrHelper>();
+    nr->SetBeamformingHelper(bf);
+    nr->SetEpcHelper(epc);
+    bf->SetAttribute("BeamformingMethod", TypeIdValue(DirectPathBeamforming::GetTypeId()));
+    nr->SetSchedulerTypeId(TypeId::LookupByName(nrScheduler));
+    CcBwpCreator ccBwpCreator;
+    CcBwpCreator::SimpleOperationBandConf bandConf(frequencyGhz * 1e9, nrBandwidthHz, 1);
+    bandConf.m_numBwp = 1;
+    OperationBandInfo band = ccBwpCreator.CreateOperationBandContiguousCc(bandConf);
+    Ptr<NrChannelHelper> channel = CreateObject<NrChannelHelper>();
+    channel->ConfigureFactories("UMa", "NLOS", "ThreeGpp");
+    channel->SetPathlossAttribute("ShadowingEnabled", BooleanValue(shadowing));
+    channel->AssignChannelsToBands({band});
+    BandwidthPartInfoPtrVector allBwps = CcBwpCreator::GetAllBwps({band});
+    nr->SetGnbAntennaAttribute("NumRows", UintegerValue(gnbAntennaRows));
+    nr->SetGnbAntennaAttribute("NumColumns", UintegerValue(gnbAntennaCols));
+    nr->SetGnbAntennaAttribute("AntennaElement", PointerValue(CreateObject<IsotropicAntennaModel>()));
+    nr->SetUeAntennaAttribute("NumRows", UintegerValue(1));
+    nr->SetUeAntennaAttribute("NumColumns", UintegerValue(1));
+    nr->SetUeAntennaAttribute("AntennaElement", PointerValue(CreateObject<IsotropicAntennaModel>()));
+    nr->SetGnbBwpManagerAlgorithmAttribute("NGBR_LOW_LAT_EMBB", UintegerValue(0));
+    nr->SetUeBwpManagerAlgorithmAttribute("NGBR_LOW_LAT_EMBB", UintegerValue(0));
+    pgw = epc->GetPgwNode();
+
+    NetDeviceContainer gnbDevs = nr->InstallGnbDevice(enbNodes, allBwps);
+    ueDevs = nr->InstallUeDevice(ueNodes, allBwps);
+    nr->AssignStreams(gnbDevs, 1000);
+    nr->AssignStreams(ueDevs, 2000);
+    nr->GetGnbPhy(gnbDevs.Get(0), 0)->SetAttribute("Numerology", UintegerValue(numerology));
+    nr->GetGnbPhy(gnbDevs.Get(0), 0)->SetAttribute("TxPower", DoubleValue(enbTxDbm));
+    internet.Install(ueNodes);
+    ueIfs = epc->AssignUeIpv4Address(ueDevs);
+    for (uint32_t i = 0; i < nUe; ++i)
+    {
+        routing.GetStaticRouting(ueNodes.Get(i)->GetObject<Ipv4>())
+            ->SetDefaultRoute(epc->GetUeDefaultGatewayAddress(), 1);
+    }
+    nr->AttachToClosestGnb(ueDevs, gnbDevs);
+    activateXrBearer = [&](Ptr<NetDevice> dev, uint16_t port) {
+        Ptr<NrEpcTft> tft = Create<NrEpcTft>();
+        NrEpcTft::PacketFilter pf;
+        pf.direction = NrEpcTft::DOWNLINK;
+        pf.localPortStart = port;
+        pf.localPortEnd = port;
+        tft->Add(pf);
+        nr->ActivateDedicatedEpsBearer(dev, NrEpsBearer(static_cast<NrEpsBearer::Qci>(bearerQci)), tft);
+    };
+    rntiOf = [](Ptr<NetDevice> dev) {
+        return DynamicCast<NrUeNetDevice>(dev)->GetRrc()->GetRnti();
+    };
+    tracePaths.push_back({"$ns3::NrGnbNetDevice", "NrGnbRrc", "NrPdcp", "NrRlc"});
+    tracePaths.push_back({"$ns3::NrGnbNetDevice", "LteEnbRrc", "LtePdcp", "LteRlc"});
+#endif
+
+    // ------------------------------------------------------------------ core: XR server -- PGW
+    NodeContainer remoteHosts;
+    remoteHosts.Create(1);
+    Ptr<Node> remoteHost = remoteHosts.Get(0);
+    internet.Install(remoteHosts);
+    PointToPointHelper p2p;
+    p2p.SetDeviceAttribute("DataRate", DataRateValue(DataRate("10Gb/s")));
+    p2p.SetDeviceAttribute("Mtu", UintegerValue(mtu));
+    p2p.SetChannelAttribute("Delay", TimeValue(MicroSeconds(static_cast<int64_t>(coreDelayMs * 1000))));
+    NetDeviceContainer coreDevs = p2p.Install(pgw, remoteHost);
+    Ipv4AddressHelper ipv4h;
+    ipv4h.SetBase("1.0.0.0", "255.0.0.0");
+    ipv4h.Assign(coreDevs);
+    routing.GetStaticRouting(remoteHost->GetObject<Ipv4>())
+        ->AddNetworkRouteTo(Ipv4Address("7.0.0.0"), Ipv4Mask("255.0.0.0"), 1);
 
     // ------------------------------------------------------------------ traffic and KPIs
     const Time t0 = Seconds(warmup);
@@ -522,14 +635,7 @@ main(int argc, char* argv[])
         u.node = ueNodes.Get(i);
         u.dev = ueDevs.Get(i);
         const uint16_t port = 5000 + i;
-        // low-latency dedicated bearer carrying this UE's XR port
-        Ptr<EpcTft> tft = Create<EpcTft>();
-        EpcTft::PacketFilter pf;
-        pf.direction = EpcTft::DOWNLINK;
-        pf.localPortStart = port;
-        pf.localPortEnd = port;
-        tft->Add(pf);
-        lte->ActivateDedicatedEpsBearer(u.dev, EpsBearer(static_cast<EpsBearer::Qci>(bearerQci)), tft);
+        activateXrBearer(u.dev, port); // low-latency dedicated bearer for this UE's XR port
 
         u.monitor = CreateObject<XrUeMonitor>();
         u.monitor->SetAttribute("LossDeadline", TimeValue(MicroSeconds(static_cast<int64_t>(lossDeadlineMs * 1000))));
@@ -573,14 +679,20 @@ main(int argc, char* argv[])
     Simulator::Schedule(t0 - MilliSeconds(50), [&]() {
         for (auto& u : users)
         {
-            const uint16_t rnti = u.dev->GetObject<LteUeNetDevice>()->GetRrc()->GetRnti();
-            g_rlcByRnti[rnti] = u.rlc;
+            g_rlcByRnti[rntiOf(u.dev)] = u.rlc;
         }
-        const std::string base = "/NodeList/*/DeviceList/*/$ns3::LteEnbNetDevice/LteEnbRrc/UeMap/*/"
-                                 "DataRadioBearerMap/*/";
-        tracesOk = Config::ConnectFailSafe(base + "LtePdcp/TxPDU", MakeCallback(&OnPdcpTx)) &&
-                   Config::ConnectFailSafe(base + "LteRlc/TxPDU", MakeCallback(&OnRlcTx)) &&
-                   Config::ConnectFailSafe(base + "LteRlc/TxDrop", MakeCallback(&OnRlcDrop));
+        for (const auto& [dev, rrc, pdcp, rlc] : tracePaths)
+        {
+            const std::string base = "/NodeList/*/DeviceList/*/" + dev + "/" + rrc +
+                                     "/UeMap/*/DataRadioBearerMap/*/";
+            tracesOk = Config::ConnectFailSafe(base + pdcp + "/TxPDU", MakeCallback(&OnPdcpTx)) &&
+                       Config::ConnectFailSafe(base + rlc + "/TxPDU", MakeCallback(&OnRlcTx)) &&
+                       Config::ConnectFailSafe(base + rlc + "/TxDrop", MakeCallback(&OnRlcDrop));
+            if (tracesOk)
+            {
+                break;
+            }
+        }
         if (!tracesOk)
         {
             NS_LOG_WARN("RLC/PDCP traces not found: bearers not set up; buffer_ratio stays 0");
@@ -613,11 +725,11 @@ main(int argc, char* argv[])
     for (const char* k : kKpiNames)
         hello.add_kpi_names(k);
     auto& params = *hello.mutable_parameters();
-    params["ran"] = "lte";
+    params["ran"] = ranName;
     params["ring_m"] = Num(ringRadius);
     params["min_distance_m"] = Num(minDistance);
     params["bandwidth_rbs"] = std::to_string(bandwidthRbs);
-    params["bandwidth_mhz"] = Num(bandwidthRbs * 0.2);
+    params["bandwidth_mhz"] = Num(reportedBandwidthMhz);
     params["frequency_ghz"] = Num(frequencyGhz);
     params["rlc_buffer_bytes"] = std::to_string(rlcBufferBytes);
     params["fps"] = Num(fps);
@@ -690,7 +802,7 @@ main(int argc, char* argv[])
                      : bridge->Finished() ? 0
                                           : static_cast<int>(xrmarl::EXIT_PROTOCOL);
     std::ostringstream js;
-    js << "{\"summary\":{\"scenario\":\"xr-codec\",\"ran\":\"lte\",\"ring_m\":" << Num(ringRadius)
+    js << "{\"summary\":{\"scenario\":\"xr-codec\",\"ran\":\"" << ranName << "\",\"ring_m\":" << Num(ringRadius)
        << ",\"seed\":" << seed << ",\"run\":" << run << ",\"windows\":" << lastStep
        << ",\"sim_s\":" << Num(simS) << ",\"wall_s\":" << Num(wall)
        << ",\"sim_s_per_wall_s\":" << Num(wall > 0 ? simS / wall : 0.0)
