@@ -22,8 +22,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -68,7 +68,9 @@ def machine() -> dict[str, object]:
 
 
 def bench(batch: int, structure: str, rng: np.random.Generator) -> dict[str, float | int | str]:
-    agent = build_agent(structure, OBS + N_ACTIONS + N_AGENTS, N_ACTIONS, N_COMPONENTS, 64, 64).eval()
+    agent = build_agent(
+        structure, OBS + N_ACTIONS + N_AGENTS, N_ACTIONS, N_COMPONENTS, 64, 64
+    ).eval()
     ctl = AgentController(agent, N_AGENTS, N_ACTIONS)
     ctl.reset(batch)
     obs = rng.random((batch, N_AGENTS, OBS), dtype=np.float32)
@@ -105,7 +107,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", default="1,8,64,256,1024")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "explain_overhead.json"))
+    ap.add_argument(
+        "--out", default=str(Path(__file__).parent / "results" / "explain_overhead.json")
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -114,9 +118,12 @@ def main() -> int:
         for structure in ("mh", "d"):
             row = bench(b, structure, rng)
             rows.append(row)
-            print(f"B={b:5d} {structure:2s} forward {row['forward_us']:9.1f} us  explain "
-                  f"{row['explain_us']:9.1f} us  ratio {row['explain_over_forward']:.2f}  "
-                  f"env step {row['analytic_env_step_us']:9.1f} us", file=sys.stderr)
+            print(
+                f"B={b:5d} {structure:2s} forward {row['forward_us']:9.1f} us  explain "
+                f"{row['explain_us']:9.1f} us  ratio {row['explain_over_forward']:.2f}  "
+                f"env step {row['analytic_env_step_us']:9.1f} us",
+                file=sys.stderr,
+            )
     result = {
         "what": "per-window cost of explain_q (greedy action, RDFX inc/dec, MSX+/MSX- for both) "
                 "vs the learner's acting forward pass (AgentController.q_values), N=3, C=3, A=10",

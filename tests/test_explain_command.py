@@ -41,11 +41,21 @@ def test_explain_writes_table_figures_and_json(runs: dict[str, Path], tmp_path: 
     # ring 200: one learner; ring 400: the same checkpoint twice (unbound + bound) -> "#2"
     assert sorted(table.groupby("ring_m").algorithm.unique().map(sorted).sum()) == [
         "mha-dvdn", "mha-dvdn", "mha-dvdn#2"]  # fmt: skip
-    assert len(table) == 3 * 1 * 2 * 4 * 3 * 3  # learner-rings x eps x envs x windows x agents x comps
+    assert (
+        len(table) == 3 * 1 * 2 * 4 * 3 * 3
+    )  # learner-rings x eps x envs x windows x agents x comps
     assert set(table.component) == {"delay", "pdr", "drr"}
     kpis = pd.read_csv(out / "kpis.csv")
-    assert set(kpis.policy) == {"aps", "mha-dvdn", "mha-dvdn#2"} and set(kpis.ring_m) == {200.0, 400.0}
-    assert set(result["figures"]) >= {"fig07_q_chosen", "fig10_msx_plus_inc", "fig12_13_importance", "fig14_kpis"}
+    assert set(kpis.policy) == {"aps", "mha-dvdn", "mha-dvdn#2"} and set(kpis.ring_m) == {
+        200.0,
+        400.0,
+    }
+    assert set(result["figures"]) >= {
+        "fig07_q_chosen",
+        "fig10_msx_plus_inc",
+        "fig12_13_importance",
+        "fig14_kpis",
+    }
     assert all(Path(p).stat().st_size > 0 for p in result["figures"].values())
     assert result["summary"]["windows"] == 3 * 2 * 4 * 3
     assert json.loads((out / "summary.json").read_text())["summary"] == result["summary"]
@@ -92,8 +102,19 @@ def test_kpi_table_input_is_checked(tmp_path: Path) -> None:
     from xr_codec_marl.commands.explain import _kpi_input
 
     good = tmp_path / "k.csv"
-    pd.DataFrame({"policy": ["aps"], "ring_m": [400.0], "seed": [0], "agent": ["AR"], "xr_index": [4.0],
-                  "jitter_ms": [1.0], "delay_ms": [5.0], "plr": [0.01], "throughput_mbps": [9.0]}).to_csv(good)
+    pd.DataFrame(
+        {
+            "policy": ["aps"],
+            "ring_m": [400.0],
+            "seed": [0],
+            "agent": ["AR"],
+            "xr_index": [4.0],
+            "jitter_ms": [1.0],
+            "delay_ms": [5.0],
+            "plr": [0.01],
+            "throughput_mbps": [9.0],
+        }
+    ).to_csv(good)
     ns = argparse.Namespace(no_kpis=False, kpi_table=str(good))
     assert list(_kpi_input(ns, []).policy) == ["aps"]
     bad = tmp_path / "bad.csv"

@@ -22,7 +22,9 @@ DRIFT = np.zeros((3, 4))
 DRIFT[1, 3] = 1.0
 
 
-def _run(anchor: str = "learner", episodes: int = 2) -> tuple[pd.DataFrame, FakeEnv, TableLearner, TableLearner]:
+def _run(
+    anchor: str = "learner", episodes: int = 2
+) -> tuple[pd.DataFrame, FakeEnv, TableLearner, TableLearner]:
     spec = fake_spec()
     env = FakeEnv(num_envs=2, spec=spec)
     a = TableLearner(spec, Q, DRIFT, name="a")
@@ -42,12 +44,20 @@ def _row(table: pd.DataFrame, alg: str, t: int, comp: str, episode: int = 0, env
 
 
 def test_table_shape_and_columns() -> None:
-    table, env, a, b = _run()
+    table, _, a, b = _run()
     assert list(table.columns) == list(COLUMNS)
     # 2 learners x 2 episodes x 3 windows x 2 envs x 3 agents x 3 components
     assert len(table) == 2 * 2 * 3 * 2 * 3 * 3
-    assert set(table.agent) == {"AR", "VR", "CG"} and set(table.component) == {"delay", "pdr", "drr"}
-    assert (table.ring_m == 300.0).all() and (table.seed == 7).all() and (table.backend == "fake").all()
+    assert set(table.agent) == {"AR", "VR", "CG"} and set(table.component) == {
+        "delay",
+        "pdr",
+        "drr",
+    }
+    assert (
+        (table.ring_m == 300.0).all()
+        and (table.seed == 7).all()
+        and (table.backend == "fake").all()
+    )
     assert a.resets == 2 and b.resets == 2
 
 
@@ -68,7 +78,9 @@ def test_metrics_match_hand_computation() -> None:
     # t = 0 and 1: greedy action 1; inc vs 2: [2, 1, -3], dec vs 0: [1, 2, -1]
     for t in (0, 1):
         r = {c: _row(table, "alg-a", t, c) for c in ("delay", "pdr", "drr")}
-        assert all(x.chosen_action == 1 and x.inc_action == 2 and x.dec_action == 0 for x in r.values())
+        assert all(
+            x.chosen_action == 1 and x.inc_action == 2 and x.dec_action == 0 for x in r.values()
+        )
         assert [r[c].q_chosen for c in ("delay", "pdr", "drr")] == [2.0, 5.0, -1.0]
         assert [r[c].rdfx_inc for c in ("delay", "pdr", "drr")] == [2.0, 1.0, -3.0]
         assert [r[c].rdfx_dec for c in ("delay", "pdr", "drr")] == [1.0, 2.0, -1.0]
@@ -79,7 +91,9 @@ def test_metrics_match_hand_computation() -> None:
         assert r["delay"].msx_plus_dec_size == 1 and r["delay"].msx_minus_dec_size == 1
     # t = 2: Q_pdr[3] = 3 -> greedy 3 (the highest rate): inc falls back to itself -> 0;
     # dec vs 2: [0.5, -1, 1]; MSX+ = {drr, delay} (1 + 0.5 > 1), v = 1 -> MSX- empty (1 > 1 false)
-    r = {c: _row(table, "alg-a", 2, c, episode=1, env=1, agent="CG") for c in ("delay", "pdr", "drr")}
+    r = {
+        c: _row(table, "alg-a", 2, c, episode=1, env=1, agent="CG") for c in ("delay", "pdr", "drr")
+    }
     assert r["pdr"].chosen_action == 3 and r["pdr"].inc_action == 3 and r["pdr"].dec_action == 2
     assert [r[c].q_chosen for c in ("delay", "pdr", "drr")] == [0.5, 3.0, 3.0]
     assert [r[c].rdfx_inc for c in ("delay", "pdr", "drr")] == [0.0, 0.0, 0.0]

@@ -66,7 +66,6 @@ def test_rdfx_skips_unavailable_neighbours() -> None:
     np.testing.assert_allclose(rdfx(Q, 1, "inc", avail), [1.5, 4.0, -4.0])  # vs action 3
     np.testing.assert_allclose(rdfx(Q, 3, "dec", avail), [-1.5, -4.0, 4.0])  # vs action 1
     # last *available* action: inc falls back to itself even though action 3 exists
-    avail2 = np.array([True, True, True, False])
     q2 = Q.copy()
     q2[:, 3] = -np.inf
     np.testing.assert_array_equal(rdfx(q2, 2, "inc"), [0.0, 0.0, 0.0])  # -inf never used
@@ -149,8 +148,11 @@ def _brute_smallest(values: np.ndarray, candidates: list[int], threshold: float)
     tuple (the documented tie-breaking). Empty when no subset is sufficient.
     """
     for size in range(1, len(candidates) + 1):
-        ok = [s for s in itertools.combinations(sorted(candidates), size)
-              if sum(values[i] for i in s) > threshold]
+        ok = [
+            s
+            for s in itertools.combinations(sorted(candidates), size)
+            if sum(values[i] for i in s) > threshold
+        ]
         if ok:
             best = max(sum(values[i] for i in s) for s in ok)
             return set(min(s for s in ok if sum(values[i] for i in s) == best))
@@ -184,8 +186,13 @@ def test_msx_by_sorting_equals_brute_force(values: list[float]) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 6)),
-              elements=_quarter))
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 6)),
+        elements=_quarter,
+    )
+)
 def test_msx_batched_equals_brute_force_per_row(delta: np.ndarray) -> None:
     plus, minus = msx(delta)
     for idx in np.ndindex(*delta.shape[:-1]):

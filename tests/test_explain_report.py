@@ -32,8 +32,15 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     tabs, kpis = [], []
     for ring in (200.0, 400.0):
         env = FakeEnv(2, spec, ring)
-        learners = {"pdr-first": TableLearner(spec, pdr_first), "delay-first": TableLearner(spec, delay_first)}
-        tabs.append(explain_episodes(env, CyclePolicy(spec), learners, 2, seed=1, ring_m=ring, backend="fake"))
+        learners = {
+            "pdr-first": TableLearner(spec, pdr_first),
+            "delay-first": TableLearner(spec, delay_first),
+        }
+        tabs.append(
+            explain_episodes(
+                env, CyclePolicy(spec), learners, 2, seed=1, ring_m=ring, backend="fake"
+            )
+        )
         for name, pol in [("aps", CyclePolicy(spec)), ("pdr-first", learners["pdr-first"])]:
             kpis.append(collect_kpis(env, pol, 2, seed=1, ring_m=ring, backend="fake", name=name))
     return pd.concat(tabs, ignore_index=True), pd.concat(kpis, ignore_index=True)
@@ -45,9 +52,23 @@ def _write_log(run_dir: Path, variance: bool) -> Path:
     ep = np.arange(50)
     l_pdr = 0.5 + (0.0 if variance else 0.3) + 0.0 * ep
     rest = (1 - l_pdr) / 2
-    pd.DataFrame({"episode": ep, "env_steps": 40 * ep, "loss": 1.0, "l_delay": rest, "l_pdr": l_pdr,
-                  "l_drr": rest, "w_delay": 1.0, "l_batch_delay": 0.1}).to_csv(run_dir / "log.csv", index=False)
-    info = {"algo": "mha-dvdn", "ring_m": 300.0, "config": {"importance": "variance" if variance else "mean"}}
+    pd.DataFrame(
+        {
+            "episode": ep,
+            "env_steps": 40 * ep,
+            "loss": 1.0,
+            "l_delay": rest,
+            "l_pdr": l_pdr,
+            "l_drr": rest,
+            "w_delay": 1.0,
+            "l_batch_delay": 0.1,
+        }
+    ).to_csv(run_dir / "log.csv", index=False)
+    info = {
+        "algo": "mha-dvdn",
+        "ring_m": 300.0,
+        "config": {"importance": "variance" if variance else "mean"},
+    }
     (run_dir / "run.json").write_text(json.dumps(info))
     return run_dir / "log.csv"
 
@@ -76,7 +97,9 @@ def test_importance_log_reader(tmp_path: Path) -> None:
     long = log.table
     assert set(long.columns) == {"episode", "component", "l"} and set(long.component) == set(COMPS)
     assert len(long) == 150 and long.episode.max() == 49
-    assert read_importance_log(_write_log(tmp_path / "b", variance=False)).label().endswith("(eq. 36)")
+    assert (
+        read_importance_log(_write_log(tmp_path / "b", variance=False)).label().endswith("(eq. 36)")
+    )
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"step": [0], "loss": [1.0]}).to_csv(bad, index=False)
     with pytest.raises(ValueError, match="l_<component>"):
@@ -111,9 +134,18 @@ def test_report_is_self_contained_and_renders_in_chromium(tmp_path: Path) -> Non
     for variance in (False, True):
         log = read_importance_log(_write_log(tmp_path / f"run{variance}", variance))
         logs[log.label()] = log.table
-    rep = build_report(tmp_path / "out", table, kpis, logs, reference="aps", meta={"command": "test"})
-    assert set(rep.figures) == {"fig07_q_chosen", "fig08_rdfx_inc", "fig09_rdfx_dec", "fig10_msx_plus_inc",
-                                "fig11_msx_plus_dec", "fig12_13_importance", "fig14_kpis"}
+    rep = build_report(
+        tmp_path / "out", table, kpis, logs, reference="aps", meta={"command": "test"}
+    )
+    assert set(rep.figures) == {
+        "fig07_q_chosen",
+        "fig08_rdfx_inc",
+        "fig09_rdfx_dec",
+        "fig10_msx_plus_inc",
+        "fig11_msx_plus_dec",
+        "fig12_13_importance",
+        "fig14_kpis",
+    }
     assert not rep.warnings
     for p in rep.figures.values():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
@@ -131,7 +163,7 @@ def test_report_is_self_contained_and_renders_in_chromium(tmp_path: Path) -> Non
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=5000",
            "--dump-dom", check.as_uri()]  # fmt: skip
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=50)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=50, check=False)
     m = re.search(r"IMAGES (\d+)/(\d+) CONTROL (\d+)", res.stdout)
     assert m, f"no image check in Chromium's DOM (rc {res.returncode}): {res.stderr[-2000:]}"
     loaded, total, control = map(int, m.groups())

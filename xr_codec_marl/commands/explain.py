@@ -22,24 +22,56 @@ from xr_codec_marl.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explain", help="RDFX/MSX explanations of trained learners vs a reference policy")
+    p = sub.add_parser(
+        "explain", help="RDFX/MSX explanations of trained learners vs a reference policy"
+    )
     add_env_args(p)
-    p.add_argument("--checkpoint", action="append", required=True, metavar="CKPT[@RING]",
-                   help="trained decomposed learner (run dir or checkpoint.pt); repeatable")
-    p.add_argument("--reference", default="aps", help="policy that drives the environment (default aps)")
-    p.add_argument("--rings", default=None, metavar="M1,M2,...",
-                   help="ring radii in metres, e.g. 200,300,400 (overrides --ring)")
-    p.add_argument("--episodes", type=positive_int, default=4,
-                   help="episode batches per ring (default 4)")
-    p.add_argument("--num-envs", type=positive_int, default=8, metavar="B",
-                   help="environment copies per batch on the analytic backend (default 8)")
-    p.add_argument("--anchor", choices=("learner", "reference"), default="learner",
-                   help="explain the learner's own greedy action (default) or the reference's")
-    p.add_argument("--train-log", action="append", default=[], metavar="LOG_CSV",
-                   help="MHA training log for Figs. 12-13 (default: log.csv beside each checkpoint)")
-    p.add_argument("--kpi-table", default=None, metavar="CSV",
-                   help="KPI table for Fig. 14 instead of running every policy (columns policy, "
-                        "ring_m, agent, xr_index, jitter_ms, delay_ms, plr[, seed, episode])")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        required=True,
+        metavar="CKPT[@RING]",
+        help="trained decomposed learner (run dir or checkpoint.pt); repeatable",
+    )
+    p.add_argument(
+        "--reference", default="aps", help="policy that drives the environment (default aps)"
+    )
+    p.add_argument(
+        "--rings",
+        default=None,
+        metavar="M1,M2,...",
+        help="ring radii in metres, e.g. 200,300,400 (overrides --ring)",
+    )
+    p.add_argument(
+        "--episodes", type=positive_int, default=4, help="episode batches per ring (default 4)"
+    )
+    p.add_argument(
+        "--num-envs",
+        type=positive_int,
+        default=8,
+        metavar="B",
+        help="environment copies per batch on the analytic backend (default 8)",
+    )
+    p.add_argument(
+        "--anchor",
+        choices=("learner", "reference"),
+        default="learner",
+        help="explain the learner's own greedy action (default) or the reference's",
+    )
+    p.add_argument(
+        "--train-log",
+        action="append",
+        default=[],
+        metavar="LOG_CSV",
+        help="MHA training log for Figs. 12-13 (default: log.csv beside each checkpoint)",
+    )
+    p.add_argument(
+        "--kpi-table",
+        default=None,
+        metavar="CSV",
+        help="KPI table for Fig. 14 instead of running every policy (columns policy, "
+        "ring_m, agent, xr_index, jitter_ms, delay_ms, plr[, seed, episode])",
+    )
     p.add_argument("--no-kpis", action="store_true", help="skip the Fig. 14 KPI runs")
     p.add_argument("--out", default="explain-out", metavar="DIR", help="output directory")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -119,8 +151,11 @@ def run(args: argparse.Namespace) -> int:
             if not learners:
                 notes.append(f"no checkpoint for ring {ring:g} m")
                 continue
-            print(f"xr-marl explain: ring {ring:g} m: {', '.join(learners)} on {args.reference} "
-                  f"({args.episodes} x {num_envs} episodes)", file=sys.stderr)
+            print(
+                f"xr-marl explain: ring {ring:g} m: {', '.join(learners)} on {args.reference} "
+                f"({args.episodes} x {num_envs} episodes)",
+                file=sys.stderr,
+            )
             tables.append(explain_episodes(env, reference, learners, args.episodes, args.seed,
                                            ring, args.backend, anchor=args.anchor))  # fmt: skip
             if not args.no_kpis and args.kpi_table is None:

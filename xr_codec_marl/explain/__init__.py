@@ -7,6 +7,14 @@
   one self-contained HTML report. ``xr-marl explain`` ties them together.
 """
 
-from xr_codec_marl.explain.metrics import explain_q, greedy_actions, msx, msx_minus, msx_plus, rdfx, rdx
+from xr_codec_marl.explain.metrics import (
+    explain_q,
+    greedy_actions,
+    msx,
+    msx_minus,
+    msx_plus,
+    rdfx,
+    rdx,
+)
 
 __all__ = ["explain_q", "greedy_actions", "msx", "msx_minus", "msx_plus", "rdfx", "rdx"]

@@ -22,7 +22,9 @@ from xr_codec_marl.env.api import (
 
 def fake_spec(n_actions: int = 4, episode_limit: int = 3) -> EnvSpec:
     """AR/VR/CG agents, the three XR reward components and the XR KPIs."""
-    agents = tuple(AgentSpec(a, "xr" if a != "CG" else "cg", 5, n_actions) for a in ("AR", "VR", "CG"))
+    agents = tuple(
+        AgentSpec(a, "xr" if a != "CG" else "cg", 5, n_actions) for a in ("AR", "VR", "CG")
+    )
     return EnvSpec("fake-xr", agents, 15, XR_REWARD_COMPONENTS, XR_KPI_NAMES, 0.5, episode_limit)
 
 
@@ -33,7 +35,9 @@ class FakeEnv:
     plr = 0.01 u, throughput = 2 u + ring_m / 100, xqi = 5 - u (clipped at 1).
     """
 
-    def __init__(self, num_envs: int = 2, spec: EnvSpec | None = None, ring_m: float = 200.0) -> None:
+    def __init__(
+        self, num_envs: int = 2, spec: EnvSpec | None = None, ring_m: float = 200.0
+    ) -> None:
         self.spec = spec or fake_spec()
         self.num_envs = num_envs
         self.ring_m = ring_m
@@ -49,7 +53,13 @@ class FakeEnv:
 
     def reset(self, seed: int | None = None) -> Observation:
         self.t = 0
-        return self._obs({"kpis": np.zeros((self.num_envs, self.spec.n_agents, len(self.spec.kpi_names)), np.float32)})
+        return self._obs(
+            {
+                "kpis": np.zeros(
+                    (self.num_envs, self.spec.n_agents, len(self.spec.kpi_names)), np.float32
+                )
+            }
+        )
 
     def step(self, actions: np.ndarray) -> StepResult:
         base = self._obs({})
@@ -64,7 +74,9 @@ class FakeEnv:
         obs = self._obs({"kpis": kpis})
         b = self.num_envs
         rewards = np.zeros((b, self.spec.n_components), np.float32)
-        return StepResult(obs.obs, obs.state, obs.avail_actions, obs.info, rewards, np.zeros(b, bool), done)
+        return StepResult(
+            obs.obs, obs.state, obs.avail_actions, obs.info, rewards, np.zeros(b, bool), done
+        )
 
     def close(self) -> None:
         pass
@@ -99,7 +111,9 @@ class TableLearner:
         self.spec, self.name = spec, name
         self.component_names = spec.reward_components
         self.base = np.asarray(base, np.float64)
-        self.drift = np.zeros(self.base.shape[-2:]) if drift is None else np.asarray(drift, np.float64)
+        self.drift = (
+            np.zeros(self.base.shape[-2:]) if drift is None else np.asarray(drift, np.float64)
+        )
         self.calls: list[tuple[np.ndarray, np.ndarray]] = []
         self.resets = 0
 
@@ -108,8 +122,10 @@ class TableLearner:
 
     def q_values(self, step: Observation, prev_actions: np.ndarray | None) -> np.ndarray:
         t = step.obs[..., 0]  # [B, N]
-        self.calls.append((t.copy(), None if prev_actions is None else np.array(prev_actions, copy=True)))
-        b, n = t.shape
+        self.calls.append(
+            (t.copy(), None if prev_actions is None else np.array(prev_actions, copy=True))
+        )
+        n = t.shape[1]
         base = np.broadcast_to(self.base, (n,) + self.base.shape[-2:])
         return (base[None] + t[..., None, None] * self.drift).astype(np.float32)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 AGENT_ORDER = ("AR", "VR", "CG")
 COMPONENT_COLOURS = {"delay": "#1f77b4", "pdr": "#ff7f0e", "drr": "#2ca02c"}
@@ -122,9 +122,12 @@ def plot_msx_frequency(table: pd.DataFrame, fluct: str, path: str | Path) -> Pat
     data[col] = 100.0 * data[col]
     direction = "higher" if fluct == "inc" else "lower"
     return plot_component_bars(
-        data, col, "windows with c ∈ MSX+ (%)",
+        data,
+        col,
+        "windows with c ∈ MSX+ (%)",
         f"MSX+ ('{fluct}'): components needed to prefer the chosen rate over the next {direction} one",
-        path, zero_line=False,
+        path,
+        zero_line=False,
     )
 
 
@@ -179,7 +182,9 @@ def plot_kpis(kpis: pd.DataFrame, path: str | Path, reference: str = "aps") -> P
     summ = kpi_summary(kpis)
     policies = _ordered(summ["policy"], (reference,))
     rings = sorted(summ["ring_m"].unique())
-    fig, axes = plt.subplots(1, len(KPI_PANELS), figsize=(4.0 * len(KPI_PANELS), 3.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(KPI_PANELS), figsize=(4.0 * len(KPI_PANELS), 3.8), squeeze=False
+    )
     width = 0.8 / len(policies)
     x = np.arange(len(rings))
     cmap = plt.get_cmap("tab10")
@@ -193,7 +198,9 @@ def plot_kpis(kpis: pd.DataFrame, path: str | Path, reference: str = "aps") -> P
         ax.set_xlabel("ring radius")
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"Network KPIs per ring vs {reference.upper()} (mean ± 95 % CI over runs)", fontsize=12)
+    fig.suptitle(
+        f"Network KPIs per ring vs {reference.upper()} (mean ± 95 % CI over runs)", fontsize=12
+    )
     _legend(fig, axes)
     return _save(fig, path)
 

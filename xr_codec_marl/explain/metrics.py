@@ -53,15 +53,15 @@ Fluct = Literal["inc", "dec"]
 T = TypeVar("T")
 
 __all__ = [
-    "rdx",
-    "greedy_actions",
     "available_from_q",
-    "rdfx_neighbours",
-    "rdfx",
-    "msx_plus",
-    "msx_minus",
-    "msx",
     "explain_q",
+    "greedy_actions",
+    "msx",
+    "msx_minus",
+    "msx_plus",
+    "rdfx",
+    "rdfx_neighbours",
+    "rdx",
 ]
 
 

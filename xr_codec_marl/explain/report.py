@@ -54,7 +54,7 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
     dom = pd.Series([d["dominant"] for d in dominant])
     first = table[table["component"] == comps[0]]
     out: dict[str, Any] = {
-        "windows": int(len(first)),
+        "windows": len(first),
         "algorithms": list(dict.fromkeys(table["algorithm"])),
         "rings_m": sorted(float(r) for r in table["ring_m"].unique()),
         "components": comps,
@@ -65,10 +65,14 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
         size = first[f"msx_plus_{f}_size"]
         out.setdefault("msx_plus_single_share", {})[f] = float((size == 1).mean())
         out.setdefault("msx_plus_empty_share", {})[f] = float((size == 0).mean())
-        out.setdefault("msx_minus_empty_share", {})[f] = float((first[f"msx_minus_{f}_size"] == 0).mean())
+        out.setdefault("msx_minus_empty_share", {})[f] = float(
+            (first[f"msx_minus_{f}_size"] == 0).mean()
+        )
         single = table[(table[f"msx_plus_{f}_size"] == 1) & table[f"msx_plus_{f}"]]
         counts = single["component"].value_counts()
-        out.setdefault("msx_plus_only", {})[f] = {c: float(counts.get(c, 0) / max(len(first), 1)) for c in comps}
+        out.setdefault("msx_plus_only", {})[f] = {
+            c: float(counts.get(c, 0) / max(len(first), 1)) for c in comps
+        }
     return out
 
 
@@ -77,8 +81,12 @@ def summary_text(s: Mapping[str, Any]) -> str:
     lines = []
     by_cell: dict[tuple[float, str], list[str]] = {}
     for d in s["dominant"]:
-        by_cell.setdefault((d["ring_m"], d["agent"]), []).append(f"{d['dominant']} ({d['algorithm']})")
-    for (ring, agent), doms in sorted(by_cell.items(), key=lambda kv: (kv[0][0], _agent_rank(kv[0][1]))):
+        by_cell.setdefault((d["ring_m"], d["agent"]), []).append(
+            f"{d['dominant']} ({d['algorithm']})"
+        )
+    for (ring, agent), doms in sorted(
+        by_cell.items(), key=lambda kv: (kv[0][0], _agent_rank(kv[0][1]))
+    ):
         lines.append(f"Ring {ring:g} m, {agent}: dominant component {', '.join(doms)}.")
     share = ", ".join(f"{c} {100 * v:.0f} %" for c, v in s["dominant_share"].items())
     lines.append(f"Dominant component over all algorithm × ring × agent cells: {share}.")
@@ -128,9 +136,12 @@ def build_report(
     warnings: list[str] = []
     if importance_logs:
         figs["fig12_13_importance"] = F.plot_importance_weights(
-            importance_logs, figdir / "fig12_13_importance.png")
+            importance_logs, figdir / "fig12_13_importance.png"
+        )
     else:
-        warnings.append("No MHA training logs with importance weights l_c were given: Figs. 12–13 omitted.")
+        warnings.append(
+            "No MHA training logs with importance weights l_c were given: Figs. 12–13 omitted."
+        )
     if kpis is not None and len(kpis):
         figs["fig14_kpis"] = F.plot_kpis(kpis, figdir / "fig14_kpis.png", reference=reference)
     else:
@@ -186,19 +197,24 @@ def _html(
     warnings: list[str],
 ) -> str:
     esc = html.escape
-    meta_rows = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in meta.items())
+    meta_rows = "".join(
+        f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in meta.items()
+    )
     dom = pd.DataFrame(summary["dominant"])
     dom = dom.round(4)
     sizes = F.msx_set_sizes(table).round(3)
+    rings = ", ".join(f"{r:g} m" for r in summary["rings_m"])
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<title>xr-codec-marl explanation report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Explanation report: which reward component drives the codec choice?</h1>",
-        f"<p>Reference policy <b>{esc(reference.upper())}</b> drives the environment; every learner "
-        "is explained on the same trajectory (seed 002 Fig. 6). Explained learners: "
-        f"{esc(', '.join(summary['algorithms']))}; rings {esc(', '.join(f'{r:g} m' for r in summary['rings_m']))}; "
-        f"{summary['windows']} explained agent-windows.</p>",
+        (
+            f"<p>Reference policy <b>{esc(reference.upper())}</b> drives the environment; every "
+            "learner is explained on the same trajectory (seed 002 Fig. 6). Explained learners: "
+            f"{esc(', '.join(summary['algorithms']))}; rings {esc(rings)}; "
+            f"{summary['windows']} explained agent-windows.</p>"
+        ),
         f"<table class='meta'>{meta_rows}</table>" if meta_rows else "",
         "<h2>Summary</h2><pre>" + esc(text) + "</pre>",
         *(f"<p class='warn'>{esc(w)}</p>" for w in warnings),
