@@ -132,21 +132,29 @@ def plot_msx_frequency(table: pd.DataFrame, fluct: str, path: str | Path) -> Pat
 
 
 def plot_importance_weights(logs: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
-    """Figs. 12–13: importance weights l_c over training episodes, one panel per run label."""
-    fig, axes = plt.subplots(1, len(logs), squeeze=False, sharey=True,
-                             figsize=(5.2 * len(logs), 3.6))  # fmt: skip
+    """Figs. 12–13: importance weights l_c over training episodes, one panel per run label.
+
+    Thin lines are the per-episode values, thick lines a centred rolling mean over ~2 % of the
+    run (at least 5 episodes) so trends stay visible when the log has one row per env copy.
+    """
+    fig, axes = plt.subplots(
+        1, len(logs), squeeze=False, sharey=True, figsize=(max(7.0, 5.2 * len(logs)), 3.8)
+    )
     for ax, (label, log) in zip(axes[0], logs.items(), strict=True):
         for comp in log["component"].unique():
             part = log[log.component == comp].sort_values("episode")
-            ax.plot(part["episode"], part["l"], lw=1.2, color=COMPONENT_COLOURS.get(comp),
+            colour = COMPONENT_COLOURS.get(comp)
+            window = max(5, len(part) // 50)
+            smooth = part["l"].rolling(window, center=True, min_periods=1).mean()
+            ax.plot(part["episode"], part["l"], lw=0.5, alpha=0.35, color=colour)
+            ax.plot(part["episode"], smooth, lw=1.8, color=colour,
                     label=f"l for {COMPONENT_LABELS.get(comp, comp)}")  # fmt: skip
         ax.set_title(label)
         ax.set_xlabel("training episode")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("importance weight l_c (softmax, –)")
-    fig.suptitle("MHA importance weights during training (eq. 36 without, eq. 35 with the variance term)",
-                 fontsize=12)  # fmt: skip
+    axes[0, 0].set_ylabel("importance weight l_c (–)")
+    fig.suptitle("MHA importance weights l_c during training", fontsize=12)
     _legend(fig, axes)
     return _save(fig, path)
 
