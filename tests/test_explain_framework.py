@@ -139,3 +139,14 @@ def test_collect_kpis_averages_windows(tmp_path) -> None:  # type: ignore[no-unt
     paths = write_table(kpis, str(tmp_path / "kpis"))
     back = pd.read_csv(paths[0])
     assert len(back) == len(kpis) and list(back.columns) == list(KPI_COLUMNS)
+
+
+def test_importance_weighted_learners_choose_by_weighted_sum() -> None:
+    """A learner acting on argmax_u sum_c l_c Q_c is explained at that action."""
+    spec = fake_spec()
+    learner = TableLearner(spec, Q)
+    learner.action_weights = np.array([0.0, 0.0, 1.0])  # only drr counts -> action 3
+    table = explain_episodes(FakeEnv(spec=spec), CyclePolicy(spec), {"w": learner}, episodes=1)
+    assert (table.chosen_action == 3).all()
+    plain = explain_episodes(FakeEnv(spec=spec), CyclePolicy(spec), {"p": TableLearner(spec, Q)}, 1)
+    assert (plain.chosen_action == 1).all()

@@ -6,8 +6,8 @@ before it (``prev_actions``), so its recurrent state follows the trajectory the 
 produced; its per-component Q-values are then explained with RDFX and MSX (``metrics``).
 
 Which action is "chosen"? By default the learner's own greedy action
-``argmax_u Σ_c Q_c(τ, u)`` (Algorithms 1–2, line 16) — what the learner *would* do in that
-state. That is what the paper's Figs. 7–11 describe ("the selected action", RDFX positive for
+``argmax_u Σ_c Q_c(τ, u)`` (Algorithms 1–2, line 16; ``Σ_c l_c Q_c`` for MHA learners that
+act with importance weights) — what the learner *would* do in that state. That is what the paper's Figs. 7–11 describe ("the selected action", RDFX positive for
 "all actions chosen by each algorithm"), and it makes RDFX/MSX explain the learner's own
 preference rather than the reference's. ``anchor="reference"`` explains the reference's
 action through the learner's Q instead (how the learner judges what APS did).
@@ -90,10 +90,8 @@ def explain_episodes(
             for name, learner in learners.items():
                 q = np.asarray(learner.q_values(step, prev), dtype=np.float64)
                 _check_q(name, q, spec, b, len(learner.component_names))
-                rec[name].append(
-                    explain_q(q, chosen=actions if anchor == "reference" else None,
-                              avail=step.avail_actions)
-                )  # fmt: skip
+                chosen = actions if anchor == "reference" else learner_greedy(learner, q, step)
+                rec[name].append(explain_q(q, chosen=chosen, avail=step.avail_actions))
             ref_actions.append(actions)
             step = env.step(actions)
             prev = actions
@@ -106,6 +104,19 @@ def explain_episodes(
                           backend, ring_m, seed, ep)
             )  # fmt: skip
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def learner_greedy(learner: ExplainablePolicy, q: np.ndarray, step: Observation) -> np.ndarray:
+    """The learner's own greedy action ``[B, N]``: ``argmax_u Σ_c Q_c`` over available actions.
+
+    MHA learners trained with ``importance_in_action`` act on ``argmax_u Σ_c l_c Q_c``; their
+    ``action_weights`` (``[C]``) are honoured so "chosen" is what the learner would really do.
+    """
+    weights = getattr(learner, "action_weights", None)
+    w = np.ones(q.shape[-2]) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    avail = np.asarray(step.avail_actions, bool)
+    total = np.where(np.isfinite(q), q, 0.0) * w[:, None]
+    return np.where(avail, total.sum(axis=-2), -np.inf).argmax(axis=-1)
 
 
 def _check_q(name: str, q: np.ndarray, spec: EnvSpec, b: int, c: int) -> None:
