@@ -11,10 +11,18 @@ import torch
 from xr_codec_marl.learners.adaptive import AdaptiveWeights, importance_weights
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.learner import (
-    Dims, Learner, epsilon_at, masked_greedy, qtran_losses, td_targets,
+    Dims,
+    Learner,
+    epsilon_at,
+    masked_greedy,
+    qtran_losses,
+    td_targets,
 )
 from xr_codec_marl.learners.mixers import (
-    DecomposedQMixer, MultiHeadQMixer, QMixer, VDNMixer,
+    DecomposedQMixer,
+    MultiHeadQMixer,
+    QMixer,
+    VDNMixer,
 )
 from xr_codec_marl.learners.registry import ALGO_NAMES, ALGOS, get_algo
 
@@ -158,7 +166,7 @@ def test_td_lambda_targets_by_hand() -> None:
 
 def test_qtran_losses_by_hand() -> None:
     """Two filled steps (and a padded third with huge values that must not count)."""
-    col = lambda *v: torch.tensor(v).view(1, 3, 1)  # noqa: E731
+    col = lambda *v: torch.tensor(v).view(1, 3, 1)
     q_jt = col(1.0, 2.0, 99.0).requires_grad_(True)
     y = col(2.0, 2.0, -99.0)
     greedy_sum = col(3.0, 1.0, 99.0)

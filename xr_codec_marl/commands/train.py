@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from xr_codec_marl.commands.common import add_env_args, positive_int, scenario_kwargs
-from xr_codec_marl.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,7 +92,4 @@ def _make_env(args: argparse.Namespace, num_envs: int):
     kw = scenario_kwargs(args)
     if args.backend == "ns3":
         num_envs = kw.get("workers", num_envs)
-    try:
-        return factory.make_env(args.env, args.backend, num_envs, args.ring, args.seed, **kw)
-    except UsageError:
-        raise
+    return factory.make_env(args.env, args.backend, num_envs, args.ring, args.seed, **kw)

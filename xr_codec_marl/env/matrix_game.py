@@ -98,7 +98,7 @@ class MatrixGameEnv:
         state = np.tile(np.array([1.0, frac], np.float32), (self.num_envs, 1))
         return obs, state
 
-    def reset(self, seed: int | None = None) -> Observation:  # noqa: ARG002 (deterministic game)
+    def reset(self, seed: int | None = None) -> Observation:
         self._t = 0
         obs, state = self._observe()
         kpis = np.zeros((self.num_envs, self.spec.n_agents, 0), np.float32)

@@ -96,7 +96,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"checkpoint not found: {target}")
     try:
         data = torch.load(target, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated file, not a torch file, unsafe pickle
+    except Exception as exc:  # noqa: BLE001 (truncated file, not a torch file, unsafe pickle)
         raise UsageError(f"cannot read checkpoint {target}: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{target} is not an xr-codec-marl learner checkpoint")

@@ -77,7 +77,7 @@ class LearnerConfig:
     checkpoint_every: int = 20_000
     tensorboard: bool = True
 
-    def validate(self) -> "LearnerConfig":
+    def validate(self) -> LearnerConfig:
         """Raise :class:`UsageError` for values that cannot work."""
         if self.target_update not in ("hard", "soft"):
             raise UsageError(f"target_update must be 'hard' or 'soft', got {self.target_update!r}")
@@ -103,7 +103,7 @@ class LearnerConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LearnerConfig":
+    def from_dict(cls, data: dict[str, Any]) -> LearnerConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -163,7 +163,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             raise UsageError(f"config file must be .yaml, .yml, .json or .toml: {p}")
     except UsageError:
         raise
-    except Exception as exc:  # parse errors of any of the three formats
+    except Exception as exc:  # noqa: BLE001 (parse errors of any of the three formats)
         raise UsageError(f"cannot parse config file {p}: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"config file {p} must hold a mapping of settings")

@@ -41,7 +41,7 @@ class Dims:
     n_rewards: int  # reward components the environment emits
 
     @classmethod
-    def from_spec(cls, spec: Any) -> "Dims":
+    def from_spec(cls, spec: Any) -> Dims:
         return cls(spec.n_agents, spec.obs_size, spec.n_actions, spec.state_size, spec.n_components)
 
 
@@ -178,7 +178,7 @@ class Learner:
         q = self.unroll(self.agent, batch)  # [b, T+1, N, K, A]
         with torch.no_grad():
             tq = self.unroll(self.target_agent, batch)
-        k, a = q.shape[-2:]
+        k = q.shape[-2]
 
         def pick(values: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:  # [.., N, K, A] -> [.., N, K]
             return values.gather(-1, acts[..., None, None].expand(*acts.shape, k, 1)).squeeze(-1)

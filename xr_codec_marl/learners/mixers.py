@@ -23,7 +23,7 @@ from torch.nn import functional as F
 class VDNMixer(nn.Module):
     """Q_tot = sum over agents (Sunehag et al.)."""
 
-    def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:  # noqa: ARG002
+    def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         return q.sum(dim=-1)
 
 

@@ -44,7 +44,7 @@ class CheckpointPolicy:
         self._rng = np.random.default_rng(0)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, spec: EnvSpec) -> "CheckpointPolicy":
+    def from_checkpoint(cls, path: str | Path, spec: EnvSpec) -> CheckpointPolicy:
         data = read_checkpoint(path)
         try:
             algo = get_algo(data["algo"])

@@ -98,7 +98,7 @@ class EpisodeBuffer:
         }
 
     @classmethod
-    def from_state_dict(cls, sd: dict[str, Any]) -> "EpisodeBuffer":
+    def from_state_dict(cls, sd: dict[str, Any]) -> EpisodeBuffer:
         buf = cls(int(sd["capacity"]), {k: tuple(v) for k, v in sd["shapes"].items()})
         buf.size, buf.next, buf.inserted = int(sd["size"]), int(sd["next"]), int(sd["inserted"])
         for k, v in sd["data"].items():

@@ -77,7 +77,7 @@ class EpisodeRunner:
             length=length,
             returns=ep["rewards"].sum(axis=1),
             kpis=None if kpi_sum is None else kpi_sum / length,
-            truncation_reasons=[r for r in reasons if r],
+            truncation_reasons=[r for r in reasons if r and r != "time limit"],
         )
         return ep, stats
 

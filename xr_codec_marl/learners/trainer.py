@@ -26,7 +26,13 @@ import torch
 from xr_codec_marl.env.api import VecMultiAgentEnv
 from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.checkpoint import (
-    check_spec, checkpoint_path, read_checkpoint, restore_rng, rng_state, save_checkpoint, spec_summary,
+    check_spec,
+    checkpoint_path,
+    read_checkpoint,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+    spec_summary,
 )
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.learner import AgentController, Dims, Learner, epsilon_at
@@ -202,7 +208,7 @@ class Trainer:
                 tb.close()
         return summary
 
-    def _on_sigint(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+    def _on_sigint(self, signum: int, frame: Any) -> None:
         if self._stop:  # second Ctrl-C: give up immediately
             raise KeyboardInterrupt
         self._stop = True
