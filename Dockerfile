@@ -119,7 +119,7 @@ RUN root=/opt/ns3-pypi/ns3; nr=False; \
        | xargs -I{} cp -L {} "/opt/ns3-runtime$libdir/" \
     && echo "ns-3 runtime libraries: $(find /opt/ns3-runtime -name '*.so*' | wc -l) from $libdir" \
     && ! ldd /opt/xr-codec-marl/bin/xr-codec | grep 'not found'
-COPY README.md /src/README.md
+COPY pyproject.toml README.md /src/
 COPY xr_codec_marl/ /src/xr_codec_marl/
 RUN pip wheel --no-deps --wheel-dir /tmp/dist /src
 

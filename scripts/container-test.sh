@@ -91,8 +91,19 @@ fi
 podman image ls "$BASE_TAG"
 
 # ------------------------------------------------------------------ 3. image build
-say "image build $IMAGE"
-WHEELS="$REPO/docker/wheels"
+# Build context: the committed tree (CONTEXT=head, default: others' uncommitted edits in a
+# shared checkout stay out) or the working tree as it is (CONTEXT=worktree).
+CONTEXT="${CONTEXT:-head}"
+if [ "$CONTEXT" = head ] && git -C "$REPO" rev-parse HEAD >/dev/null 2>&1; then
+  CTX="$CACHE_DIR/context"
+  rm -rf "$CTX"; mkdir -p "$CTX"
+  git -C "$REPO" archive HEAD | tar -x -C "$CTX"
+  say "image build $IMAGE from $(git -C "$REPO" rev-parse --short HEAD) (git archive HEAD)"
+else
+  CTX="$REPO"
+  say "image build $IMAGE from the working tree"
+fi
+WHEELS="$CTX/docker/wheels"
 if [ -z "${TORCH_WHEEL:-}" ]; then
   # pip's configured find-links (the CPU wheel on disk), e.g. PIP_FIND_LINKS=/opt/wheels
   for d in $(pip config list 2>/dev/null | grep -i 'find-links' | cut -d= -f2- | tr -d "'\""); do
@@ -108,14 +119,14 @@ echo "torch from the build context: docker/wheels/$(basename "$TORCH_WHEEL")"
 # A TLS-intercepting proxy between the build and PyPI: give pip the host's extra CA certificates
 # (build stages only; docker/certs/*.crt is git-ignored).
 for c in /usr/local/share/ca-certificates/*.crt; do
-  [ -f "$c" ] && cp "$c" "$REPO/docker/certs/"
+  [ -f "$c" ] && cp "$c" "$CTX/docker/certs/"
 done
 build_start=$(date +%s)
 nice podman build --format docker \
   --build-arg BASE_IMAGE="$BASE_TAG" \
   --build-arg TORCH_INDEX_URL= \
   --build-arg TORCH_WHEEL_DIR=docker/wheels \
-  -t "$IMAGE" -f "$REPO/Dockerfile" "$REPO" 2>&1 | tee "$CACHE_DIR/build.log" | grep -E '^(STEP|COMMIT|Successfully|Error|error)|xr-marl build-ns3|Built target xr-codec' || true
+  -t "$IMAGE" -f "$CTX/Dockerfile" "$CTX" 2>&1 | tee "$CACHE_DIR/build.log" | grep -E '^(STEP|COMMIT|Successfully|Error|error)|xr-marl build-ns3|Built target xr-codec' || true
 [ "${PIPESTATUS[0]}" -eq 0 ] || { tail -40 "$CACHE_DIR/build.log"; die "image build failed (log: $CACHE_DIR/build.log)"; }
 echo "build took $(( $(date +%s) - build_start )) s"
 podman image ls "$IMAGE"
@@ -127,9 +138,9 @@ podman run --rm "$IMAGE" sh -c 'id -un; xr-marl --help | head -3; python -c "imp
 # ------------------------------------------------------------------ 5. compose up
 say "podman-compose up (POLICY=$POLICY RING=$RING EPISODES=$EPISODES WORKERS=$WORKERS)"
 RESULTS="$(mktemp -d /tmp/xrmarl-ctest-results.XXXXXX)"
-chmod 0777 "$RESULTS"  # the image runs as a non-root user
+# root-owned, as when the Docker daemon creates ./results: the containers adopt uid 10001 for it
 export XRMARL_IMAGE="$IMAGE" RESULTS_DIR="$RESULTS" EPISODES WORKERS RING POLICY
-cd "$REPO"
+cd "$CTX"
 compose=(podman-compose -p "$PROJECT" -f compose.yaml -f compose.podman.yaml)
 cleanup() {
   if [ -z "${KEEP:-}" ]; then
@@ -142,8 +153,17 @@ run_start=$(date +%s)
 set +e
 # podman-compose 1.0 has no profiles: name the services of the default run explicitly.
 timeout "$TIMEOUT_S" "${compose[@]}" up --no-build --exit-code-from agents agents ns3 \
-  > "$RESULTS/compose.log" 2>&1
-rc=$?
+  > "$RESULTS/compose.log" 2>&1 &
+up=$!
+# podman runs HEALTHCHECKs from systemd timers, absent here: run the agents' check by hand
+health=""
+while kill -0 "$up" 2>/dev/null; do
+  if [ -z "$health" ] && podman healthcheck run "${PROJECT}_agents_1" >/dev/null 2>&1; then
+    health="healthy after $(( $(date +%s) - run_start )) s"
+  fi
+  sleep 3
+done
+wait "$up"; rc=$?
 set -e
 echo "compose up exited with $rc after $(( $(date +%s) - run_start )) s"
 grep -vE '^\*\*|^podman (start|create|run|network|pod)|^(exit code|using podman|podman-compose|\[)' "$RESULTS/compose.log" | tail -60 || true
@@ -157,8 +177,13 @@ podman logs "${PROJECT}_agents_1" > "$RESULTS/agents.log" 2>&1 || true
 fails=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi; }
 check "agents exited 0" '[ "$rc" -eq 0 ]'
+check "agents health check passed while serving (${health:-never})" '[ -n "$health" ]'
 check "ns-3 workers completed episodes" 'grep -h "episode done" "$RESULTS"/ns3_*.log | head -5 | grep -q .'
-check "every ns-3 worker ran" 'for n in $(seq 1 "$WORKERS"); do grep -q "episode done" "$RESULTS/ns3_$n.log" || exit 1; done'
+all_workers_ran() {
+  local n
+  for n in $(seq 1 "$WORKERS"); do grep -q "episode done" "$RESULTS/ns3_$n.log" || return 1; done
+}
+check "every ns-3 worker (${WORKERS}) completed an episode" all_workers_ran
 summary="$(ls "$RESULTS"/*/summary.json 2>/dev/null | head -1 || true)"
 check "agent server wrote results" '[ -n "$summary" ] && [ -s "$summary" ]'
 if [ -n "$summary" ]; then
