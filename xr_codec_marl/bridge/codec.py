@@ -9,8 +9,10 @@ carrying the ``Error.Code`` to send back and a message that says what and why.
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -193,8 +195,9 @@ def spec_differences(got: EnvSpec, expected: EnvSpec) -> list[str]:
                         f"agent {g.agent_id} {attr} {getattr(g, attr)!r} != "
                         f"expected {getattr(e, attr)!r}"
                     )
-            if g.action_values and e.action_values and not np.allclose(
-                g.action_values, e.action_values, rtol=1e-6, atol=1e-9
+            if g.action_values and e.action_values and (
+                len(g.action_values) != len(e.action_values)
+                or not np.allclose(g.action_values, e.action_values, rtol=1e-6, atol=1e-9)
             ):
                 d.append(f"agent {g.agent_id} action values differ from the expected ones")
     if got.state_size != expected.state_size:
@@ -246,6 +249,13 @@ class WireLayout:
         )
 
     @cached_property
+    def all_true(self) -> np.ndarray:
+        """Every padded action flagged available (read-only), as a sim may send it."""
+        avail = np.ones((self.n_agents, self.n_actions), bool)
+        avail.flags.writeable = False
+        return avail
+
+    @cached_property
     def default_avail(self) -> np.ndarray:
         """All of each agent's own actions available, the padding beyond them not (read-only)."""
         avail = np.arange(self.n_actions)[None, :] < np.array(self.agent_actions)[:, None]
@@ -253,7 +263,7 @@ class WireLayout:
         return avail
 
 
-@dataclass
+@dataclass(slots=True)
 class WireStep:
     """One decoded ``Step``: numpy views in API shapes; ``None`` where the sim sent nothing."""
 
@@ -274,55 +284,211 @@ class WireStep:
         return self.terminated or self.truncated
 
 
-def _sized(values, expected: int, what: str, dtype) -> np.ndarray | None:
-    """``values`` as an array of length ``expected``, ``None`` if empty; else ``CODE_SHAPE``.
+def _size_error(what: str, got: int, expected: int) -> WireError:
+    return WireError(Code.CODE_SHAPE, f"step {what} has {got} values, the hello says {expected}")
 
-    Floats must be finite (``sum`` of finite float32s cannot overflow a Python float, and any
-    inf/nan makes it non-finite: one cheap check on the hot path).
+
+_F32 = np.dtype("<f4")
+
+
+@dataclass(slots=True)
+class RawStep:
+    """A ``Step``'s fields before validation: flat 1-D views of one float buffer, empty where
+    nothing was sent; ``avail_actions`` is ``None`` when the sim flagged all ``n_avail`` true."""
+
+    session_id: str
+    step_index: int
+    sim_time_s: float
+    floats: np.ndarray  # obs, state, rewards, kpis back to back (one finiteness check)
+    obs: np.ndarray
+    state: np.ndarray
+    rewards: np.ndarray
+    kpis: np.ndarray
+    n_avail: int
+    avail_actions: np.ndarray | None
+    terminated: bool
+    truncated: bool
+    truncation_reason: str
+
+
+def _split(buf: np.ndarray, n_obs: int, n_state: int, n_rew: int) -> tuple[np.ndarray, ...]:
+    a, b = n_obs, n_obs + n_state
+    c = b + n_rew
+    return buf[:a], buf[a:b], buf[b:c], buf[c:]
+
+
+def raw_step_from_pb(step: pb.Step) -> RawStep:
+    """The fields of a ``Step`` parsed by the protobuf runtime."""
+    o, st, r, k = step.obs, step.state, step.rewards, step.kpis
+    n = len(o) + len(st) + len(r) + len(k)
+    buf = np.fromiter(chain(o, st, r, k), np.float32, n)
+    av = step.avail_actions
+    avail = None if all(av) else np.fromiter(av, bool, len(av))
+    return RawStep(
+        step.session_id, step.step_index, step.sim_time_s, buf,
+        *_split(buf, len(o), len(st), len(r)), len(av), avail,
+        step.terminated, step.truncated, step.truncation_reason,
+    )
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    x = data[i]
+    if x < 0x80:
+        return x, i + 1
+    result, shift = 0, 0
+    while True:
+        x = data[i]
+        i += 1
+        result |= (x & 0x7F) << shift
+        if x < 0x80:
+            return result, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+_unpack_double = struct.Struct("<d").unpack_from
+#: Step fields holding packed float32 values, in the order they are gathered.
+_FLOAT_FIELDS = (4, 5, 7, 8)
+_BOOL_BYTES = b"\x00\x01"
+
+
+def parse_step_envelope(data: bytes) -> RawStep | None:
+    """Fast path for the hot message: an ``Envelope{step}`` read straight from its bytes.
+
+    The packed float fields are joined into one buffer with a single numpy call, instead of
+    reading every number through the protobuf runtime (several times slower). Only the
+    canonical encoding is handled (what protobuf writes: packed repeated fields, each once,
+    known fields only); for anything else this returns ``None`` and the caller parses with the
+    protobuf runtime, which then decides. Tests check that both paths agree.
     """
-    n = len(values)
-    if n == 0:
+    try:
+        if data[0] != 0x1A:
+            return None
+        length, i = _varint(data, 1)
+        end = i + length
+        if end != len(data):
+            return None
+        sid, reason, idx, t, term, trunc = "", "", 0, 0.0, False, False
+        chunks: dict[int, bytes] = {}
+        while i < end:
+            key = data[i]  # one-byte varints inline: every key and length here is < 128
+            if key < 0x80:
+                i += 1
+            else:
+                key, i = _varint(data, i)
+            field, wire = key >> 3, key & 7
+            if wire == 2:
+                length = data[i]
+                if length < 0x80:
+                    i += 1
+                else:
+                    length, i = _varint(data, i)
+                j = i + length
+                if j > end:
+                    return None
+                if field == 1:
+                    sid = data[i:j].decode()
+                elif field == 11:
+                    reason = data[i:j].decode()
+                elif field in chunks:
+                    return None  # a repeated field in several chunks: let protobuf join them
+                elif field in _FLOAT_FIELDS:
+                    if length & 3:
+                        return None
+                    chunks[field] = data[i:j]
+                elif field == 6:
+                    chunks[6] = data[i:j]
+                else:
+                    return None
+                i = j
+            elif wire == 0:
+                value, i = _varint(data, i)
+                if field == 2:
+                    idx = value
+                elif field == 9:
+                    term = value != 0
+                elif field == 10:
+                    trunc = value != 0
+                else:
+                    return None
+            elif wire == 1 and field == 3:
+                t = _unpack_double(data, i)[0]
+                i += 8
+            else:
+                return None
+        if i != end:
+            return None
+    except (IndexError, ValueError, UnicodeDecodeError, struct.error):
         return None
-    if n != expected:
-        raise WireError(Code.CODE_SHAPE, f"step {what} has {n} values, the hello says {expected}")
-    if dtype is not bool and not math.isfinite(sum(values)):
-        raise WireError(Code.CODE_SHAPE, f"step {what} contains non-finite values")
-    return np.fromiter(values, dtype, n)
+    get = chunks.get
+    o, st, r, k = get(4, b""), get(5, b""), get(7, b""), get(8, b"")
+    buf = np.frombuffer(b"".join((o, st, r, k)), _F32)
+    flags = get(6, b"")
+    n_avail = len(flags)
+    if flags.count(1) == n_avail:
+        avail = None
+    elif flags.translate(None, _BOOL_BYTES):
+        return None  # a bool encoded other than 0/1
+    else:
+        avail = np.frombuffer(flags, bool)
+    return RawStep(sid, idx, t, buf, *_split(buf, len(o) >> 2, len(st) >> 2, len(r) >> 2),
+                   n_avail, avail, term, trunc, reason)
 
 
-def decode_step(step: pb.Step, layout: WireLayout) -> WireStep:
-    """Check a ``Step``'s sizes against the handshake and convert it to numpy.
+def check_step(raw: RawStep, layout: WireLayout) -> WireStep:
+    """Check a step's sizes against the handshake and shape its arrays for the API.
 
     ``obs``/``state``/``rewards`` may be empty (the server then builds them from KPIs), but a
     step without observations must carry KPIs; non-finite numbers are refused.
     """
     n = layout.n_agents
-    obs = _sized(step.obs, n * layout.obs_size, "obs", np.float32)
-    state = _sized(step.state, layout.state_size, "state", np.float32)
-    avail = _sized(step.avail_actions, n * layout.n_actions, "avail_actions", bool)
-    rewards = _sized(step.rewards, layout.n_components, "rewards", np.float32)
-    kpis = _sized(step.kpis, n * layout.n_kpis, "kpis", np.float32)
-    if obs is None and kpis is None:
+    obs, state, rewards, kpis = raw.obs, raw.state, raw.rewards, raw.kpis
+    n_obs, n_state, n_rew, n_kpi = obs.size, state.size, rewards.size, kpis.size
+    if n_obs and n_obs != n * layout.obs_size:
+        raise _size_error("obs", n_obs, n * layout.obs_size)
+    if n_state and n_state != layout.state_size:
+        raise _size_error("state", n_state, layout.state_size)
+    if n_rew and n_rew != layout.n_components:
+        raise _size_error("rewards", n_rew, layout.n_components)
+    if n_kpi and n_kpi != n * layout.n_kpis:
+        raise _size_error("kpis", n_kpi, n * layout.n_kpis)
+    if not n_obs and not n_kpi:
         raise WireError(Code.CODE_SHAPE, "step carries neither observations nor KPIs")
-    if avail is None:
+    # a float64 sum: any inf/nan poisons it, and finite float32s cannot overflow it
+    if not math.isfinite(raw.floats.sum(dtype=np.float64)):
+        bad = [w for w, a in (("obs", obs), ("state", state), ("rewards", rewards),
+                              ("kpis", kpis)) if not np.isfinite(a).all()]
+        raise WireError(Code.CODE_SHAPE, f"step {', '.join(bad)} contains non-finite values")
+    n_avail = raw.n_avail
+    if n_avail == 0:
         avail = layout.default_avail
+    elif n_avail != n * layout.n_actions:
+        raise _size_error("avail_actions", n_avail, n * layout.n_actions)
+    elif raw.avail_actions is None:
+        avail = layout.all_true
     else:
-        avail = avail.reshape(n, layout.n_actions)
+        avail = raw.avail_actions.reshape(n, layout.n_actions)
         if not avail.any(axis=1).all():
             raise WireError(Code.CODE_SHAPE, "an agent has no available action")
     return WireStep(
-        session_id=step.session_id,
-        step_index=int(step.step_index),
-        sim_time_s=float(step.sim_time_s),
-        obs=None if obs is None else obs.reshape(n, layout.obs_size),
-        state=state,
-        avail_actions=avail,
-        rewards=rewards,
-        kpis=None if kpis is None else kpis.reshape(n, layout.n_kpis),
-        terminated=bool(step.terminated),
-        truncated=bool(step.truncated),
-        truncation_reason=step.truncation_reason,
+        raw.session_id,
+        raw.step_index,
+        raw.sim_time_s,
+        obs.reshape(n, layout.obs_size) if n_obs else None,
+        state if n_state else None,
+        avail,
+        rewards if n_rew else None,
+        kpis.reshape(n, layout.n_kpis) if n_kpi else None,
+        raw.terminated,
+        raw.truncated,
+        raw.truncation_reason,
     )
+
+
+def decode_step(step: pb.Step, layout: WireLayout) -> WireStep:
+    """A parsed ``Step`` checked against the handshake (see :func:`check_step`)."""
+    return check_step(raw_step_from_pb(step), layout)
 
 
 def check_actions(actions, layout: WireLayout, avail: np.ndarray | None = None) -> list[int]:
@@ -339,6 +505,37 @@ def check_actions(actions, layout: WireLayout, avail: np.ndarray | None = None) 
         if avail is not None and not avail[i, a]:
             raise WireError(Code.CODE_ACTION, f"agent {i}: action {a} is not available")
     return acts
+
+
+def _encode_varint(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def encode_action(session_id: str, step_index: int, actions: list[int]) -> bytes:
+    """``Envelope{action}`` bytes, identical to protobuf's own serialization (tests check it).
+
+    Hand-encoded because it is on every step's hot path: a handful of byte joins instead of
+    building three protobuf objects. ``actions`` must be non-negative ints (checked before).
+    """
+    parts = []
+    if session_id:
+        sid = session_id.encode()
+        parts += (b"\x0a", _encode_varint(len(sid)), sid)
+    if step_index:
+        parts += (b"\x10", _encode_varint(step_index))
+    if actions:
+        packed = bytes(actions) if max(actions) < 0x80 else \
+            b"".join(_encode_varint(a) for a in actions)
+        parts += (b"\x1a", _encode_varint(len(packed)), packed)
+    inner = b"".join(parts)
+    return b"\x22" + _encode_varint(len(inner)) + inner
 
 
 def action_envelope(session_id: str, step_index: int, actions: list[int]) -> pb.Envelope:

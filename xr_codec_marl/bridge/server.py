@@ -24,6 +24,7 @@ from enum import Enum
 
 import numpy as np
 import zmq
+from zmq import zmq_poll
 
 from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.codec import Code, WireError, WireLayout, WireStep
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 #: Seconds a simulator may stay silent while the server waits for it before it counts as dead.
 DEFAULT_TIMEOUT_S = 30.0
+#: How often (s) :meth:`BridgeServer.poll` looks for sessions silent past their deadline.
+EXPIRY_CHECK_S = 0.02
+
+_SNDMORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
+_NOBLOCK = int(zmq.NOBLOCK)
 
 
 class SessionState(Enum):
@@ -141,8 +147,8 @@ class BridgeServer:
                 self._ctx.term()
             raise OSError(f"cannot bind the bridge server to {endpoint!r}: {exc}") from None
         self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._poller = zmq.Poller()
-        self._poller.register(self._sock, zmq.POLLIN)
+        self._poll_items = [(self._sock, int(zmq.POLLIN))]
+        self._check_at = 0.0
         self._by_identity: dict[bytes, Session] = {}
         self._sessions: dict[str, Session] = {}
         self._queued: list[Event] = []
@@ -160,20 +166,34 @@ class BridgeServer:
         """Handle incoming messages for up to ``timeout_s``; return as soon as there are events.
 
         Never raises for anything a simulator sends; expired silences become :class:`Ended`.
+        Hot path: one ``zmq_poll`` and one receive per message, silences checked every
+        ``EXPIRY_CHECK_S`` at most.
         """
         events, self._queued = self._queued, []
-        deadline = time.monotonic() + max(timeout_s, 0.0)
+        now = time.monotonic()
+        deadline = now + max(timeout_s, 0.0)
+        items = self._poll_items
+        recv = self._sock.recv_multipart
         while True:
-            self._drain(events)
-            now = time.monotonic()
-            self._expire(now, events)
-            if events or now >= deadline:
+            if now >= self._check_at:
+                self._expire(now, events)
+                self._check_at = now + EXPIRY_CHECK_S
+            if events:
                 return events
-            wait = deadline - now
-            nxt = self._next_deadline()
-            if nxt is not None:
-                wait = min(wait, max(nxt - now, 0.0))
-            self._poller.poll(max(int(wait * 1000.0 + 0.999), 0))
+            wait_ms = max(int((min(deadline, self._check_at) - now) * 1000.0 + 0.999), 0)
+            if zmq_poll(items, wait_ms):
+                try:
+                    frames = recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    frames = None
+                if frames is not None:
+                    self._handle(frames, events)
+            now = time.monotonic()
+            if events or now >= deadline:
+                if now >= self._check_at:
+                    self._expire(now, events)
+                    self._check_at = now + EXPIRY_CHECK_S
+                return events
 
     def send_action(self, session_id: str, actions: Sequence[int] | np.ndarray) -> bool:
         """Answer a session's pending step with one action per agent.
@@ -189,8 +209,8 @@ class BridgeServer:
             return False
         step = s.pending
         acts = codec.check_actions(actions, s.layout, step.avail_actions)
-        env = codec.action_envelope(s.session_id, step.step_index, acts)
-        if not self._send(s.framing, env):
+        if not self._send_bytes(s.framing, codec.encode_action(s.session_id, step.step_index,
+                                                                acts)):
             self._end(s, "simulator unreachable when sending its action", clean=False)
             return False
         s.state = SessionState.SIM_TURN
@@ -244,16 +264,6 @@ class BridgeServer:
         self.close()
 
     # ------------------------------------------------------------------ receiving
-    def _drain(self, events: list[Event]) -> None:
-        """Handle every message already queued on the socket (bounded, to stay responsive)."""
-        recv = self._sock.recv_multipart
-        for _ in range(4096):
-            try:
-                frames = recv(zmq.NOBLOCK, copy=True)
-            except zmq.Again:
-                return
-            self._handle(frames, events)
-
     def _handle(self, frames: list[bytes], events: list[Event]) -> None:
         identity = frames[0]
         session = self._by_identity.get(identity)
@@ -268,14 +278,20 @@ class BridgeServer:
                           f"expected one frame per message, got {len(frames) - 1}"),
             )
             return
+        data = frames[-1]
+        if session is not None:  # the hot path: a step, read straight from the bytes
+            raw = codec.parse_step_envelope(data)
+            if raw is not None:
+                self._on_step(framing, session, raw, events)
+                return
         try:
-            env = codec.decode(frames[-1])
+            env = codec.decode(data)
         except WireError as err:
             self._refuse(framing, session, events, err)
             return
         kind = env.WhichOneof("body")
         if kind == "step":
-            self._on_step(framing, session, env.step, events)
+            self._on_step(framing, session, codec.raw_step_from_pb(env.step), events)
         elif kind == "hello":
             self._on_hello(identity, framing, session, env.hello, events)
         elif kind == "goodbye":
@@ -327,14 +343,14 @@ class BridgeServer:
         self,
         framing: tuple[bytes, ...],
         s: Session | None,
-        step: pb.Step,
+        raw: codec.RawStep,
         events: list[Event],
     ) -> None:
-        if s is None or step.session_id != s.session_id:
+        if s is None or raw.session_id != s.session_id:
             self._refuse(
                 framing, s, events,
                 WireError(Code.CODE_UNKNOWN_SESSION,
-                          f"unknown session {step.session_id!r}; send a hello first"),
+                          f"unknown session {raw.session_id!r}; send a hello first"),
             )
             return
         if s.state is SessionState.CLOSE_PENDING or s.state is SessionState.CLOSING:
@@ -344,14 +360,14 @@ class BridgeServer:
             return
         if s.state is SessionState.OUR_TURN:
             self._refuse(framing, s, events, WireError(
-                Code.CODE_UNEXPECTED, f"step {step.step_index} before our reply to the last one"))
+                Code.CODE_UNEXPECTED, f"step {raw.step_index} before our reply to the last one"))
             return
-        if step.step_index != s.next_index:
+        if raw.step_index != s.next_index:
             self._refuse(framing, s, events, WireError(
-                Code.CODE_UNEXPECTED, f"step index {step.step_index}, expected {s.next_index}"))
+                Code.CODE_UNEXPECTED, f"step index {raw.step_index}, expected {s.next_index}"))
             return
         try:
-            ws = codec.decode_step(step, s.layout)
+            ws = codec.check_step(raw, s.layout)
         except WireError as err:
             self._refuse(framing, s, events, err)
             return
@@ -421,11 +437,6 @@ class BridgeServer:
                 log.debug("%s: no goodbye after close; forgetting it", s.name)
                 self._forget(s)
 
-    def _next_deadline(self) -> float | None:
-        deadlines = [s.deadline for s in self._sessions.values()
-                     if s.state is not SessionState.OUR_TURN]
-        return min(deadlines) if deadlines else None
-
     def _end(self, s: Session, reason: str, clean: bool, events: list[Event] | None = None) -> None:
         if s.session_id not in self._sessions:
             return
@@ -440,8 +451,14 @@ class BridgeServer:
 
     def _send(self, framing: tuple[bytes, ...], env: pb.Envelope) -> bool:
         """Send without blocking; ``False`` if the peer is gone or not reading."""
+        return self._send_bytes(framing, env.SerializeToString())
+
+    def _send_bytes(self, framing: tuple[bytes, ...], data: bytes) -> bool:
+        sock = self._sock
         try:
-            self._sock.send_multipart([*framing, env.SerializeToString()], zmq.NOBLOCK)
+            for frame in framing:
+                sock.send(frame, _SNDMORE_NOBLOCK)
+            sock.send(data, _NOBLOCK)
             return True
         except zmq.ZMQError as exc:  # EHOSTUNREACH (ROUTER_MANDATORY) or Again (HWM)
             log.debug("send to %r failed: %s", framing[0], exc)

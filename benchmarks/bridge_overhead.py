@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Bridge overhead: 3-agent joint steps through the C++ probe <-> our Python agent server,
+against a raw ZeroMQ request/reply of the same payload size (C++ REQ client, pyzmq REP server)
+measured in the same run, interleaved, so machine load hits both alike.
+
+Three ways through our side, all timed by the C++ probe (round trip = send Step .. receive
+Action, including both sides' protobuf work):
+
+- ``raw``:    pyzmq REP echo of a Step-sized request with an Action-sized reply (the floor);
+- ``server``: ``BridgeServer`` + the ``xr-marl serve`` loop: decode -> numpy -> rewards from
+              KPIs -> policy (APS) -> encode, one policy per simulator session;
+- ``env``:    ``Ns3Env`` (attach mode) stepped by the same policy: the training/evaluation path.
+
+Writes benchmarks/results/bridge_overhead.json (machine, command, every repeat, medians).
+
+    python benchmarks/bridge_overhead.py [--steps 20000] [--repeats 3] [--policy aps]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import zmq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from xr_codec_marl.bridge import codec  # noqa: E402
+from xr_codec_marl.bridge.server import BridgeServer  # noqa: E402
+from xr_codec_marl.env.api import XR_KPI_NAMES, AgentSpec, EnvSpec  # noqa: E402
+
+N_AGENTS = 3
+
+
+def probe_spec(steps: int) -> EnvSpec:
+    """What the probe announces: 3 agents, obs 5, 10 actions, state 15, the 8 XR KPIs."""
+    agents = tuple(AgentSpec(a, k, 5, 10, tuple(1.0 + i for i in range(10)))
+                   for a, k in (("AR", "xr"), ("VR", "xr"), ("CG", "cg")))
+    return EnvSpec("probe", agents, 15, (), XR_KPI_NAMES, 0.5, steps)
+
+
+def run_probe(probe: str, args: list[str], timeout_s: float) -> dict:
+    out = subprocess.run([probe, *args], capture_output=True, text=True, timeout=timeout_s)
+    if out.returncode != 0:
+        raise RuntimeError(f"probe failed ({out.returncode}): {out.stderr.strip()} {out.stdout}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def in_thread(fn) -> tuple[threading.Thread, dict]:
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # reported by the caller
+            box["error"] = exc
+
+    th = threading.Thread(target=target, daemon=True)
+    th.start()
+    return th, box
+
+
+def bench_raw(probe: str, steps: int, reply_bytes: int) -> dict:
+    """pyzmq REP server in this process; the probe's REQ client times the round trips."""
+    ctx = zmq.Context()
+    rep = ctx.socket(zmq.REP)
+    rep.setsockopt(zmq.LINGER, 0)
+    port = rep.bind_to_random_port("tcp://127.0.0.1")
+    reply = b"r" * reply_bytes
+    th, box = in_thread(lambda: run_probe(
+        probe, ["--mode=raw", f"--endpoint=tcp://127.0.0.1:{port}", f"--steps={steps}",
+                "--timeout-ms=5000"], timeout_s=600))
+    try:
+        for _ in range(steps):
+            if not rep.poll(5000):
+                raise RuntimeError("raw: probe stopped sending")
+            rep.recv()
+            rep.send(reply)
+        th.join(30)
+    finally:
+        rep.close(0)
+        ctx.term()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def bench_server(probe: str, steps: int, policy: str) -> dict:
+    """The `xr-marl serve` loop with one probe session."""
+    from xr_codec_marl.baselines import make_policy
+    from xr_codec_marl.commands.serve import serve_sessions
+
+    with BridgeServer("tcp://127.0.0.1:*", timeout_s=5.0) as server:
+        th, box = in_thread(lambda: run_probe(
+            probe, [f"--endpoint={server.endpoint}", f"--steps={steps}", "--timeout-ms=5000"],
+            timeout_s=600))
+        serve_sessions(server, lambda spec: make_policy(policy, spec), episodes=1)
+        th.join(30)
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def bench_env(probe: str, steps: int, policy: str) -> dict:
+    """Ns3Env (attach mode) stepped by the policy; the probe started alongside."""
+    from xr_codec_marl.baselines import make_policy
+    from xr_codec_marl.env.ns3_env import Ns3Env
+
+    spec = probe_spec(steps)
+    env = Ns3Env(spec=spec, workers=1, launch=False, endpoint="tcp://127.0.0.1:*",
+                 timeout_s=5.0, connect_timeout_s=10.0)
+    pol = make_policy(policy, spec)
+    try:
+        th, box = in_thread(lambda: run_probe(
+            probe, [f"--endpoint={env.endpoint}", f"--steps={steps}", "--timeout-ms=5000"],
+            timeout_s=600))
+        ob = env.reset()
+        pol.reset(1)
+        done = np.zeros(1, bool)
+        while not done.any():
+            res = env.step(pol.act(ob))
+            ob, done = res, res.done
+        th.join(30)
+    finally:
+        env.close()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import google.protobuf
+
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "load_avg_at_start": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "pyzmq": zmq.__version__,
+        "libzmq": zmq.zmq_version(),
+        "protobuf": google.protobuf.__version__,
+        "protobuf_backend": __import__(
+            "google.protobuf.internal.api_implementation", fromlist=["Type"]).Type(),
+        "numpy": np.__version__,
+    }
+
+
+def summarize(runs: list[dict]) -> dict:
+    return {
+        "steps_per_s": statistics.median(r["steps_per_s"] for r in runs),
+        "rtt_median_us": statistics.median(r["rtt_us"]["median"] for r in runs),
+        "rtt_p99_us": statistics.median(r["rtt_us"]["p99"] for r in runs),
+        "payload_bytes": runs[0].get("payload_bytes"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=20000, help="round trips per measurement")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each way")
+    p.add_argument("--policy", default="aps", help="policy on the Python side (default aps)")
+    p.add_argument("--probe", default=None, help="probe binary (default: build_ns3's)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/bridge_overhead.json"))
+    args = p.parse_args(argv)
+
+    probe = args.probe
+    if probe is None:
+        from xr_codec_marl.bridge.build import build_ns3, find_binary, is_up_to_date
+
+        if not is_up_to_date():
+            build_ns3()
+        probe = str(find_binary("xrmarl-bridge-probe"))
+    action_bytes = len(codec.encode(codec.action_envelope("0001-abcdef", 12345, [9, 9, 9])))
+    info = machine()
+    results: dict[str, list[dict]] = {"raw": [], "server": [], "env": []}
+    bench_server(probe, 500, args.policy)  # warm-up: imports, first connections
+    for rep in range(args.repeats):
+        for way in ("raw", "server", "env"):
+            if way == "raw":
+                r = bench_raw(probe, args.steps, action_bytes)
+            elif way == "server":
+                r = bench_server(probe, args.steps, args.policy)
+            else:
+                r = bench_env(probe, args.steps, args.policy)
+            results[way].append(r)
+            print(f"[{rep + 1}/{args.repeats}] {way:6s} {r['steps_per_s']:8.0f} steps/s  "
+                  f"median {r['rtt_us']['median']:6.1f} us  p99 {r['rtt_us']['p99']:7.1f} us",
+                  flush=True)
+    summary = {way: summarize(runs) for way, runs in results.items()}
+    raw = summary["raw"]
+    for way in ("server", "env"):
+        s = summary[way]
+        s["median_vs_raw"] = round(s["rtt_median_us"] / raw["rtt_median_us"], 3)
+        s["throughput_vs_raw"] = round(raw["steps_per_s"] / s["steps_per_s"], 3)
+    out = {
+        "benchmark": "bridge_overhead",
+        "what": "3-agent joint step round trip: C++ probe <-> Python agent server, vs raw "
+                "ZeroMQ REQ/REP of the same request size (C++ client, pyzmq server)",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": info,
+        "policy": args.policy,
+        "steps_per_run": args.steps,
+        "repeats": args.repeats,
+        "action_reply_bytes": action_bytes,
+        "summary": summary,
+        "targets": {"vs_raw_max": 1.5, "steps_per_s_min": 5000,
+                    "ns3_gym_single_agent_steps_per_s": 2868},
+        "runs": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    for way in ("raw", "server", "env"):
+        s = summary[way]
+        extra = "" if way == "raw" else (f"  x{s['median_vs_raw']} median, "
+                                         f"x{s['throughput_vs_raw']} throughput vs raw")
+        print(f"{way:6s} {s['steps_per_s']:8.0f} steps/s  median {s['rtt_median_us']:6.1f} us  "
+              f"p99 {s['rtt_p99_us']:7.1f} us{extra}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
