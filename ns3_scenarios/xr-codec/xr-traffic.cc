@@ -224,6 +224,19 @@ XrSender::NextFrame()
         m_jitterRv->SetAttribute("Bound", DoubleValue(m_jitterBoundMs));
         at += MicroSeconds(static_cast<int64_t>(std::llround(m_jitterRv->GetValue() * 1000.0)));
     }
+    const Time delay = std::max(Time(0), at - Simulator::Now());
+    Simulator::Schedule(delay, &XrSender::SendFrame, this);
+    m_nextNominal += Seconds(1.0 / m_fps);
+    // the next frame is drawn no later than its earliest possible jittered time
+    Time next = m_nextNominal - MilliSeconds(m_jitterBoundMs) - Simulator::Now();
+    m_frameEvent = Simulator::Schedule(std::max(Time(0), next), &XrSender::NextFrame, this);
+}
+
+void
+XrSender::SendFrame()
+{
+    // the size is drawn when the frame leaves, so a rate set at a window boundary applies
+    // to every frame sent after it
     const double mean = m_rateMbps * 1e6 / 8.0 / m_fps;
     double size = mean;
     if (m_sizeStdFrac > 0 && mean > 0)
@@ -240,17 +253,6 @@ XrSender::NextFrame()
         }
     }
     const uint32_t bytes = static_cast<uint32_t>(std::max(0.0, std::round(size)));
-    const Time delay = std::max(Time(0), at - Simulator::Now());
-    Simulator::Schedule(delay, &XrSender::SendFrame, this, bytes);
-    m_nextNominal += Seconds(1.0 / m_fps);
-    // the next frame is drawn no later than its earliest possible jittered time
-    Time next = m_nextNominal - MilliSeconds(m_jitterBoundMs) - Simulator::Now();
-    m_frameEvent = Simulator::Schedule(std::max(Time(0), next), &XrSender::NextFrame, this);
-}
-
-void
-XrSender::SendFrame(uint32_t bytes)
-{
     const uint32_t hdr = XrFlowHeader().GetSerializedSize();
     const uint32_t frameId = m_frame++;
     std::vector<uint32_t> sizes;

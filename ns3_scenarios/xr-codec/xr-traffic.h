@@ -74,7 +74,7 @@ class XrSender : public Application
     void StartApplication() override;
     void StopApplication() override;
     void NextFrame();
-    void SendFrame(uint32_t bytes);
+    void SendFrame();
     void SendPacket(uint32_t size, uint32_t frameId);
 
     Address m_remote;
