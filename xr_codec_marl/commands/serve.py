@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xr_codec_marl.commands.common import positive_float, positive_int
+from xr_codec_marl.env.api import Observation
 from xr_codec_marl.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -58,25 +59,27 @@ def policy_factory(name: str) -> Callable:
 
 @dataclass
 class SessionAgent:
-    """One simulator's policy and running statistics of its episode."""
+    """One simulator's policy, and its episode's KPIs for the summary.
+
+    Rewards are only needed for the summary here, so they are computed once per episode from
+    the stored KPIs (vectorised), keeping the per-step path to: arrays -> policy -> actions.
+    """
 
     policy: object
     features: object
     spec: object
+    shaping: bool = False
     prev_actions: np.ndarray | None = None
-    prev_kpis: np.ndarray | None = None
-    windows: int = 0
-    reward_sum: np.ndarray | None = None
-    kpi_sum: np.ndarray | None = None
+    kpi_history: list = field(default_factory=list)
+    sent_rewards: list = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     def act(self, step) -> list[int]:
-        """Actions for one wire step (obs/state/rewards built from KPIs when missing)."""
-        from xr_codec_marl.env.api import Observation
-
+        """Actions for one wire step (obs/state built from KPIs when the sim sent none)."""
         spec = self.spec
-        kpis = step.kpis if step.kpis is not None else np.zeros(
-            (spec.n_agents, len(spec.kpi_names)), np.float32)
+        kpis = step.kpis
+        if kpis is None:
+            kpis = np.zeros((spec.n_agents, len(spec.kpi_names)), np.float32)
         k = kpis[None]
         if self.prev_actions is None:
             self.prev_actions = self.features.infer_actions(k, spec.n_actions - 1)
@@ -85,33 +88,38 @@ class SessionAgent:
             b_obs, b_state = self.features.observe(self.prev_actions, k)
             obs = b_obs[0] if obs is None else obs
             state = b_state[0] if state is None else state
-        if step.step_index > 0:
-            rewards = step.rewards
-            if rewards is None:
-                rewards = self.features.rewards(k, self.prev_kpis)[0]
-            self.reward_sum = rewards if self.reward_sum is None else self.reward_sum + rewards
-            self.kpi_sum = kpis.astype(np.float64) if self.kpi_sum is None else self.kpi_sum + kpis
-            self.windows += 1
-        self.prev_kpis = k
+        self.kpi_history.append(kpis)
+        if step.rewards is not None and step.step_index > 0:
+            self.sent_rewards.append(step.rewards)
         if step.done:
             return []
         ob = Observation(obs[None], state[None], step.avail_actions[None], {"kpis": k})
-        actions = np.asarray(self.policy.act(ob))[0]
-        self.prev_actions = actions[None].astype(np.int64)
-        return [int(a) for a in actions]
+        actions = np.asarray(self.policy.act(ob))
+        self.prev_actions = actions
+        return actions[0].tolist()
 
     def summary(self) -> dict[str, object]:
+        """Windows played, mean KPIs (overall and per agent) and mean reward components."""
         spec = self.spec
-        out: dict[str, object] = {"windows": self.windows,
+        windows = len(self.kpi_history) - 1  # step 0 is the start-up observation
+        out: dict[str, object] = {"windows": max(windows, 0),
                                   "wall_s": round(time.monotonic() - self.started, 3)}
-        if self.windows:
-            mean = self.kpi_sum / self.windows
-            out["kpis"] = {k: float(mean[:, j].mean()) for j, k in enumerate(spec.kpi_names)}
-            out["per_agent"] = {a: {k: float(mean[i, j]) for j, k in enumerate(spec.kpi_names)}
-                                for i, a in enumerate(spec.agent_ids)}
-            comps = spec.reward_components or ("delay", "pdr", "drr")
-            out["mean_rewards"] = {c: float(r) / self.windows
-                                   for c, r in zip(comps, self.reward_sum)}
+        if windows < 1:
+            return out
+        hist = np.stack(self.kpi_history).astype(np.float64)  # [T + 1, N, K]
+        mean = hist[1:].mean(axis=0)
+        out["kpis"] = {k: float(mean[:, j].mean()) for j, k in enumerate(spec.kpi_names)}
+        out["per_agent"] = {a: {k: float(mean[i, j]) for j, k in enumerate(spec.kpi_names)}
+                            for i, a in enumerate(spec.agent_ids)}
+        if self.sent_rewards:
+            rewards = np.stack(self.sent_rewards)
+            comps = spec.reward_components
+        elif not self.features.problems():
+            rewards = self.features.rewards(hist[1:], hist[:-1])
+            comps = ("delay", "pdr", "drr")
+        else:
+            return out
+        out["mean_rewards"] = {c: float(r) for c, r in zip(comps, rewards.mean(axis=0))}
         return out
 
 
@@ -145,7 +153,7 @@ def serve_sessions(
                 except (ValueError, RuntimeError, OSError) as exc:
                     server.abort_session(sid, Code.CODE_INTERNAL, f"no policy for it: {exc}")
                     continue
-                agents[sid] = SessionAgent(policy, KpiFeatures(spec, shaping), spec)
+                agents[sid] = SessionAgent(policy, KpiFeatures(spec, shaping), spec, shaping)
             elif isinstance(ev, StepReceived):
                 agent = agents.get(sid)
                 if agent is None:

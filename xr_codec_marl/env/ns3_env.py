@@ -234,6 +234,7 @@ class Ns3Env:
         self.features = KpiFeatures(
             self.spec, self.scenario.reward_shaping, self.scenario.shaping_gamma
         )
+        self._build_problems = self.features.problems()
         self._own_server = server is None
         if server is None:
             server = BridgeServer(
@@ -295,10 +296,9 @@ class Ns3Env:
         self._accepting = False
         kpis = np.stack([self._kpi_array(ws) for ws in first])
         self._actions = self.features.infer_actions(kpis, self.initial_action)
-        built = self._build(first, kpis, with_rewards=False)
-        self._obs, self._state, self._kpis = built[0], built[1], kpis
-        self._avail = np.stack([ws.avail_actions for ws in first])
-        self._prev_kpis = kpis
+        self._obs, self._state, self._avail, _, self._kpis = self._assemble(
+            first, self._actions, with_rewards=False)
+        self._prev_kpis = self._kpis.copy()
         self._t = 0
         self._done[:] = False
         self._reasons = [""] * b
@@ -307,9 +307,7 @@ class Ns3Env:
             if ws.done:
                 self._done[i] = True
                 self._reasons[i] = ws.truncation_reason or "simulator ended at start-up"
-        return Observation(
-            self._obs.copy(), self._state.copy(), self._avail.copy(), self._info(first, kpis)
-        )
+        return Observation(self._obs, self._state, self._avail, self._info(first, self._kpis))
 
     def step(self, actions: np.ndarray) -> StepResult:
         """Send every live worker its joint action; collect each one's next window."""
@@ -331,26 +329,18 @@ class Ns3Env:
         self._collect(waiting, incoming, died)
 
         self._t += 1
-        kpis = np.stack([
-            self._kpi_array(ws) if ws is not None else np.zeros_like(self._kpis[0])
-            for ws in incoming
-        ])
-        obs, state, rewards = self._build(incoming, kpis, with_rewards=True, prev_actions=actions)
+        obs, state, avail, rewards, kpis = self._assemble(incoming, actions, with_rewards=True)
         terminated = np.zeros(b, bool)
         truncated = np.zeros(b, bool)
-        avail = self._avail.copy()
         for i in range(b):
             ws = incoming[i]
             if ws is not None:
-                avail[i] = ws.avail_actions
                 terminated[i] = ws.terminated
                 truncated[i] = ws.truncated and not ws.terminated
                 if truncated[i]:
                     self._reasons[i] = ws.truncation_reason or "simulator truncated the episode"
-            else:  # dead worker, or one that was already done: keep its last observation
-                obs[i], state[i] = self._obs[i], self._state[i]
-                rewards[i] = 0.0
-                kpis[i] = 0.0
+                self._prev_kpis[i] = kpis[i]
+            else:  # dead worker, or one that was already done: its last observation stays
                 terminated[i] = self._done[i] and not self._reasons[i]
                 truncated[i] = not terminated[i]
                 if i in died:
@@ -366,13 +356,11 @@ class Ns3Env:
         self._done |= terminated | truncated
         self._needs_reset = bool(self._done.all())
         self._actions = actions
+        # fresh arrays every step, never written after being returned: no defensive copies
         self._obs, self._state, self._avail = obs, state, avail
-        self._prev_kpis = np.where(np.array([ws is not None for ws in incoming])[:, None, None],
-                                   kpis, self._prev_kpis)
         info = self._info(incoming, kpis)
         info["truncation_reason"] = [self._reasons[i] if truncated[i] else "" for i in range(b)]
-        return StepResult(obs.copy(), state.copy(), avail.copy(), info, rewards, terminated,
-                          truncated)
+        return StepResult(obs, state, avail, info, rewards, terminated, truncated)
 
     def close(self) -> None:
         """End every episode, stop launched simulators, release the socket."""
@@ -503,45 +491,55 @@ class Ns3Env:
             return np.zeros((self.spec.n_agents, len(self.spec.kpi_names)), np.float32)
         return ws.kpis
 
-    def _build(
-        self,
-        steps: list[WireStep | None],
-        kpis: np.ndarray,
-        with_rewards: bool,
-        prev_actions: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """obs ``[B, N, O]``, state ``[B, S]``, rewards ``[B, C]``: the simulators' own where
-        they sent them, else built from their KPIs with the shared XR maths."""
+    def _assemble(
+        self, steps: list[WireStep | None], prev_actions: np.ndarray, with_rewards: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Fresh ``obs, state, avail, rewards, kpis`` for the batch: each simulator's own
+        values where it sent them, built from its KPIs with the shared XR maths where it did
+        not, and the last observation (zero rewards and KPIs) for workers without a step."""
         b, spec = self.num_envs, self.spec
-        live = [ws for ws in steps if ws is not None]
-        need_obs = any(ws.obs is None or ws.state is None for ws in live)
-        need_rew = with_rewards and any(ws.rewards is None for ws in live)
-        if (need_obs or need_rew) and (problems := self.features.problems()):
-            raise RuntimeError(
-                "a simulator sent raw KPIs only, but observations/rewards cannot be built for "
-                f"this spec: {'; '.join(problems)}"
-            )
-        if need_obs:
-            acts = self._actions if prev_actions is None else prev_actions
-            obs, state = self.features.observe(acts, kpis)
-        else:
-            obs = np.zeros((b, spec.n_agents, spec.obs_size), np.float32)
-            state = np.zeros((b, spec.state_size), np.float32)
-        n_comp = spec.n_components or len(XR_REWARD_COMPONENTS)
-        if need_rew:
-            rewards = self.features.rewards(kpis, self._prev_kpis)
-        else:
-            rewards = np.zeros((b, n_comp), np.float32)
+        n = spec.n_agents
+        obs = np.empty((b, n, spec.obs_size), np.float32)
+        state = np.empty((b, spec.state_size), np.float32)
+        avail = np.empty((b, n, spec.n_actions), bool)
+        rewards = np.zeros((b, spec.n_components or len(XR_REWARD_COMPONENTS)), np.float32)
+        kpis = np.zeros((b, n, len(spec.kpi_names)), np.float32)
+        need_obs: list[int] = []
+        need_rew: list[int] = []
         for i, ws in enumerate(steps):
             if ws is None:
+                obs[i], state[i], avail[i] = self._obs[i], self._state[i], self._avail[i]
                 continue
+            avail[i] = ws.avail_actions
+            if ws.kpis is not None:
+                kpis[i] = ws.kpis
+            if ws.obs is None or ws.state is None:
+                need_obs.append(i)
             if ws.obs is not None:
                 obs[i] = ws.obs
             if ws.state is not None:
                 state[i] = ws.state
-            if with_rewards and ws.rewards is not None:
-                rewards[i] = ws.rewards
-        return obs, state, rewards
+            if with_rewards:
+                if ws.rewards is None:
+                    need_rew.append(i)
+                else:
+                    rewards[i] = ws.rewards
+        if (need_obs or need_rew) and self._build_problems:
+            raise RuntimeError(
+                "a simulator sent raw KPIs only, but observations/rewards cannot be built for "
+                f"this spec: {'; '.join(self._build_problems)}"
+            )
+        if need_obs:
+            b_obs, b_state = self.features.observe(prev_actions, kpis)
+            for i in need_obs:
+                if steps[i].obs is None:
+                    obs[i] = b_obs[i]
+                if steps[i].state is None:
+                    state[i] = b_state[i]
+        if need_rew:
+            built = self.features.rewards(kpis, self._prev_kpis)
+            rewards[need_rew] = built[need_rew]
+        return obs, state, avail, rewards, kpis
 
     def _info(self, steps: list[WireStep | None], kpis: np.ndarray) -> dict[str, object]:
         return {
