@@ -399,6 +399,10 @@ main(int argc, char* argv[])
         Usage("mtu must be >= 100 and rlcBufferBytes >= mtu");
     if (timeoutMs == 0)
         Usage("timeoutMs must be > 0");
+    static const uint32_t qcis[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 65, 66, 67, 69, 70, 71, 72,
+                                    73, 74, 75, 76, 79, 80, 82, 83, 84, 85};
+    if (std::find(std::begin(qcis), std::end(qcis), bearerQci) == std::end(qcis))
+        Usage("bearerQci " + std::to_string(bearerQci) + " is not a standard QCI (Release 15)");
     if (fixedAction.empty())
     {
         const std::string bad = xrmarl::CheckEndpoint(endpoint);
