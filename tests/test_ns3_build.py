@@ -168,7 +168,7 @@ def test_find_binary_names_the_build_command(tmp_path: Path) -> None:
 class ScriptedServer:
     """A ROUTER that welcomes one simulator and answers each Step with ``reply(step)``."""
 
-    def __init__(self, reply) -> None:
+    def __init__(self, reply, bind: str | None = None) -> None:
         import threading
 
         import zmq
@@ -179,8 +179,12 @@ class ScriptedServer:
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.linger = 0
-        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
-        self.endpoint = f"tcp://127.0.0.1:{port}"
+        if bind is None:
+            port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+            self.endpoint = f"tcp://127.0.0.1:{port}"
+        else:
+            self.sock.bind(bind)
+            self.endpoint = bind
         self.reply = reply
         self.received: list = []
         self._stop = False
@@ -218,8 +222,9 @@ class ScriptedServer:
         return [e.WhichOneof("body") for e in self.received]
 
 
-def _serve_and_run(bin_dir: Path, reply, *args: str) -> tuple[ScriptedServer, int, str]:
-    srv = ScriptedServer(reply)
+def _serve_and_run(bin_dir: Path, reply, *args: str,
+                   bind: str | None = None) -> tuple[ScriptedServer, int, str]:
+    srv = ScriptedServer(reply, bind)
     try:
         _, _, rc, err = run_scenario(bin_dir, f"--endpoint={srv.endpoint}", "--ringRadius=200",
                                      "--timeoutMs=1500", *args, timeout=120)
@@ -317,3 +322,18 @@ def test_server_silent_mid_episode_ends_the_run_with_exit_3(bin_dir: Path) -> No
     assert "within 1500 ms" in err
     assert time.monotonic() - t0 < 60
     assert srv.kinds()[-1] == "goodbye"
+
+
+def test_ipc_endpoint(bin_dir: Path, tmp_path: Path) -> None:
+    from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+
+    def reply(step):
+        if step.truncated:
+            return pb.Envelope(close=pb.Close(session_id="s1", reason="done"))
+        return pb.Envelope(action=pb.Action(session_id="s1", step_index=step.step_index,
+                                            actions=[9, 9, 9]))
+
+    srv, rc, err = _serve_and_run(bin_dir, reply, "--episodeLimit=2",
+                                  bind=f"ipc://{tmp_path}/xr.sock")
+    assert rc == 0, err
+    assert srv.kinds() == ["hello", "step", "step", "step", "goodbye"]
