@@ -95,6 +95,19 @@ def test_min_rates_at_200_m_deliver_almost_everything(bin_dir: Path) -> None:
     assert mean_plr(bin_dir, 200, "min", range(1, 3)) < 0.02
 
 
+def test_delivered_rate_matches_the_codec_rate_when_nothing_is_lost(bin_dir: Path) -> None:
+    """TR 38.838 frames carry R/fps bytes on average: received Mbps ~ codec rate (+ AR's
+    audio 0.756 and pose 0.2 Mbps) when the cell is not congested."""
+    _, summary, rc, err = run_scenario(bin_dir, "--fixedAction=2", "--ringRadius=150",
+                                       "--episodeLimit=8", "--seed=3")
+    assert rc == 0, err
+    side = {"AR": 0.756 + 0.2, "VR": 0.0, "CG": 0.0}
+    for ue, m in summary["mean_kpis"].items():
+        assert m["pdr"] > 0.99, (ue, m)
+        expected = m["codec_rate_mbps"] + side[ue]
+        assert m["throughput_mbps"] == pytest.approx(expected, rel=0.05), (ue, m)
+
+
 def test_same_seed_same_episode_other_seed_other_episode(bin_dir: Path) -> None:
     args = ("--fixedAction=max", "--ringRadius=300", "--episodeLimit=3")
     a = run_scenario(bin_dir, *args, "--seed=7")[1]["mean_kpis"]
