@@ -7,6 +7,8 @@ Three ways through our side, all timed by the C++ probe (round trip = send Step 
 Action, including both sides' protobuf work):
 
 - ``raw``:    pyzmq REP echo of a Step-sized request with an Action-sized reply (the floor);
+- ``bridge``: ``BridgeServer`` alone answering a fixed action: the protocol's own cost
+              (validation of every step against the handshake, numpy arrays, action checks);
 - ``server``: ``BridgeServer`` + the ``xr-marl serve`` loop: decode -> numpy -> rewards from
               KPIs -> policy (APS) -> encode, one policy per simulator session;
 - ``env``:    ``Ns3Env`` (attach mode) stepped by the same policy: the training/evaluation path.
@@ -90,6 +92,29 @@ def bench_raw(probe: str, steps: int, reply_bytes: int) -> dict:
     finally:
         rep.close(0)
         ctx.term()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def bench_bridge(probe: str, steps: int) -> dict:
+    """BridgeServer events answered with a constant joint action (no policy)."""
+    from xr_codec_marl.bridge.server import Ended, StepReceived
+
+    with BridgeServer("tcp://127.0.0.1:*", timeout_s=5.0) as server:
+        th, box = in_thread(lambda: run_probe(
+            probe, [f"--endpoint={server.endpoint}", f"--steps={steps}", "--timeout-ms=5000"],
+            timeout_s=600))
+        actions = [1] * N_AGENTS
+        done = False
+        while not done:
+            for ev in server.poll(1.0):
+                if isinstance(ev, StepReceived):
+                    if not ev.step.done:
+                        server.send_action(ev.session.session_id, actions)
+                elif isinstance(ev, Ended):
+                    done = True
+        th.join(30)
     if "error" in box:
         raise box["error"]
     return box["result"]
@@ -191,12 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         probe = str(find_binary("xrmarl-bridge-probe"))
     action_bytes = len(codec.encode(codec.action_envelope("0001-abcdef", 12345, [9, 9, 9])))
     info = machine()
-    results: dict[str, list[dict]] = {"raw": [], "server": [], "env": []}
+    ways = ("raw", "bridge", "server", "env")
+    results: dict[str, list[dict]] = {w: [] for w in ways}
     bench_server(probe, 500, args.policy)  # warm-up: imports, first connections
     for rep in range(args.repeats):
-        for way in ("raw", "server", "env"):
+        for way in ways:
             if way == "raw":
                 r = bench_raw(probe, args.steps, action_bytes)
+            elif way == "bridge":
+                r = bench_bridge(probe, args.steps)
             elif way == "server":
                 r = bench_server(probe, args.steps, args.policy)
             else:
@@ -207,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     summary = {way: summarize(runs) for way, runs in results.items()}
     raw = summary["raw"]
-    for way in ("server", "env"):
+    for way in ways[1:]:
         s = summary[way]
         s["median_vs_raw"] = round(s["rtt_median_us"] / raw["rtt_median_us"], 3)
         s["throughput_vs_raw"] = round(raw["steps_per_s"] / s["steps_per_s"], 3)
@@ -229,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    for way in ("raw", "server", "env"):
+    for way in ways:
         s = summary[way]
         extra = "" if way == "raw" else (f"  x{s['median_vs_raw']} median, "
                                          f"x{s['throughput_vs_raw']} throughput vs raw")
