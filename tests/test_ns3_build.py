@@ -54,6 +54,7 @@ def test_standalone_max_rates_kpis_are_sane(bin_dir: Path, ring: int) -> None:
     assert rc == 0, err
     assert summary["status"] == "ok" and summary["windows"] == 6 and summary["standalone"]
     assert summary["rlc_traces"], "RLC/PDCP traces of the eNB were not connected"
+    assert summary["traced_bearers"] == 6  # default + XR bearer of each UE
     assert [w["window"] for w in windows] == list(range(1, 7))
     for w in windows:
         assert set(w["kpis"]) == set(MAX_RATES)

@@ -678,30 +678,45 @@ main(int argc, char* argv[])
         u.monitor->SetFlowCount(1 + u.side.size());
     }
 
-    // RLC occupancy traces at the eNB, once the bearers exist (attach is done well before t0)
+    // RLC occupancy traces at the eNB. They can only be connected once every UE's bearers
+    // exist (default + XR bearer per UE): poll from t0/2 every 5 ms, connect as soon as all
+    // 2 x nUe radio bearers are there, or at t0 with whatever exists (and say so).
     bool tracesOk = false;
-    Simulator::Schedule(t0 - MilliSeconds(50), [&]() {
-        for (auto& u : users)
-        {
-            g_rlcByRnti[rntiOf(u.dev)] = u.rlc;
-        }
+    uint32_t tracedBearers = 0;
+    std::function<void()> connectTraces = [&]() {
+        const bool last = Simulator::Now() + MilliSeconds(5) >= t0;
         for (const auto& [dev, rrc, pdcp, rlc] : tracePaths)
         {
             const std::string base = "/NodeList/*/DeviceList/*/" + dev + "/" + rrc +
                                      "/UeMap/*/DataRadioBearerMap/*/";
+            const uint32_t found = Config::LookupMatches(base + rlc).GetN();
+            if (found == 0 || (found < 2 * nUe && !last))
+            {
+                continue;
+            }
+            for (auto& u : users)
+            {
+                g_rlcByRnti[rntiOf(u.dev)] = u.rlc;
+            }
             tracesOk = Config::ConnectFailSafe(base + pdcp + "/TxPDU", MakeCallback(&OnPdcpTx)) &&
                        Config::ConnectFailSafe(base + rlc + "/TxPDU", MakeCallback(&OnRlcTx)) &&
                        Config::ConnectFailSafe(base + rlc + "/TxDrop", MakeCallback(&OnRlcDrop));
-            if (tracesOk)
+            tracedBearers = found;
+            if (tracesOk && found < 2 * nUe)
             {
-                break;
+                NS_LOG_WARN("only " << found << " of " << 2 * nUe
+                                    << " radio bearers exist at t0; buffer_ratio may miss some");
             }
+            return;
         }
-        if (!tracesOk)
+        if (!last)
         {
-            NS_LOG_WARN("RLC/PDCP traces not found: bearers not set up; buffer_ratio stays 0");
+            Simulator::Schedule(MilliSeconds(5), connectTraces);
+            return;
         }
-    });
+        NS_LOG_WARN("RLC/PDCP traces not found: bearers not set up; buffer_ratio stays 0");
+    };
+    Simulator::Schedule(t0 / 2, connectTraces);
 
     // ------------------------------------------------------------------ the agent bridge
     Ptr<XrMarlBridgeClient> bridge = CreateObject<XrMarlBridgeClient>();
@@ -811,7 +826,8 @@ main(int argc, char* argv[])
        << ",\"sim_s\":" << Num(simS) << ",\"wall_s\":" << Num(wall)
        << ",\"sim_s_per_wall_s\":" << Num(wall > 0 ? simS / wall : 0.0)
        << ",\"standalone\":" << (fixed.empty() ? "false" : "true")
-       << ",\"rlc_traces\":" << (tracesOk ? "true" : "false") << ",\"status\":\""
+       << ",\"rlc_traces\":" << (tracesOk ? "true" : "false")
+       << ",\"traced_bearers\":" << tracedBearers << ",\"status\":\""
        << (code == 0 ? "ok" : "error") << "\"";
     if (code != 0)
         js << ",\"error\":\"" << xrmarl::JsonEscape(bridge->Failed() ? bridge->Failure() : "episode did not finish") << "\"";
