@@ -38,11 +38,14 @@ need=()
 for p in podman podman-compose debootstrap runc; do
   command -v "$p" >/dev/null || need+=("$p")
 done
+# CNI's dnsname plugin: containers resolve each other by service name (ns3 -> agents)
+[ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    podman podman-compose debootstrap runc uidmap slirp4netns fuse-overlayfs >/dev/null
+    podman podman-compose debootstrap runc uidmap slirp4netns fuse-overlayfs \
+    golang-github-containernetworking-plugin-dnsname >/dev/null
 fi
 podman --version
 podman-compose version 2>/dev/null | grep -i "composer version" | head -1 || true
@@ -141,7 +144,7 @@ RESULTS="$(mktemp -d /tmp/xrmarl-ctest-results.XXXXXX)"
 # root-owned, as when the Docker daemon creates ./results: the containers adopt uid 10001 for it
 export XRMARL_IMAGE="$IMAGE" RESULTS_DIR="$RESULTS" EPISODES WORKERS RING POLICY
 cd "$CTX"
-compose=(podman-compose -p "$PROJECT" -f compose.yaml -f compose.podman.yaml)
+compose=(podman-compose -p "$PROJECT" -f compose.yaml)
 cleanup() {
   if [ -z "${KEEP:-}" ]; then
     "${compose[@]}" down >/dev/null 2>&1 || true
