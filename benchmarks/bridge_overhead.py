@@ -37,9 +37,9 @@ import zmq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from xr_codec_marl.bridge import codec  # noqa: E402
-from xr_codec_marl.bridge.server import BridgeServer  # noqa: E402
-from xr_codec_marl.env.api import XR_KPI_NAMES, AgentSpec, EnvSpec  # noqa: E402
+from xr_codec_marl.bridge import codec
+from xr_codec_marl.bridge.server import BridgeServer
+from xr_codec_marl.env.api import XR_KPI_NAMES, AgentSpec, EnvSpec
 
 N_AGENTS = 3
 
@@ -52,7 +52,8 @@ def probe_spec(steps: int) -> EnvSpec:
 
 
 def run_probe(probe: str, args: list[str], timeout_s: float) -> dict:
-    out = subprocess.run([probe, *args], capture_output=True, text=True, timeout=timeout_s)
+    out = subprocess.run([probe, *args], capture_output=True, text=True, timeout=timeout_s,
+                         check=False)
     if out.returncode != 0:
         raise RuntimeError(f"probe failed ({out.returncode}): {out.stderr.strip()} {out.stdout}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -64,7 +65,7 @@ def in_thread(fn) -> tuple[threading.Thread, dict]:
     def target() -> None:
         try:
             box["result"] = fn()
-        except BaseException as exc:  # reported by the caller
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
             box["error"] = exc
 
     th = threading.Thread(target=target, daemon=True)

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 import zmq
-
 from test_bridge_fakesim import T
+
 from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.codec import Code
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
@@ -53,7 +53,7 @@ def start_probe(probe: str, endpoint: str, *args: str) -> subprocess.Popen:
 def finish(proc: subprocess.Popen, timeout_s: float = 5 * T) -> tuple[int, list[dict]]:
     """Wait for a probe (killing it if it hangs: that fails the test) and parse its JSON lines."""
     try:
-        out, err = proc.communicate(timeout=timeout_s)
+        out, _err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
@@ -117,7 +117,7 @@ def test_two_probes_at_once_and_killing_one_truncates_only_its_episode(probe):
     steps = 400
     spec = probe_spec(steps)
     with BridgeServer("tcp://127.0.0.1:*", expected_spec=spec, timeout_s=T) as server:
-        slow = lambda ev: (time.sleep(0.002), [0, 0, 0])[1]  # noqa: E731 - keep them running
+        slow = lambda ev: (time.sleep(0.002), [0, 0, 0])[1]
         victim = start_probe(probe, server.endpoint, f"--steps={steps}", "--seed=1")
         other = start_probe(probe, server.endpoint, f"--steps={steps}", "--seed=2")
         events, ended = [], {}
@@ -179,7 +179,7 @@ def test_bad_shape_mid_episode_ends_that_session_with_shape_error(probe):
         proc = start_probe(probe, server.endpoint, "--mode=bad-shape", "--steps=5")
         events = serve(server, 1)
         rc, lines = finish(proc)
-    ended = [e for e in events if isinstance(e, Ended)][0]
+    ended = next(e for e in events if isinstance(e, Ended))
     assert not ended.clean and "kpis has 25 values, the hello says 24" in ended.reason
     assert rc == 2 and lines[-1]["code"] == "CODE_SHAPE"
 
@@ -192,7 +192,7 @@ def test_silent_probe_is_dropped_after_the_timeout(probe):
         took = time.monotonic() - t0
         proc.kill()
         proc.wait(T)
-    ended = [e for e in events if isinstance(e, Ended)][0]
+    ended = next(e for e in events if isinstance(e, Ended))
     assert not ended.clean and "silent" in ended.reason
     assert T * 0.9 < took < T + 1.0
 

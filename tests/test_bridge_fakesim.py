@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # when run as a script by the launcher tests
     sys.path.insert(0, str(ROOT))
 
-from xr_codec_marl.bridge import codec  # noqa: E402
-from xr_codec_marl.bridge.proto import bridge_pb2 as pb  # noqa: E402
-from xr_codec_marl.bridge.server import BridgeServer, Ended, Joined, StepReceived  # noqa: E402
-from xr_codec_marl.env.api import EnvSpec  # noqa: E402
-from xr_codec_marl.xr.scenario import XRScenario  # noqa: E402
+from xr_codec_marl.bridge import codec
+from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+from xr_codec_marl.bridge.server import BridgeServer, Ended, StepReceived
+from xr_codec_marl.env.api import EnvSpec
+from xr_codec_marl.xr.scenario import XRScenario
 
 #: Timeouts in tests: short enough to keep the suite fast, long enough for a loaded machine.
 T = 1.0
@@ -159,7 +159,7 @@ class SimThread(threading.Thread):
     def run(self) -> None:
         try:
             self.result = run_episode(*self.args, **self.kwargs)
-        except BaseException as exc:  # reported by the test via .result
+        except BaseException as exc:  # noqa: BLE001 - reported by the test via .result
             self.result = exc
 
     def outcome(self, timeout_s: float = 5 * T) -> object:

@@ -14,8 +14,8 @@ PY = sys.executable
 
 def test_output_goes_to_a_log_and_exit_is_described(tmp_path):
     with SimulatorLauncher(tmp_path) as launcher:
-        proc = launcher.start([PY, "-c", "import sys; print('hello', sys.argv[1:]); "
-                                         "print('oops', file=sys.stderr); sys.exit(4)"],
+        proc = launcher.start([PY, "-c", ("import sys; print('hello', sys.argv[1:]); "
+                                         "print('oops', file=sys.stderr); sys.exit(4)")],
                               ["--seed=7", "--run=2"], name="sim-a")
         proc.popen.wait(5)
         assert launcher.exited() == [proc] and launcher.exited() == []  # reported once

@@ -6,8 +6,8 @@ import json
 import threading
 
 import numpy as np
+from test_bridge_fakesim import SimThread, T, xr_spec
 
-from test_bridge_fakesim import T, SimThread, xr_spec
 from xr_codec_marl.cli import main
 
 
@@ -48,6 +48,7 @@ def test_serve_answers_two_simulators_with_aps_and_reports_episodes(tmp_path, ca
 
 def test_serve_refuses_simulators_of_another_ring(tmp_path, capsys):
     from test_bridge_fakesim import SimSocket
+
     from xr_codec_marl.bridge import codec
     from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 

@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 import pytest
+from test_bridge_fakesim import SimSocket, SimThread, T, serve_until_ended, xr_spec
 
-from test_bridge_fakesim import T, SimSocket, SimThread, serve_until_ended, xr_spec
 from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.codec import Code, WireError
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_bridge_fakesim import SimThread, T, xr_spec
 
-from test_bridge_fakesim import T, SimThread, xr_spec
 from xr_codec_marl.env.api import VecMultiAgentEnv
 from xr_codec_marl.env.ns3_env import KpiFeatures, Ns3Env, scenario_arguments
 from xr_codec_marl.xr.observation import build_observation

@@ -237,7 +237,7 @@ class WireLayout:
     n_kpis: int
 
     @classmethod
-    def from_spec(cls, spec: EnvSpec) -> "WireLayout":
+    def from_spec(cls, spec: EnvSpec) -> WireLayout:
         return cls(
             n_agents=spec.n_agents,
             obs_size=spec.obs_size,

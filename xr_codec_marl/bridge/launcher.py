@@ -16,13 +16,12 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +38,15 @@ def resolve_binary(binary: str | os.PathLike[str]) -> str:
     return str(find_binary(str(binary)))
 
 
+try:  # bound in the parent, so the child only makes one C call between fork and exec
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux/glibc: no parent-death signal
+    _prctl = None
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Ask Linux to SIGTERM this child when its parent dies (PR_SET_PDEATHSIG = 1)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    _prctl(1, int(signal.SIGTERM), 0, 0, 0)
 
 
 @dataclass(eq=False)
@@ -137,7 +139,7 @@ class SimulatorLauncher:
         name = name or f"{Path(exe).name}-{len(self.processes)}"
         argv = [exe, *prefix, *map(str, args)]
         log_path = self.log_dir / f"{name}.log"
-        log_file = open(log_path, "ab")
+        log_file = open(log_path, "ab")  # noqa: SIM115 - open for the process's lifetime
         log_file.write(f"$ {' '.join(argv)}\n".encode())
         log_file.flush()
         try:
@@ -147,7 +149,7 @@ class SimulatorLauncher:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **env} if env else None,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=_die_with_parent if _prctl is not None else None,  # noqa: PLW1509
             )
         except OSError as exc:
             log_file.close()
@@ -182,7 +184,7 @@ class SimulatorLauncher:
     def close(self) -> None:
         self.stop_all()
 
-    def __enter__(self) -> "SimulatorLauncher":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Self
 
 import numpy as np
 import zmq
@@ -257,7 +258,7 @@ class BridgeServer:
         if self._own_ctx:
             self._ctx.term()
 
-    def __enter__(self) -> "BridgeServer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -202,8 +202,9 @@ def run(args: argparse.Namespace) -> int:
     if expected is not None:
         make(expected)  # a bad policy name or checkpoint fails now, not per simulator
     else:
-        from xr_codec_marl.baselines import POLICIES
         from pathlib import Path
+
+        from xr_codec_marl.baselines import POLICIES
 
         if args.policy not in POLICIES and not Path(args.policy).exists():
             from xr_codec_marl.errors import choice_error

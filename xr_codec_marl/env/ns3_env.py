@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -29,7 +30,6 @@ from xr_codec_marl.bridge.server import (
     DEFAULT_ENDPOINT,
     BridgeServer,
     Ended,
-    Event,
     Joined,
     StepReceived,
 )
@@ -96,7 +96,7 @@ def scenario_arguments(scenario: XRScenario) -> list[str]:
         audio, pose = ar.side_flows_mbps
         args["audioMbps"] = audio
         args["audioPeriodMs"] = args["posePeriodMs"] = ar.side_flow_period_ms
-        args["poseBytes"] = int(round(pose * 1e6 / 8.0 * ar.side_flow_period_ms / 1e3))
+        args["poseBytes"] = round(pose * 1e6 / 8.0 * ar.side_flow_period_ms / 1e3)
     return [f"--{k}={v!r}" if isinstance(v, float) else f"--{k}={v}" for k, v in args.items()]
 
 
@@ -373,7 +373,7 @@ class Ns3Env:
         if self._own_server:
             self.server.close()
 
-    def __enter__(self) -> "Ns3Env":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
