@@ -12,7 +12,9 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -239,8 +241,16 @@ def run(args: argparse.Namespace) -> int:
                   + (f", delay {k['delay_ms']:.2f} ms, pdr {k['pdr']:.4f}" if "delay_ms" in k
                      and "pdr" in k else ""), flush=True)
 
+    def on_sigterm(signum, frame):  # `docker stop`, compose down: leave like on Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         serve_sessions(server, make, args.episodes, on_episode, shaping=args.reward_shaping)
     finally:
-        server.close()
+        server.close()  # simulators waiting on us get Close, not a timeout
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
