@@ -155,6 +155,28 @@ def test_non_canonical_encodings_fall_back_to_protobuf():
     assert codec.parse_step_envelope(b"\x1a\x05\x0a") is None  # truncated
 
 
+def test_fields_in_any_order_take_the_fast_path_and_agree():
+    """Protobuf accepts fields in any order and bools as any varint; so does the fast path."""
+    step = pb.Step(session_id="0001-abc", step_index=300, sim_time_s=2.5, obs=np.ones(15),
+                   kpis=np.arange(24) / 3, truncated=True, truncation_reason="limit")
+    parts = []
+    for fd, value in reversed(step.ListFields()):  # every field on its own, last field first
+        one = pb.Step()
+        if fd.is_repeated:
+            getattr(one, fd.name).extend(value)
+        else:
+            setattr(one, fd.name, value)
+        parts.append(one.SerializeToString())
+    parts.append(b"\x48\x81\x00")  # terminated = true as a two-byte varint
+    inner = b"".join(parts)
+    data = b"\x1a" + codec._encode_varint(len(inner)) + inner
+    assert codec._fields_in_order(data, 3, len(data)) is None  # not the canonical layout ...
+    fast, slow = both_paths(data)
+    assert fast is not None  # ... yet still the fast path, agreeing with protobuf
+    assert_same(fast, slow)
+    assert fast.terminated and fast.truncated and fast.step_index == 300
+
+
 floats = st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True), max_size=30)
 
 

@@ -348,9 +348,92 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
 
 
 _unpack_double = struct.Struct("<d").unpack_from
-#: Step fields holding packed float32 values, in the order they are gathered.
-_FLOAT_FIELDS = (4, 5, 7, 8)
 _BOOL_BYTES = b"\x00\x01"
+
+
+#: (tag byte, field number) of the length-delimited array fields of ``Step``, in field order.
+_ARRAY_TAGS = ((0x22, 4), (0x2A, 5), (0x32, 6), (0x3A, 7), (0x42, 8))
+
+_Fields = tuple[str, int, float, bool, bool, str, dict[int, bytes]]
+
+
+def _fields_in_order(data: bytes, i: int, end: int) -> _Fields | None:
+    """Straight-line read of the layout protobuf itself writes (fields in number order, each
+    at most once, packed arrays, one-byte bools); ``None`` if the bytes say anything else."""
+    sid, reason, idx, t, term, trunc = "", "", 0, 0.0, False, False
+    chunks: dict[int, bytes] = {}
+    if i < end and data[i] == 0x0A:
+        n, i = _varint(data, i + 1)
+        sid = data[i:i + n].decode()
+        i += n
+    if i < end and data[i] == 0x10:
+        idx, i = _varint(data, i + 1)
+    if i < end and data[i] == 0x19:
+        t = _unpack_double(data, i + 1)[0]
+        i += 9
+    for tag, field in _ARRAY_TAGS:
+        if i < end and data[i] == tag:
+            n = data[i + 1]
+            if n < 0x80:
+                i += 2
+            else:
+                n, i = _varint(data, i + 1)
+            chunks[field] = data[i:i + n]
+            i += n
+    if i < end and data[i] == 0x48:
+        if data[i + 1] > 1:
+            return None
+        term = data[i + 1] == 1
+        i += 2
+    if i < end and data[i] == 0x50:
+        if data[i + 1] > 1:
+            return None
+        trunc = data[i + 1] == 1
+        i += 2
+    if i < end and data[i] == 0x5A:
+        n, i = _varint(data, i + 1)
+        reason = data[i:i + n].decode()
+        i += n
+    return (sid, idx, t, term, trunc, reason, chunks) if i == end else None
+
+
+def _fields_any_order(data: bytes, i: int, end: int) -> _Fields | None:
+    """The same for fields in any order (still each array once, known fields only)."""
+    sid, reason, idx, t, term, trunc = "", "", 0, 0.0, False, False
+    chunks: dict[int, bytes] = {}
+    while i < end:
+        key, i = _varint(data, i)
+        field, wire = key >> 3, key & 7
+        if wire == 2:
+            length, i = _varint(data, i)
+            j = i + length
+            if j > end:
+                return None
+            if field == 1:
+                sid = data[i:j].decode()
+            elif field == 11:
+                reason = data[i:j].decode()
+            elif field in chunks or not 4 <= field <= 8:
+                return None  # an unknown field, or an array in several chunks
+            else:
+                chunks[field] = data[i:j]
+            i = j
+        elif wire == 0:
+            value, i = _varint(data, i)
+            if field == 2:
+                idx = value
+            elif field == 9:
+                term = value != 0
+            elif field == 10:
+                trunc = value != 0
+            else:
+                return None
+        elif wire == 1 and field == 3:
+            t = _unpack_double(data, i)[0]
+            i += 8
+        else:
+            return None
+    return (sid, idx, t, term, trunc, reason, chunks) if i == end else None
 
 
 def parse_step_envelope(data: bytes) -> RawStep | None:
@@ -365,64 +448,24 @@ def parse_step_envelope(data: bytes) -> RawStep | None:
     try:
         if data[0] != 0x1A:
             return None
-        length, i = _varint(data, 1)
+        length = data[1]
+        if length < 0x80:
+            i = 2
+        else:
+            length, i = _varint(data, 1)
         end = i + length
         if end != len(data):
             return None
-        sid, reason, idx, t, term, trunc = "", "", 0, 0.0, False, False
-        chunks: dict[int, bytes] = {}
-        while i < end:
-            key = data[i]  # one-byte varints inline: every key and length here is < 128
-            if key < 0x80:
-                i += 1
-            else:
-                key, i = _varint(data, i)
-            field, wire = key >> 3, key & 7
-            if wire == 2:
-                length = data[i]
-                if length < 0x80:
-                    i += 1
-                else:
-                    length, i = _varint(data, i)
-                j = i + length
-                if j > end:
-                    return None
-                if field == 1:
-                    sid = data[i:j].decode()
-                elif field == 11:
-                    reason = data[i:j].decode()
-                elif field in chunks:
-                    return None  # a repeated field in several chunks: let protobuf join them
-                elif field in _FLOAT_FIELDS:
-                    if length & 3:
-                        return None
-                    chunks[field] = data[i:j]
-                elif field == 6:
-                    chunks[6] = data[i:j]
-                else:
-                    return None
-                i = j
-            elif wire == 0:
-                value, i = _varint(data, i)
-                if field == 2:
-                    idx = value
-                elif field == 9:
-                    term = value != 0
-                elif field == 10:
-                    trunc = value != 0
-                else:
-                    return None
-            elif wire == 1 and field == 3:
-                t = _unpack_double(data, i)[0]
-                i += 8
-            else:
-                return None
-        if i != end:
-            return None
+        fields = _fields_in_order(data, i, end) or _fields_any_order(data, i, end)
     except (IndexError, ValueError, UnicodeDecodeError, struct.error):
         return None
+    if fields is None:
+        return None
+    sid, idx, t, term, trunc, reason, chunks = fields
     get = chunks.get
     o, st, r, k = get(4, b""), get(5, b""), get(7, b""), get(8, b"")
+    if (len(o) | len(st) | len(r) | len(k)) & 3:
+        return None  # not whole float32s: protobuf will call it corrupt
     buf = np.frombuffer(b"".join((o, st, r, k)), _F32)
     flags = get(6, b"")
     n_avail = len(flags)
