@@ -7,11 +7,16 @@ Three ways through our side, all timed by the C++ probe (round trip = send Step 
 Action, including both sides' protobuf work):
 
 - ``raw``:    pyzmq REP echo of a Step-sized request with an Action-sized reply (the floor);
+- ``floor``:  the bridge dialogue answered by a bare pyzmq ROUTER with prebuilt replies: the
+              C++ side's protobuf work and the framing, with no Python work at all;
 - ``bridge``: ``BridgeServer`` alone answering a fixed action: the protocol's own cost
               (validation of every step against the handshake, numpy arrays, action checks);
 - ``server``: ``BridgeServer`` + the ``xr-marl serve`` loop: decode -> numpy -> rewards from
               KPIs -> policy (APS) -> encode, one policy per simulator session;
 - ``env``:    ``Ns3Env`` (attach mode) stepped by the same policy: the training/evaluation path.
+
+Plus the Python side's own cost per step measured in-process (no transport, no scheduler):
+a REP echo, a REP with protobuf decode/encode, and ``BridgeServer``.
 
 Writes benchmarks/results/bridge_overhead.json (machine, command, every repeat, medians).
 
@@ -98,6 +103,36 @@ def bench_raw(probe: str, steps: int, reply_bytes: int) -> dict:
     return box["result"]
 
 
+def bench_floor(probe: str, steps: int) -> dict:
+    """The bridge dialogue with no Python work: a bare pyzmq ROUTER answering every step with
+    a prebuilt Action (no parsing, no checks). Its gap to ``raw`` is the C++ side's protobuf
+    work and the ROUTER framing; the gap from here to ``bridge`` is our Python server."""
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    th, box = in_thread(lambda: run_probe(
+        probe, [f"--endpoint=tcp://127.0.0.1:{port}", f"--steps={steps}", "--timeout-ms=5000"],
+        timeout_s=600))
+    try:
+        ident, _ = sock.recv_multipart()
+        sock.send_multipart([ident, codec.encode(codec.welcome_envelope("s"))])
+        replies = [codec.encode_action("s", t, [1, 2, 3]) for t in range(steps)]
+        replies.append(codec.encode(codec.close_envelope("s", "episode over")))
+        for reply in replies:
+            if not sock.poll(5000):
+                raise RuntimeError("floor: probe stopped sending")
+            ident, _ = sock.recv_multipart()
+            sock.send_multipart([ident, reply])
+        th.join(30)
+    finally:
+        sock.close(0)
+        ctx.term()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def bench_bridge(probe: str, steps: int) -> dict:
     """BridgeServer events answered with a constant joint action (no policy)."""
     from xr_codec_marl.bridge.server import Ended, StepReceived
@@ -164,6 +199,67 @@ def bench_env(probe: str, steps: int, policy: str) -> dict:
     return box["result"]
 
 
+def in_process_costs(steps: int) -> dict:
+    """Median per-step cost of the Python side alone (no OS scheduling in the way): a DEALER in
+    this thread sends real step bytes over inproc:// and takes the answer, through
+    (a) a REP echo, (b) a REP that decodes and encodes with protobuf, (c) BridgeServer."""
+    ctx = zmq.Context()
+    spec = probe_spec(10**9)
+    server = BridgeServer("inproc://bridge-bench", context=ctx, timeout_s=3600.0)
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.connect("inproc://bridge-bench")
+    from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+    from xr_codec_marl.bridge.server import Joined
+
+    dealer.send(codec.encode(pb.Envelope(hello=codec.hello_from_spec(spec, send_rewards=False))))
+    sid = next(e for e in server.poll(1.0) if isinstance(e, Joined)).session.session_id
+    dealer.recv()
+    a, j = np.meshgrid(np.arange(3), np.arange(5), indexing="ij")
+    msgs = [codec.encode(codec.step_envelope(
+        sid, t, 0.5 * t, obs=t + 0.5 * a + 0.0625 * j, state=-(t + 0.125 * np.arange(15)),
+        avail_actions=np.ones((3, 10), bool), kpis=np.full((3, 8), 0.5 + t % 7)))
+        for t in range(steps)]
+    rep = ctx.socket(zmq.REP)
+    rep.bind("inproc://raw-bench")
+    req = ctx.socket(zmq.REQ)
+    req.connect("inproc://raw-bench")
+    reply = codec.encode_action(sid, 1, [1, 2, 3])
+
+    def raw(t: int) -> None:
+        req.send(msgs[t])
+        rep.recv()
+        rep.send(reply)
+        req.recv()
+
+    def raw_protobuf(t: int) -> None:
+        req.send(msgs[t])
+        env = codec.decode(rep.recv())
+        rep.send(codec.action_envelope(sid, env.step.step_index, [1, 2, 3]).SerializeToString())
+        req.recv()
+
+    def bridge(t: int) -> None:
+        dealer.send(msgs[t])
+        server.poll(1.0)
+        server.send_action(sid, (1, 2, 3))
+        dealer.recv()
+
+    out = {}
+    clock = time.perf_counter_ns
+    for name, fn in (("raw_us", raw), ("raw_protobuf_us", raw_protobuf), ("bridge_us", bridge)):
+        times = np.empty(steps)
+        for t in range(steps):
+            t0 = clock()
+            fn(t)
+            times[t] = clock() - t0
+        out[name] = round(float(np.median(times)) / 1000.0, 2)
+    server.close()
+    for sock in (dealer, rep, req):
+        sock.close(0)
+    ctx.term()
+    out["bridge_minus_raw_us"] = round(out["bridge_us"] - out["raw_us"], 2)
+    return out
+
+
 def machine() -> dict:
     cpu = ""
     try:
@@ -217,13 +313,15 @@ def main(argv: list[str] | None = None) -> int:
         probe = str(find_binary("xrmarl-bridge-probe"))
     action_bytes = len(codec.encode(codec.action_envelope("0001-abcdef", 12345, [9, 9, 9])))
     info = machine()
-    ways = ("raw", "bridge", "server", "env")
+    ways = ("raw", "floor", "bridge", "server", "env")
     results: dict[str, list[dict]] = {w: [] for w in ways}
     bench_server(probe, 500, args.policy)  # warm-up: imports, first connections
     for rep in range(args.repeats):
         for way in ways:
             if way == "raw":
                 r = bench_raw(probe, args.steps, action_bytes)
+            elif way == "floor":
+                r = bench_floor(probe, args.steps)
             elif way == "bridge":
                 r = bench_bridge(probe, args.steps)
             elif way == "server":
@@ -235,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"median {r['rtt_us']['median']:6.1f} us  p99 {r['rtt_us']['p99']:7.1f} us",
                   flush=True)
     summary = {way: summarize(runs) for way, runs in results.items()}
+    inproc = in_process_costs(min(args.steps, 20000))
+    info["load_avg_at_end"] = list(os.getloadavg())
     raw = summary["raw"]
     for way in ways[1:]:
         s = summary[way]
@@ -252,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "action_reply_bytes": action_bytes,
         "summary": summary,
+        "python_side_per_step_median": inproc,
         "targets": {"vs_raw_max": 1.5, "steps_per_s_min": 5000,
                     "ns3_gym_single_agent_steps_per_s": 2868},
         "runs": results,
@@ -264,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                                          f"x{s['throughput_vs_raw']} throughput vs raw")
         print(f"{way:6s} {s['steps_per_s']:8.0f} steps/s  median {s['rtt_median_us']:6.1f} us  "
               f"p99 {s['rtt_p99_us']:7.1f} us{extra}")
+    print(f"python side alone (median per step, in-process): {inproc}")
     print(f"wrote {args.out}")
     return 0
 

@@ -43,6 +43,7 @@ EXPIRY_CHECK_S = 0.02
 
 _SNDMORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
 _NOBLOCK = int(zmq.NOBLOCK)
+_RCVMORE = int(zmq.RCVMORE)
 
 
 class SessionState(Enum):
@@ -174,7 +175,8 @@ class BridgeServer:
         now = time.monotonic()
         deadline = now + max(timeout_s, 0.0)
         items = self._poll_items
-        recv = self._sock.recv_multipart
+        sock = self._sock
+        recv = sock.recv
         while True:
             if now >= self._check_at:
                 self._expire(now, events)
@@ -183,12 +185,19 @@ class BridgeServer:
                 return events
             wait_ms = max(int((min(deadline, self._check_at) - now) * 1000.0 + 0.999), 0)
             if zmq_poll(items, wait_ms):
-                try:
-                    frames = recv(zmq.NOBLOCK)
+                try:  # a ROUTER message is [identity, payload, ...]: two receives, one check
+                    identity = recv(_NOBLOCK)
+                    data = recv(_NOBLOCK)
                 except zmq.Again:
-                    frames = None
-                if frames is not None:
-                    self._handle(frames, events)
+                    identity = None
+                if identity is not None:
+                    if sock.getsockopt(_RCVMORE):
+                        frames = [identity, data]
+                        while sock.getsockopt(_RCVMORE):
+                            frames.append(recv(_NOBLOCK))
+                        self._handle(frames, events)
+                    else:
+                        self._handle_one(identity, data, events)
             now = time.monotonic()
             if events or now >= deadline:
                 if now >= self._check_at:
@@ -265,7 +274,17 @@ class BridgeServer:
         self.close()
 
     # ------------------------------------------------------------------ receiving
-    def _handle(self, frames: list[bytes], events: list[Event]) -> None:
+    def _handle_one(self, identity: bytes, data: bytes, events: list[Event]) -> None:
+        """A one-frame message (the normal case): a session's step takes the fast path."""
+        session = self._by_identity.get(identity)
+        if session is not None:
+            raw = codec.parse_step_envelope(data)
+            if raw is not None:
+                self._on_step((identity,), session, raw, events)
+                return
+        self._handle([identity, data], events, fast_tried=session is not None)
+
+    def _handle(self, frames: list[bytes], events: list[Event], fast_tried: bool = False) -> None:
         identity = frames[0]
         session = self._by_identity.get(identity)
         if len(frames) == 2:
@@ -280,7 +299,7 @@ class BridgeServer:
             )
             return
         data = frames[-1]
-        if session is not None:  # the hot path: a step, read straight from the bytes
+        if session is not None and not fast_tried:  # a step, read straight from the bytes
             raw = codec.parse_step_envelope(data)
             if raw is not None:
                 self._on_step(framing, session, raw, events)
