@@ -38,6 +38,8 @@ class AnalyticParams:
     base_delay_ms: float = 1.0
     #: scheduling slot (ms); None = the scenario's numerology (0.25 ms for numerology 2)
     slot_ms: float | None = None
+    harq_bler: float = 0.1  # first-transmission BLER target
+    harq_rtt_ms: float = 1.0  # NR numerology 2: a retransmission a few slots later
 
 
 #: Named parameter sets. ``nr``: the paper's NR cell (numerology 2, 4x8 array, 256QAM), the
@@ -47,7 +49,7 @@ PROFILES: dict[str, AnalyticParams] = {
     "nr": AnalyticParams(),
     "ns3-lte": AnalyticParams(
         mcs_table="lte64", implementation_loss_db=15.0, overhead=0.3, shannon_alpha=0.6,
-        spread_ms=0.0, base_delay_ms=3.0, slot_ms=1.0,
+        spread_ms=0.0, base_delay_ms=3.0, slot_ms=1.0, harq_rtt_ms=8.0,
     ),
 }
 
@@ -96,6 +98,8 @@ class AnalyticXREnv:
             spread_ms=self.params.spread_ms,
             slot_ms=self.params.slot_ms or 1.0 / (2**sc.numerology),
             base_delay_ms=self.params.base_delay_ms,
+            harq_bler=self.params.harq_bler,
+            harq_rtt_ms=self.params.harq_rtt_ms,
         )
         bw_hz = sc.bandwidth_mhz * 1e6
         self._noise_dbm = channel.thermal_noise_dbm(bw_hz, sc.ue_noise_figure_db)

@@ -60,8 +60,20 @@ class CellParams:
     buffer_bytes: int = 60_000
     spread_ms: float = 4.0  # a frame's packets reach the gNB over this span
     slot_ms: float = 0.25  # numerology 2
-    base_delay_ms: float = 1.0  # core network + gNB processing + HARQ feedback, fixed part
+    base_delay_ms: float = 1.0  # core network + gNB processing, fixed part
+    harq_bler: float = 0.1  # first-transmission block error rate (link adaptation target)
+    harq_rtt_ms: float = 1.0  # extra delay of a retransmitted packet
     max_delay_ms: float = 500.0  # cap on a packet's delay in the statistics (stalled UE)
+
+    def packet_noise(self) -> tuple[float, float]:
+        """Mean extra delay and mean |D_i - D_{i-1}| from HARQ and slot quantisation.
+
+        A packet is retransmitted with probability p (+rtt), independently; its transmission
+        starts at a uniformly random point of a slot. For two consecutive packets the delay
+        difference these add has mean |.| of 2 p (1 - p) rtt + slot / 3.
+        """
+        p, rtt = self.harq_bler, self.harq_rtt_ms
+        return p * rtt, 2.0 * p * (1.0 - p) * rtt + self.slot_ms / 3.0
 
 
 def waterfill(demand_s: np.ndarray, capacity_s: float) -> np.ndarray:
@@ -142,7 +154,9 @@ def simulate_window(
     m = float(params.mtu_bytes)
     spread_s = params.spread_ms * 1e-3
     slot_ms = params.slot_ms
-    fixed_ms = params.base_delay_ms + slot_ms / 2.0  # processing + mean slot quantisation
+    harq_mean_ms, pair_noise_ms = params.packet_noise()
+    # processing + mean slot quantisation + expected HARQ retransmission delay
+    fixed_ms = params.base_delay_ms + slot_ms / 2.0 + harq_mean_ms
     zeros = np.zeros((b, n))
     acc = {k: zeros.copy() for k in ("sent", "deliv", "bytes", "dsum", "jsum", "jpairs", "occ")}
     side_b = np.broadcast_to(side_bytes, (b, n))
@@ -199,6 +213,7 @@ def simulate_window(
         acc["dsum"] += dsum_ms + side_ms * side_n
         state.backlog_bytes = np.clip(q + acc_bytes - video_cap, 0.0, params.buffer_bytes)
 
+    acc["jsum"] += acc["jpairs"] * pair_noise_ms  # per-packet HARQ/slot delay variation
     return WindowStats(
         sent_pkts=acc["sent"],
         delivered_pkts=acc["deliv"],
