@@ -257,7 +257,7 @@ def test_ns3_env_launches_probes_and_survives_killing_one(probe, tmp_path):
             "unreachable" in res.info["truncation_reason"][1]
         while not res.done[0]:
             res = env.step(np.ones((2, 3), int))
-        assert res.info["truncation_reason"][0] == "episode_limit"
+        assert res.info["truncation_reason"][0] == "time limit"
         again = env.reset(seed=50)  # fresh processes for the next episode
         assert again.info["seeds"] == [50, 51] and len(env.launcher.processes) == 2
     finally:

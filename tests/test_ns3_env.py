@@ -76,7 +76,7 @@ def test_ns3_env_is_a_vec_env_and_builds_obs_from_raw_kpis():
             assert not res.terminated.any()
             assert res.truncated.all() == (t == LIMIT)
             prev = res.info["kpis"]
-        assert res.info["truncation_reason"] == ["episode limit"] * 2
+        assert res.info["truncation_reason"] == ["time limit"] * 2
         assert [s.outcome() for s in sims] == ["closed: episode limit"] * 2
         with pytest.raises(RuntimeError, match="call reset"):
             env.step(np.zeros((2, 3), int))
@@ -134,7 +134,7 @@ def test_dead_worker_truncates_only_its_env_and_others_continue():
             res = env.step(np.zeros((2, 3), int))
             assert res.truncated[victim]  # stays done, with its reason
             assert res.info["truncation_reason"][victim] == reason
-        assert res.truncated[other] and res.info["truncation_reason"][other] == "episode limit"
+        assert res.truncated[other] and res.info["truncation_reason"][other] == "time limit"
         assert sims[0].outcome() == "died" and sims[1].outcome() == "closed: episode limit"
     finally:
         env.close()
@@ -231,7 +231,7 @@ def test_launched_worker_that_crashes_truncates_with_its_exit_code(tmp_path):
         assert "exited with code 3" in reason or "unreachable" in reason, reason
         for _ in range(LIMIT - 2):
             res = env.step(np.zeros((2, 3), int))
-        assert res.truncated[0] and res.info["truncation_reason"][0] == "episode limit"
+        assert res.truncated[0] and res.info["truncation_reason"][0] == "time limit"
     finally:
         env.close()
 
@@ -268,3 +268,16 @@ def test_reset_fails_clearly_when_the_binary_exits_at_once(tmp_path):
 def test_scenario_arguments_carry_settings():
     args = scenario_arguments(XRScenario(ring_m=250.0, episode_limit=12))
     assert "--ringRadius=250.0" in args and "--episodeLimit=12" in args
+
+
+def test_simulator_truncating_early_passes_its_reason_on():
+    env = attach_env(1)
+    try:
+        sims = start_sims(env, [0], steps=2)  # the sim stops after 2 of the 5 windows
+        env.reset()
+        assert not env.step(np.zeros((1, 3), int)).done.any()
+        res = env.step(np.zeros((1, 3), int))
+        assert res.truncated[0] and res.info["truncation_reason"] == ["episode limit"]
+        assert sims[0].outcome() == "closed: episode limit"
+    finally:
+        env.close()

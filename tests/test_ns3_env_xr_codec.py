@@ -42,7 +42,7 @@ def test_aps_episode_on_ns3_has_sane_kpis_and_adapts(built, tmp_path):
             rewards.append(res.rewards)
             ob = res
             assert res.done.all() == (t == WINDOWS - 1), res.info["truncation_reason"]
-        assert res.info["truncation_reason"] == ["episode_limit"] * 2
+        assert res.info["truncation_reason"] == ["time limit"] * 2
     finally:
         env.close()
     kpis = np.stack(history)  # [T, B, N, K]

@@ -46,6 +46,9 @@ from xr_codec_marl.xr.scenario import XRScenario
 
 log = logging.getLogger(__name__)
 
+#: ``info["truncation_reason"]`` of an episode cut at its limit (as the analytic backend says).
+TIME_LIMIT = "time limit"
+
 #: XRScenario fields passed to the xr-codec simulator as ns-3 CommandLine values.
 _SCENARIO_FLAGS: dict[str, str] = {
     "ring_m": "ringRadius",
@@ -337,8 +340,9 @@ class Ns3Env:
             if ws is not None:
                 terminated[i] = ws.terminated
                 truncated[i] = ws.truncated and not ws.terminated
-                if truncated[i]:
-                    self._reasons[i] = ws.truncation_reason or "simulator truncated the episode"
+                if truncated[i]:  # at the episode limit: the reason every backend gives
+                    self._reasons[i] = TIME_LIMIT if self._t >= self.spec.episode_limit else (
+                        ws.truncation_reason or "simulator truncated the episode")
                 self._prev_kpis[i] = kpis[i]
             else:  # dead worker, or one that was already done: its last observation stays
                 terminated[i] = self._done[i] and not self._reasons[i]
@@ -350,9 +354,9 @@ class Ns3Env:
         if self._t >= self.spec.episode_limit:
             for i in np.flatnonzero(~(terminated | truncated)):
                 truncated[i] = True
-                self._reasons[i] = "time limit"
+                self._reasons[i] = TIME_LIMIT
                 if self._sessions[i] is not None:
-                    self.server.close_session(self._sessions[i], "time limit")
+                    self.server.close_session(self._sessions[i], TIME_LIMIT)
         self._done |= terminated | truncated
         self._needs_reset = bool(self._done.all())
         self._actions = actions
