@@ -152,6 +152,11 @@ cleanup() {
 }
 trap cleanup EXIT
 "${compose[@]}" down >/dev/null 2>&1 || true
+# a project network left from a run before the dnsname plugin was installed has no DNS
+if podman network exists "${PROJECT}_default" 2>/dev/null \
+   && ! grep -qs dnsname "/etc/cni/net.d/${PROJECT}_default.conflist"; then
+  podman network rm "${PROJECT}_default" >/dev/null
+fi
 run_start=$(date +%s)
 set +e
 # podman-compose 1.0 has no profiles: name the services of the default run explicitly.
