@@ -147,16 +147,7 @@ def serve_sessions(
     while (episodes is None or ended < episodes) and not should_stop():
         for ev in server.poll(0.2):
             sid = ev.session.session_id
-            if isinstance(ev, Joined):
-                spec = ev.session.spec
-                try:
-                    policy = make_policy(spec)
-                    policy.reset(1, seed=ev.session.seed)
-                except (ValueError, RuntimeError, OSError) as exc:
-                    server.abort_session(sid, Code.CODE_INTERNAL, f"no policy for it: {exc}")
-                    continue
-                agents[sid] = SessionAgent(policy, KpiFeatures(spec, shaping), spec, shaping)
-            elif isinstance(ev, StepReceived):
+            if isinstance(ev, StepReceived):  # the hot path first
                 agent = agents.get(sid)
                 if agent is None:
                     continue
@@ -171,6 +162,15 @@ def serve_sessions(
                         server.send_action(sid, actions)
                     except ValueError as exc:
                         server.abort_session(sid, Code.CODE_ACTION, f"policy gave {exc}")
+            elif isinstance(ev, Joined):
+                spec = ev.session.spec
+                try:
+                    policy = make_policy(spec)
+                    policy.reset(1, seed=ev.session.seed)
+                except (ValueError, RuntimeError, OSError) as exc:
+                    server.abort_session(sid, Code.CODE_INTERNAL, f"no policy for it: {exc}")
+                    continue
+                agents[sid] = SessionAgent(policy, KpiFeatures(spec, shaping), spec, shaping)
             elif isinstance(ev, Ended):
                 agent = agents.pop(sid, None)
                 ended += 1
