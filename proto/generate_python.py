@@ -41,7 +41,13 @@ def _header(protoc_version: str) -> str:
 
 def generate() -> dict[str, bytes]:
     """Run the pinned protoc and return ``{file name: bytes}`` of the outputs (with header)."""
-    installed = metadata.version("grpcio-tools")
+    try:
+        installed = metadata.version("grpcio-tools")
+    except metadata.PackageNotFoundError:
+        raise SystemExit(
+            f"grpcio-tools is not installed: `pip install grpcio-tools=={GRPCIO_TOOLS_VERSION}` "
+            "(the pinned generator of the committed code)"
+        ) from None
     if installed != GRPCIO_TOOLS_VERSION:
         raise SystemExit(
             f"grpcio-tools {installed} is installed but the committed code is pinned to "
