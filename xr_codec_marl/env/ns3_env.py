@@ -194,13 +194,20 @@ class Ns3Env:
     """``VecMultiAgentEnv`` over ``workers`` live simulators (see the module docstring).
 
     ``scenario`` fixes the expected spec (hellos that disagree are refused) and the arguments
-    given to launched simulators; ``spec`` overrides the spec for other scenarios. With
-    ``launch=True`` the env starts ``binary`` (a path, a name for ``build.find_binary``, or a
-    command list such as ``[python, script]``) once per worker and episode with
+    given to launched simulators; ``spec`` overrides the spec for other scenarios.
+
+    ``launch=True``: each ``reset`` starts ``binary`` (a path, a name for
+    ``build.find_binary``, or a command list such as ``[python, script]``) once per worker with
     ``sim_argv(endpoint, seed, i)`` (default: the xr-codec simulator's ``--endpoint= --seed=
-    --run= --timeoutMs=`` and the scenario's settings) followed by ``sim_args``; with ``launch=False`` it serves simulators started elsewhere on ``endpoint``.
-    ``timeout_s``: a silent simulator is declared dead after this; ``connect_timeout_s``: how
-    long ``reset`` waits for every worker's first observation.
+    --run= --timeoutMs=`` and the scenario's settings) followed by ``sim_args``.
+    ``launch=False``: serves simulators started elsewhere that connect to ``endpoint`` (their
+    own seeds, reported in ``info["seeds"]``).
+
+    ``timeout_s``: a silent simulator is declared dead after this (also the launched
+    simulators' own receive timeout); ``connect_timeout_s``: how long ``reset`` waits for every
+    worker's first observation; ``initial_action``: the action assumed before step 0 when the
+    simulator does not report its start-up codec rates (default: the highest, as the analytic
+    backend).
     """
 
     def __init__(
