@@ -140,7 +140,7 @@ def test_two_probes_at_once_and_killing_one_truncates_only_its_episode(probe):
     assert rc == 0 and lines[-1]["status"] == "ok"
     ev1, t1 = ended[1]
     assert not ev1.clean and ("silent" in ev1.reason or "unreachable" in ev1.reason)
-    assert t1 - killed_at < T + 0.5  # within the timeout
+    assert t1 - killed_at < T + 1.0  # within the timeout
     assert ended[2][0].clean
     other_steps = [e for e in events if isinstance(e, StepReceived) and e.session.seed == 2]
     assert len(other_steps) == steps + 1  # the other episode ran to its end
@@ -251,7 +251,7 @@ def test_ns3_env_launches_probes_and_survives_killing_one(probe, tmp_path):
             res = env.step(np.ones((2, 3), int))
             if res.truncated[1]:
                 break
-        assert time.monotonic() - t0 < T + 0.5
+        assert time.monotonic() - t0 < T + 1.0
         assert not res.done[0] and res.truncated[1]
         assert "died" in res.info["truncation_reason"][1] or \
             "unreachable" in res.info["truncation_reason"][1]
