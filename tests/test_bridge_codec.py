@@ -227,7 +227,8 @@ def test_check_actions_names_the_problem():
     for acts, msg in (([1, 2], "2 actions for 3 agents"),
                       ([1, 2, 10], "agent 2: action 10 out of range [0, 9]"),
                       ([-1, 2, 3], "agent 0: action -1 out of range"),
-                      ([3, 2, 1], "agent 0: action 3 is not available")):
+                      ([3, 2, 1], "agent 0: action 3 is not available"),
+                      (np.array([1.5, 2, 3]), "actions must be integer indices")):
         with pytest.raises(WireError, match=re.escape(msg)) as exc:
             codec.check_actions(acts, LAYOUT, avail)
         assert exc.value.code == Code.CODE_ACTION

@@ -538,6 +538,8 @@ def check_actions(actions, layout: WireLayout, avail: np.ndarray | None = None) 
     """Validate one joint action (length ``n_agents``, each in its agent's range and available)
     and return it as a list of ints; ``CODE_ACTION`` names the first problem."""
     acts = [int(a) for a in actions]
+    if acts != list(actions):
+        raise WireError(Code.CODE_ACTION, f"actions must be integer indices, got {list(actions)}")
     if len(acts) != layout.n_agents:
         raise WireError(
             Code.CODE_ACTION, f"{len(acts)} actions for {layout.n_agents} agents"
