@@ -201,5 +201,23 @@ if [ -n "$summary" ]; then
 fi
 grep -h "episode done" "$RESULTS"/ns3_*.log | head -10 || true
 echo "results: $RESULTS"
+
+# ------------------------------------------------------------------ 7. the sweep profile
+if [ "${SWEEP_CHECK:-1}" = 1 ]; then
+  say "sweep profile: rings 200,300,400 x aps, 1 seed, 1 episode per cell, ns-3 in the container"
+  # podman-compose 1.0 `run` would also start every other service: --no-deps
+  sweep_start=$(date +%s)
+  set +e
+  RINGS=200,300,400 POLICIES=aps SEEDS=1 SWEEP_EPISODES=1 WORKERS=1 \
+    timeout "$TIMEOUT_S" "${compose[@]}" run --no-deps --rm -T sweep > "$RESULTS/sweep.log" 2>&1
+  src=$?
+  set -e
+  echo "sweep exited with $src after $(( $(date +%s) - sweep_start )) s"
+  grep -vE '^(\*\*|podman |using podman|podman-compose|exit code|\[|time=)' "$RESULTS/sweep.log" | tail -12 || true
+  check "sweep exited 0" '[ "$src" -eq 0 ]'
+  check "sweep wrote results.csv with rings 200, 300, 400 on ns3" \
+    "python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); rings={float(x[\"ring_m\"]) for x in r}; assert rings=={200.0,300.0,400.0} and {x[\"backend\"] for x in r}=={\"ns3\"}, (rings, len(r))' '$RESULTS/sweep/results.csv'"
+  check "sweep wrote the HTML report" '[ -s "$RESULTS/sweep/report.html" ]'
+fi
 [ "$fails" -eq 0 ] || die "$fails check(s) failed"
 say "container test passed"
