@@ -71,9 +71,9 @@ class SimSocket:
             raise TimeoutError(f"no reply within {timeout_s} s")
         return codec.decode(self.sock.recv())
 
-    def hello(self, spec: EnvSpec, seed: int = 0, **kw) -> pb.Envelope:
+    def hello(self, spec: EnvSpec, seed: int = 0, timeout_s: float = T, **kw) -> pb.Envelope:
         self.send(pb.Envelope(hello=codec.hello_from_spec(spec, seed, **kw)))
-        return self.recv()
+        return self.recv(timeout_s)
 
     def close(self) -> None:
         self.sock.close(0)
@@ -89,6 +89,7 @@ def run_episode(
     die_after: int | None = None,
     hang_s: float = 0.0,
     identity: bytes | None = None,
+    hello_timeout_s: float = T,
     record: list | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> str:
@@ -103,7 +104,7 @@ def run_episode(
     steps = spec.episode_limit if steps is None else steps
     sim = SimSocket(endpoint, identity)
     try:
-        reply = sim.hello(spec, seed, send_rewards=not raw_kpis)
+        reply = sim.hello(spec, seed, timeout_s=hello_timeout_s, send_rewards=not raw_kpis)
         if reply.WhichOneof("body") != "welcome":
             return f"refused: {reply.error.message}"
         sid = reply.welcome.session_id

@@ -335,3 +335,24 @@ def test_poll_respects_its_timeout_when_idle(server):
     t0 = time.monotonic()
     assert server.poll(0.2) == []
     assert 0.15 < time.monotonic() - t0 < 0.6
+
+
+def test_deferred_hello_waits_for_readmit(spec):
+    from xr_codec_marl.bridge.server import DEFER
+
+    gate = {"open": False}
+    with BridgeServer("tcp://127.0.0.1:*", timeout_s=T,
+                      admit=lambda hello, s: None if gate["open"] else DEFER) as srv:
+        sim = SimSocket(srv.endpoint)
+        sim.send(pb.Envelope(hello=codec.hello_from_spec(spec, seed=3)))
+        assert srv.poll(0.2) == [] and not srv.sessions
+        with pytest.raises(TimeoutError):
+            sim.recv(0.1)  # no answer yet: neither welcome nor refusal
+        srv.readmit()  # still closed: stays deferred
+        assert srv.poll(0.05) == []
+        gate["open"] = True
+        srv.readmit()
+        joined, _ = poll_until(srv, lambda e: isinstance(e, Joined))
+        assert joined.session.seed == 3
+        assert sim.recv().welcome.session_id == joined.session.session_id
+        sim.close()

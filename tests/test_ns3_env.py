@@ -281,3 +281,24 @@ def test_simulator_truncating_early_passes_its_reason_on():
         assert sims[0].outcome() == "closed: episode limit"
     finally:
         env.close()
+
+
+def test_simulator_arriving_mid_episode_waits_for_the_next_reset():
+    """Attach mode: a simulator connecting during an episode is neither refused nor lost; the
+    next reset takes it (simulators restarted by a worker loop may come back early)."""
+    env = attach_env(1)
+    try:
+        first = start_sims(env, [1])
+        env.reset()
+        early = start_sims(env, [2], hello_timeout_s=10 * T)  # connects while episode 1 runs
+        for _ in range(LIMIT):
+            res = env.step(np.zeros((1, 3), int))
+        assert res.truncated.all() and first[0].outcome() == "closed: episode limit"
+        assert early[0].is_alive()  # still waiting for its welcome, not refused
+        again = env.reset()
+        assert again.info["seeds"] == [2]
+        for _ in range(LIMIT):
+            res = env.step(np.zeros((1, 3), int))
+        assert res.truncated.all() and early[0].outcome() == "closed: episode limit"
+    finally:
+        env.close()

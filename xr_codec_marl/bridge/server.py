@@ -108,8 +108,19 @@ class Ended:
 
 Event = Joined | StepReceived | Ended
 
-#: ``admit(hello, spec)`` returns ``None`` to accept a simulator or the reason to refuse it.
-AdmitFn = Callable[[pb.Hello, EnvSpec], "str | None"]
+class Deferred:
+    """What ``admit`` returns to leave a hello unanswered for now: the simulator waits (within
+    its own timeout) until :meth:`BridgeServer.readmit` asks ``admit`` again."""
+
+    def __repr__(self) -> str:
+        return "DEFER"
+
+
+DEFER = Deferred()
+
+#: ``admit(hello, spec)``: ``None`` accepts the simulator, a string refuses it with that
+#: reason, :data:`DEFER` keeps it waiting for :meth:`BridgeServer.readmit`.
+AdmitFn = Callable[[pb.Hello, EnvSpec], "str | Deferred | None"]
 
 
 class BridgeServer:
@@ -152,6 +163,8 @@ class BridgeServer:
         self._poll_items = [(self._sock, int(zmq.POLLIN))]
         self._check_at = 0.0
         self._by_identity: dict[bytes, Session] = {}
+        #: hellos ``admit`` deferred: identity -> (framing, hello, when it arrived)
+        self._deferred: dict[bytes, tuple[tuple[bytes, ...], pb.Hello, float]] = {}
         self._sessions: dict[str, Session] = {}
         self._queued: list[Event] = []
         self._counter = itertools.count(1)
@@ -227,6 +240,22 @@ class BridgeServer:
         s.pending = None
         s.deadline = time.monotonic() + self.timeout_s
         return True
+
+    def readmit(self) -> None:
+        """Ask ``admit`` again about every deferred hello (oldest first); :meth:`poll` reports
+        the joins. A simulator that gave up waiting meanwhile is unreachable for the welcome or
+        goes silent, so it never takes a worker slot for long; hellos older than ten timeouts
+        are dropped."""
+        now = time.monotonic()
+        pending, self._deferred = self._deferred, {}
+        for identity, (framing, hello, since) in sorted(pending.items(), key=lambda x: x[1][2]):
+            if now - since > 10 * self.timeout_s:
+                log.info("deferred hello from %r expired", identity)
+                continue
+            self._on_hello(identity, framing, self._by_identity.get(identity), hello,
+                           self._queued)
+            if identity in self._deferred:  # deferred again: keep its original arrival time
+                self._deferred[identity] = (framing, hello, since)
 
     def close_session(self, session_id: str, reason: str) -> None:
         """End a session from our side (no :class:`Ended` event): the simulator gets ``Close``
@@ -343,6 +372,11 @@ class BridgeServer:
             spec = codec.spec_from_hello(hello)
             if self.admit is not None:
                 refusal = self.admit(hello, spec)
+                if refusal is DEFER:
+                    self._deferred[identity] = (framing, hello, time.monotonic())
+                    log.info("hello from %r (seed %d): waiting to be admitted", identity,
+                             hello.seed)
+                    return
                 if refusal:
                     raise WireError(Code.CODE_UNEXPECTED, refusal)
         except WireError as err:
@@ -408,6 +442,7 @@ class BridgeServer:
         self, identity: bytes, s: Session | None, bye: pb.Goodbye, events: list[Event]
     ) -> None:
         if s is None or (bye.session_id and bye.session_id != s.session_id):
+            self._deferred.pop(identity, None)
             log.debug("goodbye from %r without a session (%s)", identity, bye.reason)
             return
         if s.state is SessionState.CLOSING:

@@ -28,7 +28,9 @@ from xr_codec_marl.bridge.launcher import SimProcess, SimulatorLauncher
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import (
     DEFAULT_ENDPOINT,
+    DEFER,
     BridgeServer,
+    Deferred,
     Ended,
     Joined,
     StepReceived,
@@ -292,6 +294,7 @@ class Ns3Env:
         self._seed_slot = {s: i for i, s in enumerate(self._seeds)} if self.launch else {}
         first: list[WireStep | None] = [None] * b
         self._accepting = True
+        self.server.readmit()  # simulators that arrived during the last episode
         try:
             if self.launcher is not None:
                 for i, s in enumerate(self._seeds):
@@ -394,16 +397,18 @@ class Ns3Env:
     def _sim_argv(self, seed: int, index: int) -> list[str]:
         return [*map(str, self.sim_argv(self.server.endpoint, seed, index)), *self.sim_args]
 
-    def _admit(self, hello: pb.Hello, spec: EnvSpec) -> str | None:
-        if not self._accepting:
-            return "no episode is starting: this environment is not accepting simulators now"
+    def _admit(self, hello: pb.Hello, spec: EnvSpec) -> str | Deferred | None:
+        """Launch mode: only the seeds this reset launched. Attach mode: any simulator while a
+        reset waits for workers; one arriving mid-episode waits (deferred) for the next reset
+        instead of being turned away."""
         if self.launch:
             slot = self._seed_slot.get(int(hello.seed))
-            if slot is None or self._sessions[slot] is not None:
+            if not self._accepting or slot is None or self._sessions[slot] is not None:
                 return (f"unexpected simulator with seed {hello.seed}; this environment "
                         f"launched seeds {sorted(self._seed_slot)}")
-        elif all(s is not None for s in self._sessions):
-            return f"all {self.num_envs} worker slots are taken"
+            return None
+        if not self._accepting or all(s is not None for s in self._sessions):
+            return DEFER
         return None
 
     def _await_first(self, first: list[WireStep | None]) -> None:
