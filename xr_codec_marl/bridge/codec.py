@@ -311,10 +311,20 @@ class RawStep:
     truncation_reason: str
 
 
+_EMPTY_F32 = np.zeros(0, np.float32)
+_EMPTY_F32.flags.writeable = False
+
+
 def _split(buf: np.ndarray, n_obs: int, n_state: int, n_rew: int) -> tuple[np.ndarray, ...]:
+    """obs, state, rewards, kpis views of ``buf`` (no view made for an empty field)."""
     a, b = n_obs, n_obs + n_state
     c = b + n_rew
-    return buf[:a], buf[a:b], buf[b:c], buf[c:]
+    return (
+        buf[:a] if n_obs else _EMPTY_F32,
+        buf[a:b] if n_state else _EMPTY_F32,
+        buf[b:c] if n_rew else _EMPTY_F32,
+        (buf[c:] if c else buf) if buf.size > c else _EMPTY_F32,
+    )
 
 
 def raw_step_from_pb(step: pb.Step) -> RawStep:
