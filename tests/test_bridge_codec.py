@@ -111,6 +111,20 @@ def test_step_fields_decode_exactly():
     assert fast.truncated and fast.truncation_reason == "episode_limit" and fast.step_index == 3
 
 
+def test_decoded_arrays_are_the_steps_own():
+    """Writable (torch and in-place code are happy) and shared with nothing: mutating one step
+    changes neither the received bytes' next decoding nor the layout's cached defaults."""
+    for avail_fields in ({}, {"avail_actions": np.ones((3, 10))}):
+        data = step_bytes(obs=np.ones((3, 5)), kpis=np.ones((3, 8)), **avail_fields)
+        a = codec.check_step(codec.parse_step_envelope(data), LAYOUT)
+        for arr in (a.obs, a.kpis, a.avail_actions):
+            assert arr.flags.writeable
+        a.obs[:] = 7
+        a.avail_actions[:] = False
+        b = codec.check_step(codec.parse_step_envelope(data), LAYOUT)
+        assert (b.obs == 1).all() and b.avail_actions.all()
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [

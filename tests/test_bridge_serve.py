@@ -105,3 +105,25 @@ def test_serve_sessions_survives_a_failing_policy(tmp_path):
     assert outcomes[1] == "closed: episode limit"
     ev = dict(results)
     assert not ev[0].clean and "policy failed: boom" in ev[0].reason and ev[1].clean
+
+
+def test_serve_runs_a_trained_checkpoint(tmp_path, capsys):
+    """Any policy, trained ones included: a tiny VDN checkpoint answers a simulator."""
+    out = tmp_path / "run"
+    assert main(["train", "--env", "xr", "--backend", "analytic", "--algo", "vdn", "--steps",
+                 "100", "--seed", "0", "--episode-limit", "5", "--out", str(out)]) == 0
+    capsys.readouterr()
+    ckpt = str(out / "checkpoint.pt")
+    ep = f"ipc://{tmp_path}/serve.sock"
+    spec = xr_spec(5)
+    th, res = run_serve(["serve", "--bind", ep, "--policy", ckpt, "--episodes", "1", "--json",
+                         "--ring", "400", "--episode-limit", "5", "--timeout", str(T)])
+    record: list = []
+    sim = SimThread(ep, spec, seed=4, record=record, hello_timeout_s=20 * T)
+    sim.start()
+    assert sim.outcome(30 * T) == "closed: episode limit"
+    th.join(10 * T)
+    assert not th.is_alive() and res["rc"] == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["clean"] and line["windows"] == 5
+    assert len(record) == 5 and all(len(a) == 3 for _, a in record)

@@ -265,7 +265,8 @@ class WireLayout:
 
 @dataclass(slots=True)
 class WireStep:
-    """One decoded ``Step``: numpy views in API shapes; ``None`` where the sim sent nothing."""
+    """One decoded ``Step``: arrays in API shapes, owned by this step (writable, shared with
+    nothing else); ``None`` where the sim sent nothing."""
 
     session_id: str
     step_index: int
@@ -476,7 +477,7 @@ def parse_step_envelope(data: bytes) -> RawStep | None:
     o, st, r, k = get(4, b""), get(5, b""), get(7, b""), get(8, b"")
     if (len(o) | len(st) | len(r) | len(k)) & 3:
         return None  # not whole float32s: protobuf will call it corrupt
-    buf = np.frombuffer(b"".join((o, st, r, k)), _F32)
+    buf = np.frombuffer(bytearray(b"".join((o, st, r, k))), _F32)  # bytearray: writable
     flags = get(6, b"")
     n_avail = len(flags)
     if flags.count(1) == n_avail:
@@ -484,7 +485,7 @@ def parse_step_envelope(data: bytes) -> RawStep | None:
     elif flags.translate(None, _BOOL_BYTES):
         return None  # a bool encoded other than 0/1
     else:
-        avail = np.frombuffer(flags, bool)
+        avail = np.frombuffer(bytearray(flags), bool)
     return RawStep(sid, idx, t, buf, *_split(buf, len(o) >> 2, len(st) >> 2, len(r) >> 2),
                    n_avail, avail, term, trunc, reason)
 
@@ -515,11 +516,11 @@ def check_step(raw: RawStep, layout: WireLayout) -> WireStep:
         raise WireError(Code.CODE_SHAPE, f"step {', '.join(bad)} contains non-finite values")
     n_avail = raw.n_avail
     if n_avail == 0:
-        avail = layout.default_avail
+        avail = layout.default_avail.copy()
     elif n_avail != n * layout.n_actions:
         raise _size_error("avail_actions", n_avail, n * layout.n_actions)
     elif raw.avail_actions is None:
-        avail = layout.all_true
+        avail = layout.all_true.copy()
     else:
         avail = raw.avail_actions.reshape(n, layout.n_actions)
         if not avail.any(axis=1).all():
