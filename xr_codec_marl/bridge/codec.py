@@ -71,22 +71,27 @@ def decode(data: bytes) -> pb.Envelope:
 
 
 def encode(env: pb.Envelope) -> bytes:
+    """The envelope's wire bytes (one ZeroMQ frame)."""
     return env.SerializeToString()
 
 
 def body_name(env: pb.Envelope) -> str:
+    """Which message the envelope carries (``"step"``), for logs and errors."""
     return env.WhichOneof("body") or "<empty>"
 
 
 def error_envelope(code: int, message: str, fatal: bool = True) -> pb.Envelope:
+    """An ``Error`` saying what was refused and why (``fatal``: the session is over)."""
     return pb.Envelope(error=pb.Error(code=code, message=message, fatal=fatal))
 
 
 def close_envelope(session_id: str, reason: str) -> pb.Envelope:
+    """The server's ``Close`` of a session."""
     return pb.Envelope(close=pb.Close(session_id=session_id, reason=reason))
 
 
 def welcome_envelope(session_id: str) -> pb.Envelope:
+    """The server's ``Welcome`` to an accepted hello."""
     return pb.Envelope(welcome=pb.Welcome(session_id=session_id, protocol_version=PROTOCOL_VERSION))
 
 
@@ -595,6 +600,7 @@ def encode_action(session_id: str, step_index: int, actions: list[int]) -> bytes
 
 
 def action_envelope(session_id: str, step_index: int, actions: list[int]) -> pb.Envelope:
+    """An ``Action`` envelope built by protobuf (the reference :func:`encode_action` matches)."""
     return pb.Envelope(
         action=pb.Action(session_id=session_id, step_index=step_index, actions=actions)
     )
