@@ -445,8 +445,8 @@ class BridgeServer:
             self._deferred.pop(identity, None)
             log.debug("goodbye from %r without a session (%s)", identity, bye.reason)
             return
-        if s.state is SessionState.CLOSING:
-            self._forget(s)
+        if s.state is SessionState.CLOSING or s.state is SessionState.CLOSE_PENDING:
+            self._forget(s)  # we had ended it already: a clean end whatever it says
             log.info("%s: goodbye (%s)", s.name, bye.reason or "no reason")
             events.append(Ended(s, s.close_reason or bye.reason, clean=True))
         else:
