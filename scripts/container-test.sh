@@ -136,7 +136,8 @@ podman image ls "$IMAGE"
 
 # ------------------------------------------------------------------ 4. inside the image
 say "image smoke checks"
-podman run --rm "$IMAGE" sh -c 'id -un; xr-marl --help | head -3; python -c "import torch, xr_codec_marl; print(\"torch\", torch.__version__)"; xrmarl-healthcheck --help >/dev/null && echo healthcheck ok; command -v xr-codec && xr-codec --help 2>&1 | head -2'
+podman run --rm "$IMAGE" sh -c 'id -un; xr-marl --help | head -3; python -c "import torch, xr_codec_marl; print(\"torch\", torch.__version__)"; xrmarl-healthcheck --help >/dev/null && echo healthcheck ok; command -v xr-codec && xr-codec --help 2>&1 | head -2' 2>&1 \
+  | grep -v 'unable to get systemd' || true
 
 # ------------------------------------------------------------------ 5. compose up
 say "podman-compose up (POLICY=$POLICY RING=$RING EPISODES=$EPISODES WORKERS=$WORKERS)"
@@ -174,7 +175,8 @@ done
 wait "$up"; rc=$?
 set -e
 echo "compose up exited with $rc after $(( $(date +%s) - run_start )) s"
-grep -vE '^\*\*|^podman (start|create|run|network|pod)|^(exit code|using podman|podman-compose|\[)' "$RESULTS/compose.log" | tail -60 || true
+grep -vE '^\*\*|^podman (start|create|run|network|pod)|^(exit code|using podman|podman-compose|\[)|^[0-9a-f]{64}$|unable to get systemd' \
+  "$RESULTS/compose.log" | cut -c1-200 | tail -60 || true
 
 # ------------------------------------------------------------------ 6. checks
 say "checks"
@@ -197,7 +199,7 @@ check "agent server wrote results" '[ -n "$summary" ] && [ -s "$summary" ]'
 if [ -n "$summary" ]; then
   check "results: backend ns3, ${EPISODES} episodes, KPIs present" \
     "python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s[\"backend\"]==\"ns3\" and s[\"episodes\"]>=$EPISODES and \"xr_index\" in s[\"kpis\"], s' '$summary'"
-  echo "--- $summary"; python3 -m json.tool "$summary" | head -30
+  echo "--- $summary"; python3 -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1])), indent=1)[:1500])" "$summary"
 fi
 grep -h "episode done" "$RESULTS"/ns3_*.log | head -10 || true
 echo "results: $RESULTS"
