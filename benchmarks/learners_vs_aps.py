@@ -104,6 +104,20 @@ def table(runs: list[dict[str, Any]], aps: dict[float, dict[str, float]]) -> lis
     return rows
 
 
+def _git_commit() -> str:
+    """HEAD commit (plus "+dirty" if tracked files changed): the model version the numbers belong to."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     from xr_codec_marl.learners.registry import ALGO_NAMES
 
@@ -127,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                  runs_dir=args.runs_dir)
             for ring in rings for a in algos for s in range(args.seeds)]
     t0 = time.perf_counter()
+    env_commit = _git_commit()
     aps = {ring: aps_eval(ring, args.eval_episodes, args.episode_limit) for ring in rings}
     runs: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -142,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([sys.executable, *sys.argv]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "python": platform.python_version(), "loadavg_at_end": os.getloadavg()},
+        "code_commit": env_commit,
         "settings": {"steps": args.steps, "seeds": args.seeds, "rings": rings,
                      "eval_episodes": args.eval_episodes, "eval_seed": EVAL_SEED,
                      "overrides": overrides, "episode_limit": args.episode_limit},

@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "python": platform.python_version(), "loadavg_at_end": os.getloadavg(),
                     "note": "2 cores shared with other engineers' jobs; wall times include contention"},
+        "code_commit": _git_commit(),
         "algo": algo.name, "ring_m": args.ring, "num_envs": args.num_envs, "batch_size": 32,
         "episode_limit": env.spec.episode_limit,
         "collection_only": collect, "training": training, "gradient_steps": grads,
