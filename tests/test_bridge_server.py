@@ -356,3 +356,24 @@ def test_deferred_hello_waits_for_readmit(spec):
         assert joined.session.seed == 3
         assert sim.recv().welcome.session_id == joined.session.session_id
         sim.close()
+
+
+def test_req_client_framing_is_kept(spec):
+    """A REQ simulator (empty delimiter frame) gets its replies in REQ framing."""
+    import zmq
+
+    with BridgeServer("tcp://127.0.0.1:*", expected_spec=spec, timeout_s=T) as srv:
+        req = zmq.Context.instance().socket(zmq.REQ)
+        req.setsockopt(zmq.LINGER, 0)
+        req.connect(srv.endpoint)
+        req.send(codec.encode(pb.Envelope(hello=codec.hello_from_spec(spec, seed=8))))
+        joined, _ = poll_until(srv, lambda e: isinstance(e, Joined))
+        assert req.poll(int(T * 1000)), "no welcome"
+        sid = codec.decode(req.recv()).welcome.session_id
+        assert sid == joined.session.session_id and joined.session.framing[1:] == (b"",)
+        req.send(codec.encode(codec.step_envelope(sid, 0, kpis=kpis(spec))))
+        poll_until(srv, lambda e: isinstance(e, StepReceived))
+        assert srv.send_action(sid, [1, 2, 3])
+        assert req.poll(int(T * 1000)), "no action"
+        assert list(codec.decode(req.recv()).action.actions) == [1, 2, 3]
+        req.close(0)
