@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # xr-codec-marl: ns-3 (from the `ns3` PyPI package, or your own ns-3 tree), the compiled
 # scenarios and the Python package in one image. See docs/deploy.md.
 #
