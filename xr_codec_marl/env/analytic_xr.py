@@ -115,7 +115,12 @@ class AnalyticXREnv:
 
     # ----------------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> Observation:
-        """Place UEs, draw shadowing, and run window 0 at the initial rates."""
+        """Place UEs and draw shadowing; the first observation has no measured window yet.
+
+        As on ns-3 (step 0 comes at the end of the warm-up, before any window is measured),
+        the KPIs at reset are zeros and the observation carries only the initial codec
+        choices; the actions chosen from it set the rates of window 1.
+        """
         self._rng = np.random.default_rng(seed)
         b, n = self.num_envs, self.scenario.n_agents
         sc = self.scenario
@@ -130,9 +135,9 @@ class AnalyticXREnv:
         self._t = 0
         self._needs_reset = False
         self._actions = np.full((b, n), self.initial_action, dtype=np.int64)
-        kpis, _ = self._run_window(self._actions)
+        kpis = {k: np.zeros((b, n)) for k in self.spec.kpi_names}
         obs, state = self._observe(kpis)
-        self._prev_kpis = kpis
+        self._prev_kpis = None  # no measured window to shape the first reward against
         return Observation(obs, state, self._avail(), {"kpis": self._kpi_array(kpis)})
 
     def step(self, actions: np.ndarray) -> StepResult:

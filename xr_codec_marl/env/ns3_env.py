@@ -311,7 +311,8 @@ class Ns3Env:
         self._actions = self.features.infer_actions(kpis, self.initial_action)
         self._obs, self._state, self._avail, _, self._kpis = self._assemble(
             first, self._actions, with_rewards=False)
-        self._prev_kpis = self._kpis.copy()
+        # step 0 carries no measured window (zero KPIs): nothing to shape the first reward against
+        self._prev_kpis = None
         self._t = 0
         self._done[:] = False
         self._reasons = [""] * b
@@ -353,6 +354,8 @@ class Ns3Env:
                 if truncated[i]:  # at the episode limit: the reason every backend gives
                     self._reasons[i] = TIME_LIMIT if self._t >= self.spec.episode_limit else (
                         ws.truncation_reason or "simulator truncated the episode")
+                if self._prev_kpis is None:
+                    self._prev_kpis = kpis.copy()
                 self._prev_kpis[i] = kpis[i]
             else:  # dead worker, or one that was already done: its last observation stays
                 terminated[i] = self._done[i] and not self._reasons[i]
