@@ -4,7 +4,7 @@ PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0
 STAMP := .make-stamps
 
-.PHONY: demo test install system-deps ns3 bench clean
+.PHONY: demo test install system-deps ns3 bench bench-long proto clean
 
 $(STAMP):
 	mkdir -p $(STAMP)
@@ -32,9 +32,23 @@ demo: install
 test: install system-deps ns3
 	$(PYTHON) -m pytest -q
 
-bench: install
+# quick benchmarks (minutes); bench-long retrains the learners and recalibrates against ns-3
+bench: install ns3
 	$(PYTHON) benchmarks/analytic_throughput.py
 	$(PYTHON) benchmarks/baseline_kpis.py
+	$(PYTHON) benchmarks/bridge_overhead.py
+	$(PYTHON) benchmarks/ns3_speed.py
+	$(PYTHON) benchmarks/explain_overhead.py
+
+bench-long: install ns3
+	$(PYTHON) benchmarks/train_throughput.py
+	$(PYTHON) benchmarks/learners_vs_aps.py --rings 400 --seeds 3 --jobs 2
+	$(PYTHON) benchmarks/calibrate.py collect --episodes 10 --workers 2
+	$(PYTHON) benchmarks/calibrate.py fit
+
+# regenerate the committed Python protobuf code (pinned grpcio-tools)
+proto: install
+	$(PYTHON) proto/generate_python.py
 
 clean:
 	rm -rf $(STAMP) build .pytest_cache
