@@ -101,6 +101,28 @@ def _run(cmd: list[str], what: str, quiet: bool) -> None:
         raise BuildError(f"{what} failed (exit {proc.returncode}):\n{tail}")
 
 
+def _forget_other_source(bdir: Path, src: Path, quiet: bool) -> None:
+    """Drop a CMake cache made for another source tree (another checkout or clone).
+
+    CMake refuses to configure a build directory generated from a different source
+    directory; the shared default build directory makes that common (a second clone, CI).
+    """
+    cache = bdir / "CMakeCache.txt"
+    if not cache.is_file():
+        return
+    for line in cache.read_text(errors="replace").splitlines():
+        if line.startswith("CMAKE_HOME_DIRECTORY:"):
+            home = Path(line.split("=", 1)[1].strip())
+            if home.resolve() != src.resolve():
+                if not quiet:
+                    print(f"build directory was configured for {home}; reconfiguring for {src}",
+                          file=sys.stderr)
+                cache.unlink()
+                shutil.rmtree(bdir / "CMakeFiles", ignore_errors=True)
+                (bdir / _STAMP).unlink(missing_ok=True)
+            return
+
+
 def build_ns3(
     build_dir: str | os.PathLike[str] | None = None,
     jobs: int = 2,
@@ -140,6 +162,7 @@ def build_ns3(
     ]
     with _locked(bdir):
         started = time.time()
+        _forget_other_source(bdir, src, quiet)
         _run(configure, "CMake configure", quiet)
         _run([cmake, "--build", str(bdir), "-j", str(jobs)], "C++ build", quiet)
         missing = [b for b in BINARIES if not (bdir / b).is_file()]
