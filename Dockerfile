@@ -16,6 +16,8 @@
 #                    instead of the PyPI ns-3 (default docker/ns3-source-none: use PyPI ns-3)
 #   NS3_WITH_NR      auto | ON | OFF: build on 5G-LENA's nr module (auto: when the tree has it)
 #   NS3_BUILD_JOBS   parallel compile jobs                       (default: all cores)
+#   NS3_BUILD_PKGS, NS3_RUNTIME_PKGS  extra Debian packages your ns-3 tree needs to build / run
+#                    (e.g. "libsqlite3-dev libeigen3-dev" / "libsqlite3-0")
 #   XRMARL_UID       uid of the image's non-root user            (default 10001)
 
 ARG BASE_IMAGE=python:3.11-slim-bookworm
@@ -72,10 +74,11 @@ RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("/tmp/pyproject
 # Compiles the C++ scenarios against ns-3 and builds the package wheel.
 FROM deps AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG NS3_BUILD_PKGS=
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends g++ cmake make pkg-config \
-       libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler \
+       libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler ${NS3_BUILD_PKGS} \
     && rm -rf /var/lib/apt/lists/*
 # ns-3 from PyPI, without its Python bindings' dependency (cppyy): the scenarios only link its
 # C++ libraries. Installed beside the venv so that only the libraries reach the final image.
@@ -92,7 +95,7 @@ COPY ${NS3_SOURCE}/ /opt/ns3-source/
 RUN jobs="${NS3_BUILD_JOBS:-$(nproc)}"; \
     if [ -x /opt/ns3-source/ns3 ] && ! ls /opt/ns3-source/build/lib/libns3*-core*.so >/dev/null 2>&1; then \
         cd /opt/ns3-source \
-        && ./ns3 configure -d release --disable-examples --disable-tests --disable-python \
+        && ./ns3 configure -d release \
         && ./ns3 build -j "$jobs"; \
     fi
 COPY proto/ /src/proto/
@@ -125,9 +128,10 @@ RUN pip wheel --no-deps --wheel-dir /tmp/dist /src
 # ---------------------------------------------------------------------------- runtime
 FROM python AS runtime
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG NS3_RUNTIME_PKGS=
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libzmq5 libprotobuf32 \
+    && apt-get install -y --no-install-recommends libzmq5 libprotobuf32 ${NS3_RUNTIME_PKGS} \
     && rm -rf /var/lib/apt/lists/*
 ARG XRMARL_UID=10001
 RUN groupadd --gid "${XRMARL_UID}" xrmarl \
@@ -138,7 +142,10 @@ COPY --from=deps /opt/venv /opt/venv
 COPY --from=build /opt/ns3-runtime/ /
 COPY --from=build /opt/xr-codec-marl/bin/ /opt/xr-codec-marl/bin/
 COPY --from=build /tmp/dist/ /tmp/dist/
-RUN pip install --no-deps /tmp/dist/*.whl && rm -rf /tmp/dist
+RUN pip install --no-deps /tmp/dist/*.whl && rm -rf /tmp/dist \
+    && if ldd /opt/xr-codec-marl/bin/xr-codec | grep 'not found'; then \
+         echo "xr-codec misses shared libraries at run time: add their Debian packages to NS3_RUNTIME_PKGS" >&2; exit 1; \
+       fi
 COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/xrmarl-entrypoint
 COPY --chmod=0755 docker/ns3-worker.sh /usr/local/bin/xrmarl-ns3-worker
 COPY --chmod=0755 docker/healthcheck.py /usr/local/bin/xrmarl-healthcheck
