@@ -37,11 +37,12 @@ class ExplainablePolicy(Policy, Protocol):
 
     ``q_values`` feeds the agents one window of observations together with the joint action
     that was actually taken before it (``prev_actions [B, N]``, which may come from another
-    policy, e.g. APS in the Fig. 6 evaluation framework), advances the recurrent state and
+    policy, e.g. APS in the Fig. 6 evaluation framework; ``None`` at the first window, as in
+    training), advances the recurrent state and
     returns the per-component Q-values ``float32 [B, N, C, A]`` (unavailable actions -inf).
     Component order is ``component_names``.
     """
 
     component_names: tuple[str, ...]
 
-    def q_values(self, step: Observation, prev_actions: np.ndarray) -> np.ndarray: ...
+    def q_values(self, step: Observation, prev_actions: np.ndarray | None) -> np.ndarray: ...

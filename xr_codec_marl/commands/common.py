@@ -60,6 +60,9 @@ def add_env_args(p: argparse.ArgumentParser, ring_required: bool = False) -> Non
                      help="wait for simulators started elsewhere instead of launching them")
     ns3.add_argument("--sim-timeout", type=positive_float, default=30.0, metavar="S",
                      help="seconds of silence after which a simulator counts as dead (default 30)")
+    ns3.add_argument("--connect-timeout", type=positive_float, default=None, metavar="S",
+                     help="seconds to wait for simulators to connect (default 60 when launching, "
+                          "120 with --attach)")
     ns3.add_argument("--sim-logs", default=None, metavar="DIR",
                      help="directory for the launched simulators' stdout/stderr")
 
@@ -104,6 +107,8 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             kw["attach"] = True
         if args.sim_logs:
             kw["log_dir"] = args.sim_logs
+        if args.connect_timeout is not None:
+            kw["connect_timeout_s"] = args.connect_timeout
     elif args.endpoint or args.attach:
         raise UsageError("--endpoint and --attach apply to --backend ns3 only")
     return kw
