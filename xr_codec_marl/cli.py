@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"xr-marl: error: {exc}", file=sys.stderr)
         return 2
-    except (TimeoutError, ConnectionError) as exc:  # simulators that never came, a dead peer
-        print(f"xr-marl: {exc}", file=sys.stderr)
-        return 1
     except BrokenPipeError:  # e.g. `xr-marl evaluate --json | head`
         sys.stderr.close()
         return 0
+    except (TimeoutError, ConnectionError) as exc:  # simulators that never came, a dead peer
+        print(f"xr-marl: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("xr-marl: interrupted", file=sys.stderr)
         return 130
