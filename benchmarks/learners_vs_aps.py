@@ -73,6 +73,30 @@ def train_and_eval(job: dict[str, Any]) -> dict[str, Any]:
             "train_wall_s": round(train_wall, 2), "train_cpu_s": round(train_cpu, 2)}
 
 
+class ConstantPolicy:
+    """Every agent always picks action ``k`` (rate index): a reference for what no adaptation gets."""
+
+    def __init__(self, spec: Any, k: int) -> None:
+        self.name, self.spec, self.k = f"const-{k}", spec, k
+
+    def reset(self, num_envs: int, seed: int | None = None) -> None:
+        pass
+
+    def act(self, step: Any, explore: bool = False) -> np.ndarray:
+        return np.full(step.avail_actions.shape[:2], self.k, dtype=np.int64)
+
+
+def constant_evals(ring: float, episodes: int, episode_limit: int | None) -> dict[str, dict[str, float]]:
+    """KPIs of each constant-rate policy (all agents at rate index k), same seeds as APS."""
+    spec = _env_factory(ring, episode_limit)(1).spec
+    return {f"const-{k}": evaluate(ConstantPolicy(spec, k), ring, episodes, episode_limit)
+            for k in range(spec.n_actions)}
+
+
+def team_reward(kpis: dict[str, float]) -> float:
+    return float(sum(v for k, v in kpis.items() if k.startswith("reward_")))
+
+
 def aps_eval(ring: float, episodes: int, episode_limit: int | None) -> dict[str, float]:
     from xr_codec_marl.baselines import make_policy
 
@@ -143,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     env_commit = _git_commit()
     aps = {ring: aps_eval(ring, args.eval_episodes, args.episode_limit) for ring in rings}
+    constants = {ring: constant_evals(ring, args.eval_episodes, args.episode_limit) for ring in rings}
     runs: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for res in pool.map(train_and_eval, jobs):
@@ -163,6 +188,15 @@ def main(argv: list[str] | None = None) -> int:
                      "overrides": overrides, "episode_limit": args.episode_limit},
         "aps": {str(int(r)): v for r, v in aps.items()},
         "table": rows,
+        "constant_rate_policies": {str(int(r)): v for r, v in constants.items()},
+        "team_reward": {
+            "aps": {str(int(r)): team_reward(v) for r, v in aps.items()},
+            "best_constant": {str(int(r)): max((team_reward(v), k) for k, v in c.items())
+                              for r, c in constants.items()},
+            "learners": {f"{a}@{int(r)}": float(np.mean([team_reward(x["kpis"]) for x in runs
+                                                          if x["algo"] == a and x["ring_m"] == r]))
+                         for a in dict.fromkeys(x["algo"] for x in runs) for r in rings},
+        },
         "paper_bar_mha_dqmix_400m_pct": PAPER_BAR_MHA_DQMIX_400,
         "runs": runs,
         "wall_s": round(time.perf_counter() - t0, 1),

@@ -5,8 +5,12 @@ Measures, at batch 32 episodes (Table II) and ``--num-envs`` environment copies:
 1. collection only: env windows/s with the ε-greedy agents acting (no learning);
 2. training: env windows/s including learning (the default one gradient step per rollout);
 3. gradient steps/s of ``Learner.train`` alone on sampled batches of 32 episodes;
-4. wall time until the greedy policy first beats APS on XR index at 400 m, evaluating every
-   ``--eval-every`` windows on ``--eval-episodes`` episodes that share seeds with APS.
+4. wall time until the greedy policy first beats APS at 400 m, evaluating every
+   ``--eval-every`` windows on ``--eval-episodes`` episodes that share seeds with APS: on XR
+   index (the issue's criterion; on this model any policy that keeps rates moderate does
+   that, so it comes early) and on the mean team reward (the learning objective, which also
+   counts the data-rate ratio, so lowering rates alone does not win it), and on team reward
+   against the best constant-rate policy (which only state-dependent adaptation can beat).
 
     nice -n 10 python benchmarks/train_throughput.py --out benchmarks/results/train_throughput.json
 """
@@ -25,7 +29,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learners_vs_aps import EVAL_SEED, aps_eval, evaluate
+from learners_vs_aps import EVAL_SEED, _git_commit, aps_eval, constant_evals, evaluate, team_reward  # noqa: E402
 
 
 def _clock() -> tuple[float, float]:
@@ -95,9 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     env = env_for(cfg)
     out_dir = Path("/tmp") / f"xr-marl-race-{os.getpid()}"
     trainer = Trainer(env, algo, cfg, args.seed, out_dir=out_dir)
-    train_wall = 0.0
     history = []
-    beat_at = None
+    beat_at = None  # first evaluation with XR index above APS (the issue's criterion)
+    beat_reward_at = None  # first evaluation with mean team reward above APS (the objective)
+    beat_const_at = None  # first evaluation with team reward above the best constant-rate policy
+    aps_reward = team_reward(aps)
+    consts = constant_evals(args.ring, args.eval_episodes, None)
+    best_const_reward, best_const = max((team_reward(v), k) for k, v in consts.items())
+    # the untrained greedy policy is itself a constant-rate policy: start the race once learning does
+    t = time.perf_counter()
+    trainer.train(max(cfg.learning_starts, cfg.batch_size) * env.spec.episode_limit, progress=False, log=False)
+    train_wall = time.perf_counter() - t
     t_start = time.perf_counter()
     while trainer.env_steps < args.beat_budget:
         t = time.perf_counter()
@@ -105,14 +117,24 @@ def main(argv: list[str] | None = None) -> int:
         train_wall += time.perf_counter() - t
         policy = CheckpointPolicy.from_checkpoint(out_dir, env.spec)
         kpis = evaluate(policy, args.ring, args.eval_episodes, None)
+        reward = team_reward(kpis)
         history.append({"windows": trainer.env_steps, "train_wall_s": round(train_wall, 2),
                         "epsilon": round(epsilon_at(trainer.env_steps, cfg), 3),
                         "xr_index": kpis["xr_index"], "aps_xr_index": aps["xr_index"],
+                        "train_steps": trainer.learner.train_steps,
+                        "team_reward": reward, "aps_team_reward": aps_reward,
+                        "best_constant_team_reward": best_const_reward,
                         "delay_ms": kpis["delay_ms"], "plr": kpis["plr"],
-                        "throughput_mbps": kpis["throughput_mbps"]})
+                        "throughput_mbps": kpis["throughput_mbps"],
+                        "aps_throughput_mbps": aps["throughput_mbps"]})
         print(history[-1], flush=True)
-        if kpis["xr_index"] > aps["xr_index"] and beat_at is None:
+        if beat_at is None and kpis["xr_index"] > aps["xr_index"]:
             beat_at = history[-1]
+        if beat_reward_at is None and reward > aps_reward:
+            beat_reward_at = history[-1]
+        if beat_const_at is None and reward > best_const_reward:
+            beat_const_at = history[-1]
+        if None not in (beat_at, beat_reward_at, beat_const_at):
             break
     env.close()
     result = {
@@ -127,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         "collection_only": collect, "training": training, "gradient_steps": grads,
         "race_vs_aps": {"settings": args.race_set, "eval_episodes": args.eval_episodes,
                         "eval_seed": EVAL_SEED, "aps": aps, "history": history,
-                        "first_beat": beat_at, "total_wall_s": round(time.perf_counter() - t_start, 1)},
+                        "first_beat_xr_index": beat_at,
+                        "first_beat_team_reward": beat_reward_at,
+                        "best_constant": {"policy": best_const, "team_reward": best_const_reward},
+                        "first_beat_best_constant_team_reward": beat_const_at,
+                        "note": "evaluations start once learning starts (32 episodes); train_wall_s "
+                                "counts training only (no evaluation), from the run's start",
+                        "total_wall_s": round(time.perf_counter() - t_start, 1)},
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
