@@ -22,12 +22,18 @@ system-deps:
 ns3: install system-deps
 	xr-marl build-ns3
 
+# The main job: train MHA-DQMIX briefly at each ring, compare it with APS, explain it.
+DEMO_OUT ?= out/demo
+DEMO_STEPS ?= 20000
+DEMO_SET := --set grad_steps_per_rollout=4 --set epsilon_anneal_steps=4000 --set lr=1e-3
 demo: install
-	@for ring in 200 300 400; do \
-	  for policy in aps max min random; do \
-	    xr-marl evaluate --policy $$policy --ring $$ring --episodes 10 --seed 0 || exit 1; \
-	  done; \
-	done
+	xr-marl sweep --rings 200,300,400 --policies aps,mha-dqmix --seeds 1 --episodes 32 \
+	  --train-steps $(DEMO_STEPS) $(DEMO_SET) --jobs 2 --out $(DEMO_OUT)
+	xr-marl explain --reference aps --rings 200,300,400 --episodes 2 --out $(DEMO_OUT)/explain \
+	  --kpi-table $(DEMO_OUT)/results.csv \
+	  $(foreach r,200 300 400,--checkpoint $(DEMO_OUT)/runs/ring$(r)/mha-dqmix/seed0@$(r))
+	@echo "sweep report:       $(abspath $(DEMO_OUT))/report.html"
+	@echo "explanation report: $(abspath $(DEMO_OUT))/explain/report.html"
 
 test: install system-deps ns3
 	$(PYTHON) -m pytest -q

@@ -103,10 +103,8 @@ def build_sweep_report(
     logs = {}
     for name, d in run_dirs.items():
         log = d / "log.csv"
-        if log.is_file():
-            df = pd.read_csv(log)
-            if any(c.startswith("l_") for c in df.columns):
-                logs[name] = df
+        if log.is_file() and any(c.startswith("l_") for c in pd.read_csv(log, nrows=0).columns):
+            logs[name] = F.read_importance_log(log).table
     if logs:
         figs.append(("MHA importance weights over training",
                      F.plot_importance_weights(logs, figdir / "importance.png"),
