@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -261,28 +260,18 @@ def in_process_costs(steps: int) -> dict:
 
 
 def machine() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The shared machine record plus the wire stack's versions."""
     import google.protobuf
 
+    from xr_codec_marl.experiments.results import machine_info
+
     return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "load_avg_at_start": list(os.getloadavg()),
-        "python": platform.python_version(),
+        **machine_info(),
         "pyzmq": zmq.__version__,
         "libzmq": zmq.zmq_version(),
         "protobuf": google.protobuf.__version__,
         "protobuf_backend": __import__(
             "google.protobuf.internal.api_implementation", fromlist=["Type"]).Type(),
-        "numpy": np.__version__,
     }
 
 

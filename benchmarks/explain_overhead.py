@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -53,18 +51,10 @@ def timeit(fn: Callable[[], object], min_time: float = 0.3, repeats: int = 5) ->
 
 
 def machine() -> dict[str, object]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "load_average_1_5_15": list(os.getloadavg())}  # fmt: skip
+    """The shared machine record plus torch's thread count."""
+    from xr_codec_marl.experiments.results import machine_info
+
+    return {**machine_info(), "torch_threads": torch.get_num_threads()}
 
 
 def bench(batch: int, structure: str, rng: np.random.Generator) -> dict[str, float | int | str]:

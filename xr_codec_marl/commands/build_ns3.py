@@ -6,17 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from xr_codec_marl.commands.common import positive_int
 from xr_codec_marl.errors import UsageError
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--build-dir", default=None, metavar="DIR",
                    help="build directory (default: $XRMARL_NS3_BUILD or "
                         "~/.cache/xr-codec-marl/ns3-build)")
-    p.add_argument("--jobs", "-j", type=_jobs, default=2, metavar="J",
+    p.add_argument("--jobs", "-j", type=positive_int, default=2, metavar="J",
                    help="parallel compile jobs (default 2)")
     p.add_argument("--ns3-root", default=None, metavar="PATH",
                    help="ns-3 install prefix or source tree (default: the ns3 PyPI package)")

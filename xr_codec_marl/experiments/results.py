@@ -68,6 +68,7 @@ def machine_info() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
     for mod in ("numpy", "torch"):
         try:
