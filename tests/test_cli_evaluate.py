@@ -51,7 +51,8 @@ def test_human_table_has_ci(capsys):
     "args,message",
     [
         (["--policy", "best"], "unknown policy 'best'; allowed: aps, max, min, random"),
-        (["--env", "wifi"], "unknown env 'wifi'; allowed: xr"),
+        (["--env", "wifi"], "unknown env 'wifi'; allowed: matrix, xr"),
+        (["--policy", "fixed:10"], "fixed action must be in [0, 9], got 10"),
         (["--backend", "omnet"], "unknown backend for env 'xr' 'omnet'"),
         (["--ring", "0"], "argument --ring: must be > 0, got 0"),
         (["--ring", "-5"], "argument --ring: must be > 0"),
@@ -66,3 +67,15 @@ def test_bad_input_is_one_line_exit_2(args, message):
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_fixed_rate_policy_and_matrix_games(capsys):
+    assert main(["evaluate", "--policy", "fixed:4", "--episodes", "2", "--episode-limit", "3",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["policy"] == "fixed:4"
+    assert out["per_agent"]["VR"]["codec_rate_mbps"] == pytest.approx(10 + 4 * 20 / 9, rel=1e-5)
+    # an env without XR KPIs still evaluates: team rewards only (climbing game, (max, max) = 5)
+    assert main(["evaluate", "--env", "matrix", "--policy", "max", "--episodes", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kpis"] == {} and out["rewards"]["r0"] == pytest.approx(5.0)

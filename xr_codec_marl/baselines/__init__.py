@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from xr_codec_marl.env.api import EnvSpec
-from xr_codec_marl.baselines.rules import APSConfig, APSPolicy, FixedPolicy, RandomPolicy
+from xr_codec_marl.baselines.rules import (
+    APSConfig, APSPolicy, ConstantPolicy, FixedPolicy, RandomPolicy,
+)
 from xr_codec_marl.policy import Policy
 
 #: name -> factory(spec, **kwargs). Register your own rule with ``register_policy``.
@@ -23,9 +25,16 @@ def register_policy(name: str, factory: Callable[..., Policy]) -> None:
 
 
 def make_policy(name: str, spec: EnvSpec, **kwargs: Any) -> Policy:
-    """A rule policy by name, or a trained learner from a checkpoint path."""
+    """A rule policy by name, ``fixed:K`` (always action K), or a checkpoint path."""
     if name in POLICIES:
         return POLICIES[name](spec, **kwargs)
+    if name.startswith("fixed:"):
+        from xr_codec_marl.errors import UsageError
+
+        try:
+            return ConstantPolicy(spec, int(name.split(":", 1)[1]))
+        except ValueError as exc:
+            raise UsageError(f"{name!r}: {exc}") from None
     from pathlib import Path
 
     if Path(name).exists():
@@ -34,7 +43,7 @@ def make_policy(name: str, spec: EnvSpec, **kwargs: Any) -> Policy:
         return load_policy(name, spec)
     from xr_codec_marl.errors import choice_error
 
-    raise choice_error("policy", name, sorted(POLICIES) + ["CHECKPOINT (path)"])
+    raise choice_error("policy", name, sorted(POLICIES) + ["fixed:K", "CHECKPOINT (path)"])
 
 
-__all__ = ["APSConfig", "APSPolicy", "FixedPolicy", "RandomPolicy", "POLICIES", "make_policy", "register_policy"]
+__all__ = ["APSConfig", "APSPolicy", "ConstantPolicy", "FixedPolicy", "RandomPolicy", "POLICIES", "make_policy", "register_policy"]

@@ -132,3 +132,25 @@ class RandomPolicy:
         avail = step.avail_actions
         logits = np.where(avail, self._rng.random(avail.shape), -1.0)
         return logits.argmax(-1).astype(np.int64)
+
+
+class ConstantPolicy:
+    """Always action ``k`` for every agent (``fixed:k``): a fixed-rate reference.
+
+    On the XR problem a fixed moderate rate is a strong yardstick: it never overshoots the
+    cell, so it shows how much of a learner's gain over APS comes from simply sending less.
+    """
+
+    def __init__(self, spec: EnvSpec, k: int) -> None:
+        worst = min(a.n_actions for a in spec.agents)
+        if not 0 <= k < worst:
+            raise ValueError(f"fixed action must be in [0, {worst - 1}], got {k}")
+        self.name = f"fixed:{k}"
+        self.spec = spec
+        self._k = k
+
+    def reset(self, num_envs: int, seed: int | None = None) -> None:
+        """Stateless."""
+
+    def act(self, step: Observation, explore: bool = False) -> np.ndarray:
+        return np.full(step.avail_actions.shape[:2], self._k, dtype=np.int64)

@@ -125,3 +125,23 @@ def _xr_ns3(num_envs: int, ring_m: float, seed: int | None = None, **kw: Any) ->
 
 
 register_env("xr", "ns3", _xr_ns3)
+
+
+def _matrix(num_envs: int, ring_m: float, seed: int | None = None, **kw: Any) -> VecMultiAgentEnv:
+    """The small cooperative matrix games (climbing, penalty, ...): ``game=``, ``components=``.
+
+    ``ring_m`` has no meaning here and is ignored.
+    """
+    from xr_codec_marl.env.matrix_game import GAMES, MatrixGameEnv
+
+    game = kw.pop("game", "climbing")
+    if game not in GAMES:
+        raise choice_error("matrix game", game, sorted(GAMES))
+    env = MatrixGameEnv(game, num_envs=num_envs, components=int(kw.pop("components", 1)),
+                        episode_limit=int(kw.pop("episode_limit", 1)))
+    if kw:
+        raise UsageError(f"unknown setting(s) for the matrix games: {', '.join(sorted(kw))}")
+    return env
+
+
+register_env("matrix", "analytic", _matrix)

@@ -63,7 +63,7 @@ class EvalResult:
 
     def summary(self) -> dict[str, Any]:
         """The ``--json`` object of DESIGN.md §4 (plus ``ci95``, rewards and extras)."""
-        names = list(HEADLINE_KPIS) + list(EXTRA_KPIS)
+        names = [k for k in (*HEADLINE_KPIS, *EXTRA_KPIS) if k in self.episode_kpis]
         kpis, ci, per_agent, per_agent_ci = {}, {}, {}, {}
         for name in names:
             team = self.episode_kpis[name].mean(axis=1)  # mean over agents per episode
@@ -157,6 +157,9 @@ def evaluate_policy(
         w = batch.valid.astype(np.float64)  # [T, B]
         denom = np.maximum(w.sum(0), 1.0)  # [B]
         for out, name in {**HEADLINE_KPIS, **EXTRA_KPIS}.items():
+            if name not in spec.kpi_names:  # envs without XR KPIs (e.g. matrix games)
+                per_kpi.pop(out, None)
+                continue
             k = spec.kpi_index(name)
             per_kpi[out].append((batch.kpis[..., k] * w[..., None]).sum(0) / denom[:, None])
         rewards.append((batch.rewards * w[..., None]).sum(0) / denom[:, None])
@@ -172,7 +175,7 @@ def evaluate_policy(
         seed=seed,
         agent_ids=spec.agent_ids,
         component_names=spec.reward_components,
-        episode_kpis={k: np.concatenate(v) for k, v in per_kpi.items()},
+        episode_kpis={k: np.concatenate(v) for k, v in per_kpi.items() if v},
         episode_rewards=np.concatenate(rewards),
         truncation_reasons=reasons,
     )

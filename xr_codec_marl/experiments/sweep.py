@@ -63,13 +63,13 @@ def classify_policy(name: str) -> str:
     from xr_codec_marl.baselines import POLICIES
     from xr_codec_marl.learners.registry import ALGO_NAMES
 
-    if name in POLICIES:
+    if name in POLICIES or name.startswith("fixed:"):
         return "rule"
     if name in ALGO_NAMES:
         return "learner"
     if Path(name).exists():
         return "checkpoint"
-    allowed = sorted(POLICIES) + list(ALGO_NAMES) + ["CHECKPOINT (path)"]
+    allowed = sorted(POLICIES) + ["fixed:K"] + list(ALGO_NAMES) + ["CHECKPOINT (path)"]
     raise UsageError(f"unknown policy {name!r} in --policies; allowed: {', '.join(allowed)}")
 
 

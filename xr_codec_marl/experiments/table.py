@@ -32,16 +32,22 @@ def render_eval_table(summary: dict[str, Any], console: Console | None = None) -
         f"{summary['episodes']} episodes, seed {summary['seed']} (mean ± 95 % CI)"
     )
     table = Table(title=title)
+    columns = [c for c in COLUMNS if c[0] in summary["kpis"]]
     table.add_column("agent", no_wrap=True)
-    for _, label, _ in COLUMNS:
+    for _, label, _ in columns:
         table.add_column(label, justify="right", no_wrap=True)
+
     rows = [(a, summary["per_agent"][a], summary["per_agent_ci95"][a]) for a in summary["per_agent"]]
     rows.append(("team", summary["kpis"], summary["ci95"]))
     for name, vals, cis in rows:
         table.add_row(
             name,
-            *[fmt(vals[k], cis.get(k), p, 100.0 if k == "plr" else 1.0) for k, _, p in COLUMNS],
+            *[fmt(vals[k], cis.get(k), p, 100.0 if k == "plr" else 1.0) for k, _, p in columns],
         )
-    console.print(table)
+    if columns:
+        console.print(table)
+    rewards = ", ".join(f"{c} {fmt(v, summary['rewards_ci95'].get(c), '{:.3f}')}"
+                        for c, v in summary["rewards"].items())
+    console.print(f"team reward per window: {rewards}")
     if summary.get("truncated_episodes"):
         console.print(f"[yellow]{summary['truncated_episodes']} episode(s) ended early[/yellow]")
