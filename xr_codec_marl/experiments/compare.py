@@ -83,21 +83,25 @@ def compare_to_reference(rows: pd.DataFrame, reference: str = "aps") -> pd.DataF
     return pd.DataFrame(out)
 
 
+def table4_rows(cmp: pd.DataFrame, ring: object = "all") -> list[tuple[str, list[pd.Series | None]]]:
+    """Per policy, the comparison row of each Table IV KPI at ``ring`` (None where missing)."""
+    sub = cmp[cmp["ring_m"].astype(str) == str(ring)]
+    out = []
+    for policy, grp in sub.groupby("policy", sort=False):
+        by_kpi = {r.kpi: r for r in grp.itertuples(index=False)}
+        out.append((str(policy), [by_kpi.get(k) for k in TABLE4_KPIS]))
+    return out
+
+
 def table4_markdown(cmp: pd.DataFrame, ring: object = "all") -> str:
     """Markdown Table IV: gain % vs the reference (positive = better) with its 95 % CI."""
-    sub = cmp[cmp["ring_m"].astype(str) == str(ring)]
     head = "| policy | " + " | ".join(
         f"{k} {'↑' if s > 0 else '↓'} %" for k, s in TABLE4_KPIS.items()) + " |\n"
     head += "|---|" + "---:|" * len(TABLE4_KPIS) + "\n"
-    lines = []
-    for policy, grp in sub.groupby("policy", sort=False):
-        cells = []
-        for kpi in TABLE4_KPIS:
-            r = grp[grp["kpi"] == kpi]
-            if r.empty:
-                cells.append("–")
-                continue
-            r = r.iloc[0]
-            cells.append(f"{r.gain_pct:+.1f} [{r.gain_lo:+.1f}, {r.gain_hi:+.1f}]")
-        lines.append(f"| {policy} | " + " | ".join(cells) + " |")
+    lines = [
+        f"| {policy} | " + " | ".join(
+            "–" if r is None else f"{r.gain_pct:+.1f} [{r.gain_lo:+.1f}, {r.gain_hi:+.1f}]"
+            for r in rows) + " |"
+        for policy, rows in table4_rows(cmp, ring)
+    ]
     return head + "\n".join(lines) + "\n"

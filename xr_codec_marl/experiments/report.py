@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from xr_codec_marl.experiments.compare import (  # noqa: E402
-    PAPER_MHA_DQMIX_GAIN, TABLE4_KPIS, compare_to_reference, table4_markdown,
+    PAPER_MHA_DQMIX_GAIN, TABLE4_KPIS, compare_to_reference, table4_markdown, table4_rows,
 )
 from xr_codec_marl.experiments.results import write_atomic  # noqa: E402
 
@@ -61,25 +61,23 @@ def plot_learning_curves(run_dirs: dict[str, Path], path: Path) -> Path | None:
 
 
 def _cmp_html(cmp: pd.DataFrame, ring: object) -> str:
-    sub = cmp[cmp["ring_m"].astype(str) == str(ring)]
-    if sub.empty:
+    rows = table4_rows(cmp, ring)
+    if not rows:
         return "<p>no comparison</p>"
     head = "<tr><th>policy</th>" + "".join(
         f"<th>{k} {'↑' if s > 0 else '↓'}</th>" for k, s in TABLE4_KPIS.items()) + "</tr>"
-    rows = []
-    for policy, grp in sub.groupby("policy", sort=False):
-        cells = []
-        for kpi in TABLE4_KPIS:
-            r = grp[grp["kpi"] == kpi]
-            if r.empty:
-                cells.append("<td>–</td>")
+    body = []
+    for policy, cells in rows:
+        tds = []
+        for r in cells:
+            if r is None:
+                tds.append("<td>–</td>")
                 continue
-            r = r.iloc[0]
             cls = "good" if r.better else "bad" if r.worse else ""
-            cells.append(f"<td class='{cls}'>{r.gain_pct:+.1f} % "
-                         f"<small>[{r.gain_lo:+.1f}, {r.gain_hi:+.1f}]</small></td>")
-        rows.append(f"<tr><th>{html.escape(str(policy))}</th>{''.join(cells)}</tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+            tds.append(f"<td class='{cls}'>{r.gain_pct:+.1f} % "
+                       f"<small>[{r.gain_lo:+.1f}, {r.gain_hi:+.1f}]</small></td>")
+        body.append(f"<tr><th>{html.escape(policy)}</th>{''.join(tds)}</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
 
 
 def build_sweep_report(
