@@ -60,13 +60,9 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend, env=args.env, episodes=args.episodes, train_steps=args.train_steps,
         workers=args.jobs, sim_workers=sim_workers, learner_overrides=tuple(args.set), scenario=kw,
     )
-    from xr_codec_marl.env.factory import backend_names, env_names
-    from xr_codec_marl.errors import choice_error
+    from xr_codec_marl.env.factory import check_env_backend
 
-    if args.env not in env_names():
-        raise choice_error("env", args.env, env_names())
-    if args.backend not in backend_names(args.env):
-        raise choice_error(f"backend for env {args.env!r}", args.backend, backend_names(args.env))
+    check_env_backend(args.env, args.backend)
     cells = plan(cfg)
     out = Path(args.out)
     write_json_atomic(out / "sweep.json", stamp({"config": {**cfg.__dict__}}))

@@ -146,7 +146,7 @@ class AnalyticXREnv:
         actions = validate_actions(self.spec, actions, self._avail())
         self._actions = actions
         self._move()
-        kpis, _ = self._run_window(actions)
+        kpis = self._run_window(actions)
         obs, state = self._observe(kpis)
         rewards = team_rewards(
             kpis,
@@ -211,7 +211,7 @@ class AnalyticXREnv:
         )
         return se * self._useful_hz
 
-    def _run_window(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _run_window(self, actions: np.ndarray) -> dict[str, np.ndarray]:
         sc = self.scenario
         b, n, p = self.num_envs, sc.n_agents, self._periods
         rates = self._rates[np.arange(n)[None, :], actions]  # [B, N] Mbps
@@ -250,7 +250,7 @@ class AnalyticXREnv:
             "buffer_ratio": stats.occupancy_sum / stats.n_periods,
             "codec_rate_mbps": rates,
         }
-        return kpis, rates
+        return kpis
 
     def _observe(self, kpis: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         return build_observation(

@@ -28,6 +28,14 @@ def backend_names(env: str | None = None) -> list[str]:
     return sorted({b for e, b in _REGISTRY if env is None or e == env})
 
 
+def check_env_backend(env: str, backend: str) -> None:
+    """``UsageError`` naming the allowed values unless ``(env, backend)`` is registered."""
+    if env not in env_names():
+        raise choice_error("env", env, env_names())
+    if (env, backend) not in _REGISTRY:
+        raise choice_error(f"backend for env {env!r}", backend, backend_names(env))
+
+
 def make_env(
     env: str = "xr",
     backend: str = "analytic",
@@ -37,10 +45,7 @@ def make_env(
     **kwargs: Any,
 ) -> VecMultiAgentEnv:
     """Build a vectorised environment; bad names or values raise ``UsageError``."""
-    if env not in env_names():
-        raise choice_error("env", env, env_names())
-    if (env, backend) not in _REGISTRY:
-        raise choice_error(f"backend for env {env!r}", backend, backend_names(env))
+    check_env_backend(env, backend)
     if num_envs < 1:
         raise UsageError(f"number of environments must be >= 1, got {num_envs}")
     try:

@@ -90,8 +90,7 @@ def build_sweep_report(
     out = Path(out)
     figdir = out / "figures"
     figs: list[tuple[str, Path, str]] = []
-    kpi_rows = rows.rename(columns={})
-    figs.append(("KPIs per ring (Fig. 14 style)", F.plot_kpis(kpi_rows, figdir / "kpis.png",
+    figs.append(("KPIs per ring (Fig. 14 style)", F.plot_kpis(rows, figdir / "kpis.png",
                                                               reference=reference),
                  "Mean over episodes (agents averaged per episode) with 95 % CIs."))
     run_dirs = run_dirs or {}
