@@ -1,35 +1,42 @@
 # xr-codec-marl — the README's two commands are `make demo` and `make test`.
-PYTHON ?= python3
+# Everything runs in the project's own virtual environment (VENV), made from BASE_PYTHON, so a
+# package installed by hand elsewhere can never hide a missing dependency.
+BASE_PYTHON ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+XRMARL := $(VENV)/bin/xr-marl
 # CPU build of PyTorch; override e.g. TORCH_SPEC="torch" on a machine with a GPU.
 TORCH_SPEC ?= torch==2.13.0
-STAMP := .make-stamps
 
 .PHONY: demo test install system-deps ns3 bench bench-long proto clean
 
-$(STAMP):
-	mkdir -p $(STAMP)
+$(PYTHON):
+	$(BASE_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
 
-$(STAMP)/python: pyproject.toml | $(STAMP)
+# The stamp lives inside the venv: a new venv is always installed afresh.
+$(VENV)/.installed: pyproject.toml | $(PYTHON)
 	$(PYTHON) -m pip install -q "$(TORCH_SPEC)"
 	$(PYTHON) -m pip install -q -e ".[test,ns3]"
+	$(PYTHON) -m xr_codec_marl.deps --check
 	touch $@
 
-install: $(STAMP)/python
+install: $(VENV)/.installed
 
 system-deps:
 	bash scripts/install-system-deps.sh
 
 ns3: install system-deps
-	xr-marl build-ns3
+	$(XRMARL) build-ns3
 
 # The main job: train MHA-DQMIX briefly at each ring, compare it with APS, explain it.
 DEMO_OUT ?= out/demo
 DEMO_STEPS ?= 20000
 DEMO_SET := --set grad_steps_per_rollout=4 --set epsilon_anneal_steps=4000 --set lr=1e-3
 demo: install
-	xr-marl sweep --rings 200,300,400 --policies aps,mha-dqmix --seeds 1 --episodes 32 \
+	$(XRMARL) sweep --rings 200,300,400 --policies aps,mha-dqmix --seeds 1 --episodes 32 \
 	  --train-steps $(DEMO_STEPS) $(DEMO_SET) --jobs 2 --out $(DEMO_OUT)
-	xr-marl explain --reference aps --rings 200,300,400 --episodes 2 --out $(DEMO_OUT)/explain \
+	$(XRMARL) explain --reference aps --rings 200,300,400 --episodes 2 --out $(DEMO_OUT)/explain \
 	  --kpi-table $(DEMO_OUT)/results.csv \
 	  $(foreach r,200 300 400,--checkpoint $(DEMO_OUT)/runs/ring$(r)/mha-dqmix/seed0@$(r))
 	@echo "sweep report:       $(abspath $(DEMO_OUT))/report.html"
@@ -57,4 +64,4 @@ proto: install
 	$(PYTHON) proto/generate_python.py
 
 clean:
-	rm -rf $(STAMP) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache

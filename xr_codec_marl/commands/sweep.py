@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from xr_codec_marl.experiments.results import stamp, write_json_atomic
-    from xr_codec_marl.experiments.sweep import SweepConfig, collect, plan, run_dir, cell_path
+    from xr_codec_marl.experiments.sweep import (
+        SweepConfig, cell_path, collect, one_line, plan, run_dir,
+    )
     from xr_codec_marl.experiments.report import build_sweep_report
 
     if args.address and args.engine != "ray":
@@ -80,26 +82,30 @@ def run(args: argparse.Namespace) -> int:
         def on_done(cell, path, err):
             prog.advance(task)
             if err is not None:
-                console.print(f"[red]cell {cell.key} failed: {type(err).__name__}: {err}[/red]")
+                console.print(f"cell {cell.key} failed: {one_line(err)}", style="red",
+                              markup=False, highlight=False, soft_wrap=True)
 
         _, skipped, failures = run_sweep(cfg, args.engine, args.address, on_done)
     wall = time.perf_counter() - t0
+    failed = {c.key: msg for c, msg in failures.items()}
+    write_json_atomic(out / "failures.json", failed)
     rows = collect(out, cells)
-    if rows.empty:
-        console.print("[red]no cell produced results[/red]")
-        return 1
     run_dirs = {f"{c.policy}@{c.ring_m:g}m/s{c.seed}": run_dir(out, c) for c in cells
                 if run_dir(out, c).is_dir()}
     meta = {"rings_m": list(cfg.rings), "policies": list(policies), "seeds": cfg.seeds,
             "episodes_per_cell": cfg.episodes, "backend": cfg.backend,
             "train_steps": cfg.train_steps, "cells_run": len(todo), "cells_skipped": len(skipped),
             "wall_s": round(wall, 1)}
-    report = build_sweep_report(out, rows, meta, reference=args.reference, run_dirs=run_dirs)
+    report = build_sweep_report(out, rows, meta, reference=args.reference, run_dirs=run_dirs,
+                                failures=failed)
     table4 = out / "table4.md"
-    if table4.is_file():
+    if table4.is_file() and not rows.empty:
         print(table4.read_text())
     print(f"results: {out / 'results.csv'}\nreport:  {report.resolve()}")
+    if rows.empty:
+        print("xr-marl sweep: no cell produced results", file=sys.stderr)
     if failures:
-        console.print(f"[red]{len(failures)} cell(s) failed; rerun the same command to retry them[/red]")
-        return 1
-    return 0
+        print(f"xr-marl sweep: {len(failures)} of {len(cells)} cell(s) failed (listed in "
+              f"{out / 'failures.json'} and the report); rerun the same command to retry them",
+              file=sys.stderr)
+    return 1 if failures or rows.empty else 0

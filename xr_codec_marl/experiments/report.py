@@ -38,14 +38,13 @@ def _img(path: Path, alt: str) -> str:
 
 def plot_learning_curves(run_dirs: dict[str, Path], path: Path) -> Path | None:
     """Episode return (sum of components) against env windows, one line per trained run."""
-    logs = {name: d / "log.csv" for name, d in run_dirs.items() if (d / "log.csv").is_file()}
-    if not logs:
+    frames = {name: pd.read_csv(d / "log.csv") for name, d in run_dirs.items()
+              if (d / "log.csv").is_file()}
+    frames = {k: df for k, df in frames.items() if not df.empty and "return" in df}
+    if not frames:  # no run logged an episode (e.g. every learner cell failed)
         return None
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    for name, log in sorted(logs.items()):
-        df = pd.read_csv(log)
-        if df.empty or "return" not in df:
-            continue
+    for name, df in sorted(frames.items()):
         smooth = df["return"].rolling(max(len(df) // 20, 1), min_periods=1).mean()
         ax.plot(df["env_steps"], smooth, label=name, lw=1.2)
     ax.set_xlabel("environment windows (0.5 s each)")
@@ -80,19 +79,33 @@ def _cmp_html(cmp: pd.DataFrame, ring: object) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
+def _failures_html(failures: dict[str, str]) -> str:
+    items = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
+                    for k, v in sorted(failures.items()))
+    return (f"<h2 class='bad'>Failed cells ({len(failures)})</h2><p>These cells produced no "
+            f"results and are missing from every table below; rerun the same command to retry "
+            f"them.</p><ul>{items}</ul>")
+
+
 def build_sweep_report(
     out: str | Path, rows: pd.DataFrame, meta: dict[str, Any], reference: str = "aps",
-    run_dirs: dict[str, Path] | None = None,
+    run_dirs: dict[str, Path] | None = None, failures: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``report.html``, ``table4.md`` and ``comparison.csv`` into ``out``."""
+    """Write ``report.html``, ``table4.md`` and ``comparison.csv`` into ``out``.
+
+    ``failures`` (cell key -> one-line error) are listed at the top; with no rows at all the
+    report still says what failed, so a broken sweep never ends without a report.
+    """
     from xr_codec_marl.explain import figures as F
 
     out = Path(out)
     figdir = out / "figures"
+    failures = failures or {}
     figs: list[tuple[str, Path, str]] = []
-    figs.append(("KPIs per ring (Fig. 14 style)", F.plot_kpis(rows, figdir / "kpis.png",
-                                                              reference=reference),
-                 "Mean over episodes (agents averaged per episode) with 95 % CIs."))
+    if not rows.empty:
+        figs.append(("KPIs per ring (Fig. 14 style)",
+                     F.plot_kpis(rows, figdir / "kpis.png", reference=reference),
+                     "Mean over episodes (agents averaged per episode) with 95 % CIs."))
     run_dirs = run_dirs or {}
     curve = plot_learning_curves(run_dirs, figdir / "learning_curves.png")
     if curve:
@@ -101,7 +114,10 @@ def build_sweep_report(
     for name, d in run_dirs.items():
         log = d / "log.csv"
         if log.is_file() and any(c.startswith("l_") for c in pd.read_csv(log, nrows=0).columns):
-            logs[name] = F.read_importance_log(log).table
+            try:
+                logs[name] = F.read_importance_log(log).table
+            except ValueError:  # a run that logged no episode (e.g. it failed): nothing to plot
+                continue
     if logs:
         figs.append(("MHA importance weights over training",
                      F.plot_importance_weights(logs, figdir / "importance.png"),
@@ -112,6 +128,11 @@ def build_sweep_report(
         "<h1>Sweep report: codec adaptation vs APS</h1>",
         "<pre>" + html.escape(json.dumps(meta, indent=1, default=str)) + "</pre>",
     ]
+    if failures:
+        parts.append(_failures_html(failures))
+    if rows.empty:
+        parts.append("<p class='bad'>No cell produced results.</p></body></html>")
+        return write_atomic(out / "report.html", "\n".join(parts))
     has_cmp = reference in set(rows["policy"]) and rows["policy"].nunique() > 1
     cmp = compare_to_reference(rows, reference) if has_cmp else pd.DataFrame()
     if has_cmp:

@@ -181,6 +181,12 @@ def _run_cell_job(cfg_dict: dict[str, Any], cell_dict: dict[str, Any]) -> str:
     return str(run_cell(cfg, Cell(**cell_dict)))
 
 
+def one_line(err: BaseException) -> str:
+    """``Type: message`` on one line (a cell's error as the report and the console show it)."""
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def run_sweep(
     cfg: SweepConfig,
     engine: str = "local",
@@ -196,7 +202,7 @@ def run_sweep(
 
     def report(cell: Cell, path: str | None, err: BaseException | None) -> None:
         if err is not None:
-            failures[cell] = f"{type(err).__name__}: {err}"
+            failures[cell] = one_line(err)
         if on_done:
             on_done(cell, path, err)
 
@@ -217,7 +223,10 @@ def _run_local(cfg: SweepConfig, cfg_dict: dict, todo: list[Cell], report: Calla
             except Exception as exc:  # a failed cell is recorded, the others still run
                 report(cell, None, exc)
         return
-    with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
+    from xr_codec_marl.lifetime import die_with_parent
+
+    with ProcessPoolExecutor(max_workers=cfg.workers, initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         pending: dict[Future, Cell] = {
             pool.submit(_run_cell_job, cfg_dict, asdict(c)): c for c in todo
         }

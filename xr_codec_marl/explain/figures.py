@@ -215,7 +215,9 @@ def plot_kpis(kpis: pd.DataFrame, path: str | Path, reference: str = "aps") -> P
 
 def _legend(fig: plt.Figure, axes: np.ndarray) -> None:
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
+    if labels:  # an empty panel has nothing to name (and ncol=0 is an error)
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6),
+                   frameon=False)
     fig.tight_layout(rect=(0, 0.07 if axes.shape[0] < 2 else 0.05, 1, 0.96))
 
 
@@ -286,6 +288,8 @@ def read_importance_log(path: str | Path) -> ImportanceLog:
     ring = info.get("ring_m") if isinstance(info, dict) else None
     long = log[[xcol, *lcols]].rename(columns={xcol: "episode", **lcols})
     long = long.melt(id_vars="episode", var_name="component", value_name="l").dropna()
+    if long.empty:  # e.g. a run that failed before its first episode ended
+        raise ValueError(f"{path}: no rows with importance values (the run logged no episode)")
     return ImportanceLog(long.reset_index(drop=True), mode, info.get("algo"),
                          float(ring) if ring is not None else None, path)  # fmt: skip
 
