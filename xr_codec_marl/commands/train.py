@@ -3,7 +3,9 @@
 ``xr-marl train --env xr --backend analytic --algo mha-dqmix --ring 400 --steps 300000
 --seed 0 --out runs/mha-dqmix-400`` writes ``checkpoint.pt``, ``log.csv``, TensorBoard
 scalars (``tb/``) and ``run.json`` to ``--out``; running the same command again after an
-interruption continues the run from its checkpoint. ``--env matrix --game climbing`` trains
+interruption continues the run from its checkpoint (written every 2 minutes of training by
+default, ``--set checkpoint_every_s=S``; ``--set checkpoint_every=N`` adds one every N
+windows; always at the end). ``--env matrix --game climbing`` trains
 on the small matrix games instead.
 """
 
@@ -48,10 +50,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     base = None
     if checkpoint_path(out).is_file():
-        saved = read_checkpoint(out)
-        base = saved["config"]
-        print(f"xr-marl train: resuming {saved['algo']} from {checkpoint_path(out)} "
-              f"at {saved['counters']['env_steps']} windows", file=sys.stderr)
+        base = read_checkpoint(out)["config"]  # one-line error if empty, truncated or foreign
     overrides = list(args.set)
     if args.num_envs is not None:
         overrides.append(f"num_envs={args.num_envs}")
@@ -64,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     }
     try:
         trainer = Trainer(env, algo, cfg, args.seed, out, run_info)
+        if trainer.resumed:
+            print(f"xr-marl train: resuming {algo.name} from {checkpoint_path(out)} "
+                  f"at {trainer.env_steps} windows", file=sys.stderr)
         out.mkdir(parents=True, exist_ok=True)
         (out / "run.json").write_text(json.dumps({**run_info, "algo": algo.name, "seed": args.seed,
                                                   "steps": args.steps, "config": cfg.to_dict()}, indent=2))

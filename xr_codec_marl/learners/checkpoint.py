@@ -89,18 +89,43 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return target
 
 
+#: Top-level entries any use of a checkpoint reads (resuming also needs seed, buffer, counters, rng).
+REQUIRED = ("algo", "config", "spec", "learner")
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and sanity-check a checkpoint; ``UsageError`` if it is missing or unreadable."""
+    """Load and sanity-check a checkpoint.
+
+    A missing, empty, truncated or foreign file raises one-line ``UsageError`` naming the file
+    and the problem, never a traceback (``torch.load`` fails on those with assorted errors,
+    some with an empty message).
+    """
     target = checkpoint_path(path)
     if not target.is_file():
         raise UsageError(f"checkpoint not found: {target}")
+    if target.stat().st_size == 0:
+        raise UsageError(f"cannot read checkpoint {target}: the file is empty (0 bytes)")
     try:
         data = torch.load(target, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 (truncated file, not a torch file, unsafe pickle)
-        raise UsageError(f"cannot read checkpoint {target}: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"cannot read checkpoint {target}: {_one_line(exc)} "
+                         "(truncated or not a checkpoint?)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{target} is not an xr-codec-marl learner checkpoint")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise UsageError(f"checkpoint {target} is incomplete: no {', '.join(missing)}")
+    mappings = ("config", "spec", "learner", "buffer", "counters", "rng")
+    not_dicts = [k for k in mappings if k in data and not isinstance(data[k], dict)]
+    if not_dicts:
+        raise UsageError(f"checkpoint {target} is inconsistent: {', '.join(not_dicts)} not a mapping")
     return data
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (just ``Type`` when the message is empty)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def check_spec(saved: dict[str, Any], spec: EnvSpec, decomposed: bool, where: str) -> None:

@@ -1,8 +1,9 @@
 """Learner settings: one typed dataclass with the paper's Table II defaults.
 
 Every field can come from a YAML / JSON / TOML file (``--config FILE``) and be overridden on
-the command line (``--set key=value``). Values from ``--set`` are parsed to the field's type,
-so ``--set lr=1e-3 --set double_q=false`` works.
+the command line (``--set key=value``). Both go through one conversion (:func:`coerce`), so a
+value means the same wherever it is written: ``lr=1e-3``, ``double_q=false`` and
+``epsilon_anneal_steps=25e3`` work in either; ``batch_size=1.5`` is refused in either.
 
 Deliberate departures from Table II (each a setting, so the printed value is one flag away):
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -74,8 +76,12 @@ class LearnerConfig:
     num_envs: int = 8
     #: torch intra-op threads (1 keeps runs reproducible and polite on shared machines)
     threads: int = 1
-    #: write a checkpoint every this many env steps (and always at the end)
-    checkpoint_every: int = 20_000
+    #: checkpoint when this many seconds of training have passed since the last checkpoint
+    #: (checked after each rollout; 0 = off), so a killed run loses at most this much work
+    checkpoint_every_s: float = 120.0
+    #: also checkpoint every this many env steps (0 = off). Either way a run always writes a
+    #: checkpoint at its end and on Ctrl-C.
+    checkpoint_every: int = 0
     tensorboard: bool = True
 
     def validate(self) -> LearnerConfig:
@@ -95,6 +101,8 @@ class LearnerConfig:
             raise UsageError(f"gamma must be in (0, 1], got {self.gamma}")
         if self.lr <= 0 or self.weights_lr <= 0 or self.gradnorm_alpha <= 0:
             raise UsageError("lr, weights_lr and gradnorm_alpha must be positive")
+        if self.checkpoint_every < 0 or self.checkpoint_every_s < 0:
+            raise UsageError("checkpoint_every and checkpoint_every_s must be >= 0 (0 = off)")
         if self.batch_size > self.buffer_size:
             raise UsageError("batch_size cannot exceed buffer_size")
         return self
@@ -105,44 +113,73 @@ class LearnerConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LearnerConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        """Defaults updated with ``data`` (from files, ``--set`` or a checkpoint), validated."""
+        types = _field_types()
+        unknown = sorted(str(k) for k in data if k not in types)
         if unknown:
-            raise UsageError(f"unknown learner setting(s): {', '.join(unknown)}")
+            raise UsageError(f"unknown learner setting(s): {', '.join(unknown)}; "
+                             f"known: {', '.join(types)}")
         cfg = cls()
         for key, value in data.items():
-            setattr(cfg, key, _coerce(key, value))
+            setattr(cfg, key, coerce(key, value, types[key]))
         return cfg.validate()
 
 
-def _field_type(key: str) -> type:
-    for f in fields(LearnerConfig):
-        if f.name == key:
-            return {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
-    known = ", ".join(f.name for f in fields(LearnerConfig))
-    raise UsageError(f"unknown learner setting {key!r}; known: {known}")
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_EXPECTED = {bool: "a bool (true/false)", int: "an int", float: "a float", str: "a string"}
 
 
-def _coerce(key: str, value: Any) -> Any:
-    """Convert ``value`` (from a file or a ``--set`` string) to the type of field ``key``."""
-    typ = _field_type(key)
-    try:
-        if typ is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if typ is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(float(value)) if isinstance(value, str) else int(value)
-        return typ(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"setting {key}: cannot read {value!r} as {typ.__name__}") from None
+def _field_types() -> dict[str, type]:
+    return {f.name: {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+            for f in fields(LearnerConfig)}
+
+
+def coerce(key: str, value: Any, typ: type) -> Any:
+    """``value`` as a ``typ`` setting, the same for a ``--set`` string and a file's typed value.
+
+    Strings are first read as the literal they spell (``"1.5"`` -> 1.5, ``"false"`` -> False),
+    then every value meets the same check: an int field takes whole numbers only (``32``,
+    ``32.0``, ``"25e3"``, never ``1.5`` or ``true``), a float field finite numbers, a bool field
+    true/false (yes/no, on/off, 1/0), a string field strings. ``UsageError`` otherwise, naming
+    the key, the value and the expected type.
+    """
+    v = value.strip() if isinstance(value, str) else value
+    if isinstance(v, str) and typ is not str:
+        v = _literal(v, typ)
+    out: Any = None
+    if typ is bool:
+        if isinstance(v, bool):
+            out = v
+        elif isinstance(v, int) and v in (0, 1):
+            out = bool(v)
+    elif isinstance(v, bool):  # bool is an int subclass: `batch_size: true` is a mistake
+        out = None
+    elif typ is int:
+        if isinstance(v, int):
+            out = v
+        elif isinstance(v, float) and v.is_integer():
+            out = int(v)
+    elif typ is float:
+        if isinstance(v, int | float) and math.isfinite(v):
+            out = float(v)
+    elif isinstance(v, str):
+        out = v
+    if out is None:
+        raise UsageError(f"setting {key}={value!r}: expected {_EXPECTED[typ]}")
+    return out
+
+
+def _literal(text: str, typ: type) -> Any:
+    """The bool / int / float ``text`` spells, or ``text`` itself (refused by the caller)."""
+    low = text.lower()
+    if typ is bool and low in _TRUE + _FALSE:
+        return low in _TRUE
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -193,4 +230,4 @@ def build_config(
     return LearnerConfig.from_dict(data)
 
 
-__all__ = ["LearnerConfig", "build_config", "load_config_file", "parse_overrides"]
+__all__ = ["LearnerConfig", "build_config", "coerce", "load_config_file", "parse_overrides"]

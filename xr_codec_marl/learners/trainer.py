@@ -4,19 +4,25 @@
 environment windows (summed over the vectorised copies) have been played. If ``out_dir``
 holds a checkpoint, the run continues from it: same counters, replay buffer, optimiser,
 networks and RNG states, so an interrupted run ends bit-for-bit where an uninterrupted one
-would have. Ctrl-C stops after the current rollout and writes a checkpoint.
+would have. Checkpoints are written every ``checkpoint_every_s`` seconds (and/or every
+``checkpoint_every`` env steps), at the end, and on Ctrl-C (which stops after the current
+rollout), so a killed run loses at most a few minutes of work.
 
 Logs per run in ``out_dir``: ``log.csv`` (one row per episode: returns per component,
 ε, latest per-component losses, MHA importance weights l_c and loss weights w_c, mean KPIs)
-and TensorBoard scalars in ``out_dir/tb``.
+and TensorBoard scalars in ``out_dir/tb``. Both are flushed (the log fsynced) before each
+checkpoint, and a resumed run cuts them back to what its checkpoint covers, so after any
+kill and resume ``log.csv`` holds every episode exactly once, as an uninterrupted run writes it.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import random
 import signal
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +55,11 @@ def seed_everything(seed: int, threads: int) -> np.random.Generator:
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(threads)
     return np.random.default_rng(seed)
+
+
+def _fields(line: bytes) -> list[str]:
+    """One CSV line's fields."""
+    return next(csv.reader([line.decode(errors="replace")]), [])
 
 
 class Trainer:
@@ -96,19 +107,38 @@ class Trainer:
         return save_checkpoint(self.out_dir, self.payload())
 
     def _resume(self) -> None:
+        """Continue from ``out_dir``'s checkpoint; one-line ``UsageError`` if it does not fit."""
         assert self.out_dir is not None
         data = read_checkpoint(self.out_dir)
         if data["algo"] != self.algo.name:
             raise UsageError(f"{self.out_dir} holds a {data['algo']} run, not {self.algo.name}; use another --out")
-        if int(data["seed"]) != self.seed:
-            raise UsageError(f"{self.out_dir} holds a run with seed {data['seed']}, not {self.seed}")
-        check_spec(data["spec"], self.env.spec, True, str(self.out_dir))
-        self.learner.load_state_dict(data["learner"])
-        self.buffer = EpisodeBuffer.from_state_dict(data["buffer"])
-        c = data["counters"]
-        self.env_steps, self.episodes, self.rollouts = int(c["env_steps"]), int(c["episodes"]), int(c["rollouts"])
-        self.rng = restore_rng(data["rng"])
+        try:
+            if int(data["seed"]) != self.seed:
+                raise UsageError(f"{self.out_dir} holds a run with seed {data['seed']}, "
+                                 f"not {self.seed}")
+            check_spec(data["spec"], self.env.spec, True, str(self.out_dir))
+            self.learner.load_state_dict(data["learner"])
+            self.buffer = EpisodeBuffer.from_state_dict(data["buffer"])
+            c = data["counters"]
+            self.env_steps, self.episodes = int(c["env_steps"]), int(c["episodes"])
+            self.rollouts = int(c["rollouts"])
+            self.rng = restore_rng(data["rng"])
+        except UsageError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            raise UsageError(f"checkpoint {checkpoint_path(self.out_dir)} is incomplete or "
+                             f"inconsistent: {type(exc).__name__}: {exc}") from None
         self.resumed = True
+
+    def _checkpoint(self, fh: Any, tb: Any) -> None:
+        """Flush (and fsync) the log and TensorBoard, then save: what a checkpoint covers is on
+        disk before the checkpoint is, so no kill can lose logged episodes for good."""
+        if fh is not None:
+            fh.flush()
+            os.fsync(fh.fileno())
+        if tb is not None:
+            tb.flush()
+        self.save()
 
     # --- logging ---
     def _columns(self) -> list[str]:
@@ -126,18 +156,56 @@ class Trainer:
         return cols
 
     def _open_log(self) -> tuple[Any, Any]:
+        """``log.csv`` open for appending, holding exactly the episodes before ``self.episodes``.
+
+        A fresh run starts it with the header. A resumed run keeps the rows its checkpoint
+        covers (flushed before the checkpoint was written) and cuts, in place, the rows after
+        them and any half-written last line: the run replays those episodes bit-for-bit.
+        """
         assert self.out_dir is not None
         path = self.out_dir / "log.csv"
         cols = self._columns()
-        rows: list[dict[str, str]] = []
-        if self.resumed and path.is_file():  # drop rows written after the checkpoint
-            with path.open(newline="") as fh:
-                rows = [r for r in csv.DictReader(fh) if int(r["episode"]) < self.episodes]
-        fh = path.open("w", newline="")
-        writer = csv.DictWriter(fh, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+        keep = self._log_bytes_to_keep(path, cols) if self.resumed and path.is_file() else 0
+        if keep:
+            with path.open("r+b") as f:
+                f.truncate(keep)
+            fh = path.open("a", newline="")
+            writer = csv.DictWriter(fh, fieldnames=cols)
+        else:
+            if self.resumed and path.is_file() and path.stat().st_size:  # another run's columns
+                path.replace(path.with_name("log.csv.old"))
+            if self.episodes:
+                warnings.warn(f"{path} is missing or not this run's; the rows of the "
+                              f"{self.episodes} episodes before the checkpoint are lost",
+                              RuntimeWarning, stacklevel=2)
+            fh = path.open("w", newline="")
+            writer = csv.DictWriter(fh, fieldnames=cols)
+            writer.writeheader()
         return fh, writer
+
+    def _log_bytes_to_keep(self, path: Path, cols: list[str]) -> int:
+        """Length of the header plus the complete rows of episodes before the checkpoint (0 if
+        the header is not this run's)."""
+        lines = path.read_bytes().splitlines(keepends=True)
+        if not lines or not lines[0].endswith(b"\n") or _fields(lines[0]) != cols:
+            return 0
+        size, kept, last = len(lines[0]), 0, -1
+        for line in lines[1:]:
+            fields = _fields(line)
+            if not line.endswith(b"\n") or len(fields) != len(cols):
+                break  # the half-written row of a killed run
+            try:
+                episode = int(fields[0])
+            except ValueError:
+                break
+            if not last < episode < self.episodes:
+                break  # written after the checkpoint
+            size, kept, last = size + len(line), kept + 1, episode
+        if kept != self.episodes:
+            warnings.warn(f"{path} holds {kept} of the {self.episodes} episodes before the "
+                          "checkpoint (rows lost before this version flushed the log at "
+                          "checkpoints)", RuntimeWarning, stacklevel=2)
+        return size
 
     # --- the loop ---
     def train(self, total_steps: int, progress: bool = True, log: bool = True) -> dict[str, Any]:
@@ -150,7 +218,9 @@ class Trainer:
             if cfg.tensorboard:
                 from torch.utils.tensorboard import SummaryWriter
 
-                tb = SummaryWriter(str(self.out_dir / "tb"), purge_step=self.env_steps or None)
+                # drop events past the checkpoint (the run replays them); a fresh run: all
+                tb = SummaryWriter(str(self.out_dir / "tb"),
+                                   purge_step=self.env_steps + 1 if self.resumed else 0)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -160,12 +230,15 @@ class Trainer:
         old_handler = signal.getsignal(signal.SIGINT)
         if progress:
             signal.signal(signal.SIGINT, self._on_sigint)
-        next_ckpt = (self.env_steps // cfg.checkpoint_every + 1) * cfg.checkpoint_every
-        t0 = time.perf_counter()
+        every, every_s = cfg.checkpoint_every, cfg.checkpoint_every_s
+        next_ckpt = (self.env_steps // every + 1) * every if every else None
+        t0 = last_ckpt = time.perf_counter()
         summary: dict[str, Any] = {}
         qnames = list(spec.reward_components) if self.algo.decomposed else ["total"]
+        consistent = True  # False while a rollout is half-applied: no checkpoint of that state
         try:
             while self.env_steps < total_steps and not self._stop:
+                consistent = False
                 eps = epsilon_at(self.env_steps, cfg)
                 episode_seed = (self.seed * 1_000_003 + self.rollouts + 7_777_777) % 2**31  # apart from eval seeds
                 batch, stats = self.runner.run(eps, self.rng, episode_seed, self.learner.action_weights())
@@ -189,17 +262,22 @@ class Trainer:
                     for key, value in summary.items():
                         if isinstance(value, float):
                             tb.add_scalar(key, value, self.env_steps)
+                consistent = True
                 if bar is not None:
                     bar.update(b * stats.length)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in summary.items()
                                      if k in ("return", "epsilon") or k.startswith("loss/")}, refresh=False)
-                if self.env_steps >= next_ckpt:
-                    self.save()
-                    next_ckpt = (self.env_steps // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+                by_steps = next_ckpt is not None and self.env_steps >= next_ckpt
+                if by_steps or (every_s > 0 and time.perf_counter() - last_ckpt >= every_s):
+                    self._checkpoint(fh, tb)
+                    last_ckpt = time.perf_counter()
+                    if every:
+                        next_ckpt = (self.env_steps // every + 1) * every
         finally:
             if progress:
                 signal.signal(signal.SIGINT, old_handler)
-            self.save()
+            if consistent:  # else the last checkpoint stands; the half-done rollout is replayed
+                self._checkpoint(fh, tb)
             if bar is not None:
                 bar.close()
             if fh is not None:
