@@ -79,3 +79,92 @@ def test_fixed_rate_policy_and_matrix_games(capsys):
     assert main(["evaluate", "--env", "matrix", "--policy", "max", "--episodes", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["kpis"] == {} and out["rewards"]["r0"] == pytest.approx(5.0)
+
+
+# --------------------------------------------------------------------------- scenario reach
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--backend", "ns3", "--ns3-arg", "ueSped=1"],
+         "unknown xr-codec option 'ueSped' in --ns3-arg (did you mean ueSpeed?)"),
+        (["--backend", "ns3", "--ns3-arg", "seed=4"],
+         "--ns3-arg seed is set by xr-marl; use --seed"),
+        (["--backend", "ns3", "--ns3-arg", "ueSpeed"], "--ns3-arg expects NAME=VALUE"),
+        (["--backend", "ns3", "--ns3-arg", "ueSpeed=fast"],
+         "--ns3-arg ueSpeed=fast: expected a number"),
+        (["--ns3-arg", "ueSpeed=1"], "--ns3-arg applies to --backend ns3 only"),
+        (["--users", "AR,XX"], "--users: user 'XX' must be TYPE or TYPE:MIN:MAX"),
+        (["--users", "VR:30:10"], "codec range of VR must satisfy 0 < min <= max"),
+        (["--users", "VR,VR", "--codec-range", "VR=1:2"],
+         "unknown agent 'VR' in --codec-range; allowed: VR1, VR2"),
+    ],
+)
+def test_bad_scenario_input_is_one_line_exit_2(args, message):
+    test_bad_input_is_one_line_exit_2(args, message)
+
+
+def test_users_ue_speed_and_rlc_buffer_reach_the_scenario_and_the_json(capsys):
+    assert main(["evaluate", "--policy", "fixed:9", "--episodes", "2", "--episode-limit", "3",
+                 "--users", "AR,VR:10:50,VR,CG,CG", "--ue-speed", "1.5", "--rlc-buffer", "30000",
+                 "--codec-range", "CG2=5:15", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["per_agent"]) == ["AR", "VR1", "VR2", "CG1", "CG2"]
+    assert out["per_agent"]["VR1"]["codec_rate_mbps"] == pytest.approx(50.0)
+    assert out["per_agent"]["CG2"]["codec_rate_mbps"] == pytest.approx(15.0)
+    settings = out["settings"]
+    assert settings["ue_speed_mps"] == 1.5 and settings["rlc_buffer_bytes"] == 30000
+    assert [u["agent_id"] for u in settings["users"]] == ["AR", "VR1", "VR2", "CG1", "CG2"]
+    assert out["windows"] == [3, 3] and out["episode_limit"] == 3 and out["truncated"] == []
+
+
+def test_ns3_args_become_typed_settings_or_pass_through():
+    import argparse
+
+    from xr_codec_marl.commands.common import add_env_args, scenario_kwargs
+    from xr_codec_marl.env.ns3_env import xr_codec_argv
+    from xr_codec_marl.xr.scenario import XRScenario
+
+    p = argparse.ArgumentParser()
+    add_env_args(p)
+    args = p.parse_args(["--backend", "ns3", "--users", "VR,CG", "--ns3-arg", "ueSpeed=10",
+                         "--ns3-arg", "scheduler=ns3::RrFfMacScheduler", "--ns3-arg", "cgMax=20",
+                         "--ns3-arg", "lossDeadlineMs=50", "--ns3-arg", "rlcBuffer=20000"])
+    kw = scenario_kwargs(args)
+    assert kw["ue_speed_mps"] == 10.0 and kw["rlc_buffer_bytes"] == 20000
+    assert [(u.agent_id, u.rate_max_mbps) for u in kw["users"]] == [("VR", 30.0), ("CG", 20.0)]
+    assert kw["ns3_args"] == (("scheduler", "ns3::RrFfMacScheduler"), ("lossDeadlineMs", "50"))
+    fields = XRScenario.__dataclass_fields__
+    sc = XRScenario(ring_m=args.ring, **{k: v for k, v in kw.items() if k in fields})
+    argv = xr_codec_argv(sc, 5.0)("tcp://127.0.0.1:1", 3, 0)
+    for a in ("--ueSpeed=10.0", "--rlcBufferBytes=20000", "--users=VR:10.0:30.0,CG:10.0:20.0",
+              "--scheduler=ns3::RrFfMacScheduler", "--lossDeadlineMs=50", "--seed=3"):
+        assert a in argv, (a, argv)
+    assert sc.env_spec().extra["settings"]["ns3_args"] == {
+        "scheduler": "ns3::RrFfMacScheduler", "lossDeadlineMs": "50"}
+
+
+def test_checkpoint_spec_records_the_scenario_settings(tmp_path):
+    import torch
+
+    from xr_codec_marl.learners.checkpoint import spec_summary
+    from xr_codec_marl.xr.ns3_args import apply_ns3_args
+    from xr_codec_marl.xr.scenario import XRScenario
+
+    sc = apply_ns3_args(XRScenario(ue_speed_mps=0.0), ["pacingMs=2", "users=VR,CG"])
+    summary = spec_summary(sc.env_spec())
+    torch.save(summary, tmp_path / "s.pt")  # plain data: loadable with weights_only=True
+    back = torch.load(tmp_path / "s.pt", weights_only=True)
+    assert back["settings"]["ue_speed_mps"] == 0.0
+    assert back["settings"]["ns3_args"] == {"pacingMs": "2"}
+    assert [u["agent_id"] for u in back["settings"]["users"]] == ["VR", "CG"]
+
+
+@pytest.mark.parametrize("command,option", [("evaluate", "--policy"), ("serve", "--policy"),
+                                            ("sweep", "--policies")])
+def test_fixed_rate_policy_is_in_the_help(command, option):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
+    assert option in text and "fixed:K" in text

@@ -229,6 +229,7 @@ def test_launched_worker_that_crashes_truncates_with_its_exit_code(tmp_path):
         assert list(res.truncated) == [False, True]
         reason = res.info["truncation_reason"][1]
         assert "exited with code 3" in reason or "unreachable" in reason, reason
+        assert list(res.info["measured"]) == [True, False]  # its zeros are no window
         for _ in range(LIMIT - 2):
             res = env.step(np.zeros((2, 3), int))
         assert res.truncated[0] and res.info["truncation_reason"][0] == "time limit"
@@ -302,3 +303,42 @@ def test_simulator_arriving_mid_episode_waits_for_the_next_reset():
         assert res.truncated.all() and early[0].outcome() == "closed: episode limit"
     finally:
         env.close()
+
+
+def test_killed_simulator_adds_no_window_to_the_averages_and_counts_are_reported(tmp_path):
+    """A simulator that dies mid-episode (exits after sending window 2 of 5): the step that finds
+    it dead has zero placeholder KPIs; evaluation must average only the windows measured
+    (the fake simulator's pdr + plr is 1 in each of them) and report each episode's count."""
+    import io
+
+    from rich.console import Console
+
+    from xr_codec_marl.baselines import make_policy
+    from xr_codec_marl.experiments.evaluation import evaluate_policy
+    from xr_codec_marl.experiments.table import render_eval_table
+
+    spec = XRScenario(episode_limit=LIMIT).env_spec()
+    result = evaluate_policy(
+        lambda n: launch_env(n, ["--misbehave-seed=1", "--crash-after=2"], log_dir=tmp_path),
+        make_policy("max", spec), episodes=2, seed=0, backend="ns3", ring_m=400.0, batch_size=2)
+    # per episode and agent, and in every reported mean: measured windows only
+    np.testing.assert_allclose(result.episode_kpis["pdr"] + result.episode_kpis["plr"], 1.0,
+                               rtol=1e-5)
+    s = result.summary()
+    assert s["kpis"]["pdr"] + s["kpis"]["plr"] == pytest.approx(1.0, rel=1e-5)
+    for agent in s["per_agent"].values():
+        assert agent["pdr"] + agent["plr"] == pytest.approx(1.0, rel=1e-5)
+    assert (result.episode_kpis["delay_ms"] >= 2).all()  # the fake delays are in [2, 25] ms
+    # window 2 is sent just before the exit and may be lost with the process (ZeroMQ, linger 0)
+    got = s["windows"][1]
+    assert s["windows"] == [LIMIT, got] and got in (1, 2) and s["measured_windows"] == LIMIT + got
+    assert s["episode_limit"] == LIMIT and s["truncated_episodes"] == 1
+    [cut] = s["truncated"]
+    assert cut["episode"] == 1 and cut["windows"] == got
+    assert "exited with code 3" in cut["reason"] or "unreachable" in cut["reason"], cut
+    assert s["settings"]["episode_limit"] == LIMIT
+    buf = io.StringIO()
+    render_eval_table(s, Console(file=buf, width=200))
+    text = buf.getvalue()
+    assert f"measured windows: {LIMIT + got} of {2 * LIMIT}" in text
+    assert f"episode 1: {got} of {LIMIT} windows measured" in text

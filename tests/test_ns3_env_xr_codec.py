@@ -62,3 +62,97 @@ def test_aps_episode_on_ns3_has_sane_kpis_and_adapts(built, tmp_path):
     # at least one worker saw APS bring loss down again: the rates it ends on are not max
     r_max = np.array([max(a.action_values) for a in env.spec.agents])
     assert (rate[-1] < r_max - 1e-6).any()
+
+
+def test_option_list_matches_the_binary(built):
+    """``XR_CODEC_OPTIONS`` (what ``--ns3-arg`` accepts) is exactly ``xr-codec``'s options."""
+    import re
+    import subprocess
+
+    from xr_codec_marl.bridge.build import find_binary
+    from xr_codec_marl.xr.ns3_args import XR_CODEC_OPTIONS, _value
+
+    out = subprocess.run([str(find_binary("xr-codec")), "--PrintHelp"], capture_output=True,
+                         text=True, timeout=30).stdout
+    program = out.split("Program Options:")[1].split("General Arguments:")[0]
+    names = re.findall(r"^\s+--(\w+):", program, re.M)
+    assert sorted(names) == sorted(XR_CODEC_OPTIONS) and len(set(names)) == len(names)
+    for name, default in re.findall(r"^\s+--(\w+):.*\[(.*)\]$", program, re.M):
+        _value(name, default)  # the declared type takes the binary's own default
+
+
+@pytest.mark.parametrize("users", ["VR,CG", "AR,VR:10:50,VR,CG,CG"])
+def test_ns3_runs_any_number_of_users(built, tmp_path, users):
+    """2 and 5 users on ns-3: the simulator's Hello announces them (ids, ranges), and a short
+    episode measures every one of them; an untyped option passes through to the simulator."""
+    from xr_codec_marl.xr.ns3_args import apply_ns3_args
+    from xr_codec_marl.xr.scenario import parse_users
+
+    sc = apply_ns3_args(XRScenario(users=parse_users(users), episode_limit=3, ue_speed_mps=0.0),
+                        ["scheduler=ns3::RrFfMacScheduler"])
+    n = sc.n_agents
+    env = Ns3Env(sc, workers=1, timeout_s=60.0, connect_timeout_s=60.0, log_dir=tmp_path)
+    hellos = []
+    admit = env.server.admit
+    env.server.admit = lambda hello, spec: hellos.append(hello) or admit(hello, spec)
+    try:
+        ob = env.reset(seed=3)
+        assert ob.obs.shape == (1, n, n + 2) and ob.state.shape == (1, 5 * n)
+        for t in range(3):
+            res = env.step(np.full((1, n), 9))
+            assert res.info["measured"].all()
+        assert res.info["truncation_reason"] == ["time limit"]
+    finally:
+        env.close()
+    [hello] = hellos
+    assert [a.id for a in hello.agents] == [u.agent_id for u in sc.users]
+    assert [max(a.action_values) for a in hello.agents] == [u.rate_max_mbps for u in sc.users]
+    kpis = res.info["kpis"][0]
+    k = env.spec.kpi_index
+    np.testing.assert_allclose(kpis[:, k("pdr")] + kpis[:, k("plr")], 1.0, atol=1e-4)
+    np.testing.assert_allclose(kpis[:, k("codec_rate_mbps")], sc.max_rates(), rtol=1e-5)
+    log = next(tmp_path.glob("*.log")).read_text()
+    assert "--scheduler=ns3::RrFfMacScheduler" in log and "--ueSpeed=0.0" in log
+
+
+class _KillAfter:
+    """An ``Ns3Env`` whose worker ``victim`` is SIGKILLed right after window ``after``."""
+
+    def __init__(self, env: Ns3Env, victim: int, after: int) -> None:
+        self.env, self.victim, self.after = env, victim, after
+        self.spec, self.num_envs, self.t = env.spec, env.num_envs, 0
+
+    def reset(self, seed=None):
+        self.t = 0
+        return self.env.reset(seed)
+
+    def step(self, actions):
+        res = self.env.step(actions)
+        self.t += 1
+        if self.t == self.after:
+            self.env.launcher.processes[self.victim].popen.kill()
+        return res
+
+    def close(self):
+        self.env.close()
+
+
+def test_killed_xr_codec_adds_no_fabricated_window(built, tmp_path):
+    """The real simulator killed mid-episode: evaluation averages only the windows it measured
+    (ns-3's pdr + plr is 1 in each), and says the episode had 2 of 6 windows and why."""
+    from xr_codec_marl.experiments.evaluation import evaluate_policy
+
+    sc = XRScenario(ring_m=400.0, episode_limit=6)
+    spec = sc.env_spec()
+    result = evaluate_policy(
+        lambda n: _KillAfter(Ns3Env(sc, workers=n, timeout_s=60.0, connect_timeout_s=60.0,
+                                    log_dir=tmp_path), victim=1, after=2),
+        make_policy("aps", spec), episodes=2, seed=21, backend="ns3", ring_m=400.0, batch_size=2)
+    np.testing.assert_allclose(result.episode_kpis["pdr"] + result.episode_kpis["plr"], 1.0,
+                               atol=1e-4)
+    s = result.summary()
+    assert s["kpis"]["pdr"] + s["kpis"]["plr"] == pytest.approx(1.0, abs=1e-4)
+    assert s["windows"] == [6, 2] and s["truncated_episodes"] == 1
+    [cut] = s["truncated"]
+    assert cut["episode"] == 1 and cut["windows"] == 2
+    assert "died" in cut["reason"] or "unreachable" in cut["reason"], cut

@@ -1,12 +1,13 @@
 /*
  * xr-codec: the XR codec-adaptation scenario of xr-codec-marl (seed 002, Table III).
  *
- * One base station and three XR users (AR: video + audio 0.756 Mbps / 4 ms + pose 100 B /
- * 4 ms; VR; CG), placed uniformly (by area) in the disc [minDistance, ringRadius] around the
- * base station and walking at 3 m/s inside it. Downlink XR traffic per TR 38.838 from a
- * remote host through the EPC on a low-latency bearer (QCI 80, Release 15). Every window
- * (stepInterval, 0.5 s) each UE's KPIs are measured from its received packets and sent to the
- * agent server, whose joint action sets the three video codec rates for the next window.
+ * One base station and N XR users (--users; default three: AR with video + audio 0.756 Mbps /
+ * 4 ms + pose 100 B / 4 ms, VR, CG), placed uniformly (by area) in the disc
+ * [minDistance, ringRadius] around the base station and walking at 3 m/s inside it. Downlink
+ * XR traffic per TR 38.838 from a remote host through the EPC on a low-latency bearer (QCI 80,
+ * Release 15). Every window (stepInterval, 0.5 s) each UE's KPIs are measured from its
+ * received packets and sent to the agent server, whose joint action sets the N video codec
+ * rates for the next window.
  *
  * RAN: ns-3's LTE (default; 20 MHz = 100 RBs, UMa NLoS with shadowing at 4 GHz, RLC UM with a
  * 60 KB transmit buffer).
@@ -46,6 +47,7 @@
 #endif
 
 #include <array>
+#include <cctype>
 #include <functional>
 
 #include <chrono>
@@ -66,11 +68,15 @@ const char* kKpiNames[] = {"delay_ms", "jitter_ms",    "pdr",
                            "plr",      "throughput_mbps", "xqi",
                            "buffer_ratio", "codec_rate_mbps"};
 constexpr uint32_t kNumKpis = 8;
+/// Most users one scenario takes (ports 5000.., RNG streams 4000 + 10 i and 101 + i).
+constexpr uint32_t kMaxUsers = 64;
 
-/// One XR user: agent id, kind, codec range, and its senders/monitor once built.
+/// One XR user: agent id, type (AR, VR, CG), kind (xr, cg), codec range, and its
+/// senders/monitor once built.
 struct XrUser
 {
     std::string id;
+    std::string type;
     std::string kind;
     double rateMin{0};
     double rateMax{0};
@@ -197,6 +203,109 @@ OnRlcDrop(std::string ctx, Ptr<const Packet> p)
     }
 }
 
+/// Split `s` at `sep` (empty items kept).
+std::vector<std::string>
+Split(const std::string& s, char sep)
+{
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, sep))
+    {
+        out.push_back(item);
+    }
+    if (!s.empty() && s.back() == sep)
+    {
+        out.emplace_back();
+    }
+    return out;
+}
+
+/// Parse a number, the whole string or nothing.
+bool
+ParseDouble(const std::string& s, double& out)
+{
+    char* end = nullptr;
+    out = std::strtod(s.c_str(), &end);
+    return !s.empty() && *end == '\0' && std::isfinite(out);
+}
+
+/**
+ * Parse --users: comma-separated "[ID=]TYPE[:MIN:MAX]", TYPE one of AR, VR, CG, MIN:MAX the
+ * codec range in Mbps (default: `ranges[TYPE]`). A user without ID= is named after its type,
+ * numbered (VR1, VR2, ...) when the type occurs more than once, the rule xr_codec_marl's
+ * parse_users follows. Returns "" or what is wrong.
+ */
+std::string
+ParseUsers(const std::string& spec,
+           const std::map<std::string, std::pair<double, double>>& ranges,
+           std::vector<XrUser>& users)
+{
+    users.clear();
+    std::map<std::string, uint32_t> count;
+    std::vector<bool> named;
+    for (const std::string& item : Split(spec, ','))
+    {
+        XrUser u;
+        std::string body = item;
+        const auto eq = item.find('=');
+        if (eq != std::string::npos)
+        {
+            u.id = item.substr(0, eq);
+            body = item.substr(eq + 1);
+            if (u.id.empty())
+            {
+                return "user '" + item + "' has an empty ID";
+            }
+        }
+        const std::vector<std::string> parts = Split(body, ':');
+        u.type = parts.empty() ? "" : parts[0];
+        for (auto& c : u.type)
+        {
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        const auto range = ranges.find(u.type);
+        if (range == ranges.end() || (parts.size() != 1 && parts.size() != 3))
+        {
+            return "user '" + item + "' must be [ID=]TYPE or [ID=]TYPE:MIN:MAX with TYPE AR, VR or CG";
+        }
+        u.kind = u.type == "CG" ? "cg" : "xr";
+        u.rateMin = range->second.first;
+        u.rateMax = range->second.second;
+        if (parts.size() == 3 && !(ParseDouble(parts[1], u.rateMin) && ParseDouble(parts[2], u.rateMax)))
+        {
+            return "user '" + item + "': codec range MIN:MAX must be numbers (Mbps)";
+        }
+        if (!(u.rateMin > 0 && u.rateMin <= u.rateMax))
+        {
+            return "codec range of user '" + item + "' must satisfy 0 < min <= max";
+        }
+        named.push_back(!u.id.empty());
+        ++count[u.type];
+        users.push_back(u);
+    }
+    std::map<std::string, uint32_t> seen;
+    for (size_t i = 0; i < users.size(); ++i)
+    {
+        const uint32_t k = ++seen[users[i].type];
+        if (!named[i])
+        {
+            users[i].id = count[users[i].type] == 1 ? users[i].type : users[i].type + std::to_string(k);
+        }
+    }
+    for (size_t i = 0; i < users.size(); ++i)
+    {
+        for (size_t j = 0; j < i; ++j)
+        {
+            if (users[i].id == users[j].id)
+            {
+                return "two users are called '" + users[i].id + "'";
+            }
+        }
+    }
+    return "";
+}
+
 /// Parse --fixedAction: "" (server), "max", "min", "K" (all agents) or "a,b,c".
 bool
 ParseFixedAction(const std::string& s, uint32_t nAgents, uint32_t nRates, std::vector<uint32_t>& out)
@@ -264,6 +373,7 @@ main(int argc, char* argv[])
     std::string fixedAction;
     bool printKpis = false;
     uint32_t nRates = 10;
+    std::string usersSpec;
     double arMin = 0.5, arMax = 10.0, vrMin = 10.0, vrMax = 30.0, cgMin = 10.0, cgMax = 30.0;
     double audioMbps = 0.756, audioPeriodMs = 4.0;
     uint32_t poseBytes = 100;
@@ -306,12 +416,16 @@ main(int argc, char* argv[])
                  fixedAction);
     cmd.AddValue("printKpis", "Print one JSON line of KPIs per window on stdout", printKpis);
     cmd.AddValue("nRates", "K_o: codec rates per agent, evenly spaced in [min, max]", nRates);
-    cmd.AddValue("arMin", "AR codec rate min (Mbps)", arMin);
-    cmd.AddValue("arMax", "AR codec rate max (Mbps)", arMax);
-    cmd.AddValue("vrMin", "VR codec rate min (Mbps)", vrMin);
-    cmd.AddValue("vrMax", "VR codec rate max (Mbps)", vrMax);
-    cmd.AddValue("cgMin", "CG codec rate min (Mbps)", cgMin);
-    cmd.AddValue("cgMax", "CG codec rate max (Mbps)", cgMax);
+    cmd.AddValue("users",
+                 "XR users, one agent each: comma-separated [ID=]TYPE[:MIN:MAX], TYPE AR, VR or "
+                 "CG, codec range in Mbps (default: --arMin/--arMax ...); empty: AR,VR,CG",
+                 usersSpec);
+    cmd.AddValue("arMin", "AR codec rate min (Mbps) of AR users without a range", arMin);
+    cmd.AddValue("arMax", "AR codec rate max (Mbps) of AR users without a range", arMax);
+    cmd.AddValue("vrMin", "VR codec rate min (Mbps) of VR users without a range", vrMin);
+    cmd.AddValue("vrMax", "VR codec rate max (Mbps) of VR users without a range", vrMax);
+    cmd.AddValue("cgMin", "CG codec rate min (Mbps) of CG users without a range", cgMin);
+    cmd.AddValue("cgMax", "CG codec rate max (Mbps) of CG users without a range", cgMax);
     cmd.AddValue("audioMbps", "AR audio flow rate (Mbps)", audioMbps);
     cmd.AddValue("audioPeriodMs", "AR audio packet period (ms)", audioPeriodMs);
     cmd.AddValue("poseBytes", "AR pose/control packet size (bytes)", poseBytes);
@@ -379,9 +493,17 @@ main(int argc, char* argv[])
               Num(minDistance));
     if (nRates < 2)
         Usage("nRates must be >= 2");
-    for (auto [lo, hi, n] : {std::tuple{arMin, arMax, "AR"}, {vrMin, vrMax, "VR"}, {cgMin, cgMax, "CG"}})
-        if (!(lo > 0 && lo <= hi))
-            Usage(std::string("codec range of ") + n + " must satisfy 0 < min <= max");
+    std::vector<XrUser> users;
+    {
+        const std::string bad = ParseUsers(usersSpec.empty() ? "AR,VR,CG" : usersSpec,
+                                           {{"AR", {arMin, arMax}}, {"VR", {vrMin, vrMax}}, {"CG", {cgMin, cgMax}}},
+                                           users);
+        if (!bad.empty())
+            Usage("--users: " + bad);
+        if (users.size() > kMaxUsers)
+            Usage("--users: at most " + std::to_string(kMaxUsers) + " users, got " +
+                  std::to_string(users.size()));
+    }
 #ifndef XRMARL_WITH_NR
     static const uint32_t rbs[] = {6, 15, 25, 50, 75, 100};
     if (std::find(std::begin(rbs), std::end(rbs), bandwidthRbs) == std::end(rbs))
@@ -421,19 +543,16 @@ main(int argc, char* argv[])
     RngSeedManager::SetRun(seed * 100000ULL + run);
     xrmarl::InstallSignalHandlers();
 
-    std::vector<XrUser> users(3);
-    users[0].id = "AR", users[0].kind = "xr", users[0].rateMin = arMin, users[0].rateMax = arMax;
-    users[1].id = "VR", users[1].kind = "xr", users[1].rateMin = vrMin, users[1].rateMax = vrMax;
-    users[2].id = "CG", users[2].kind = "cg", users[2].rateMin = cgMin, users[2].rateMax = cgMax;
     const uint32_t nUe = users.size();
+    NS_LOG_INFO(nUe << " XR users");
     auto rateOf = [&](const XrUser& u, uint32_t k) {
         return u.rateMin + (u.rateMax - u.rateMin) * k / (nRates - 1);
     };
 
     std::vector<uint32_t> fixed;
     if (!fixedAction.empty() && !ParseFixedAction(fixedAction, nUe, nRates, fixed))
-        Usage("--fixedAction must be max, min, K or K1,K2,K3 (non-negative integers), got '" +
-              fixedAction + "'");
+        Usage("--fixedAction must be max, min, K or K1,...,K" + std::to_string(nUe) +
+              " (non-negative integers), got '" + fixedAction + "'");
 
     // ------------------------------------------------------------------ nodes and positions
     NodeContainer enbNodes;
@@ -668,7 +787,7 @@ main(int argc, char* argv[])
             return s;
         };
         u.video = makeSender(0, u.rateMax, fps, sizeStdFrac, jitterStdMs);
-        if (u.id == "AR")
+        if (u.type == "AR")
         {
             // audio 0.756 Mbps and pose 100 B, one packet every 4 ms each
             u.side.push_back(makeSender(1, audioMbps, 1000.0 / audioPeriodMs, 0.0, 0.0));
@@ -753,6 +872,13 @@ main(int argc, char* argv[])
     params["rlc_buffer_bytes"] = std::to_string(rlcBufferBytes);
     params["fps"] = Num(fps);
     params["n_rates"] = std::to_string(nRates);
+    {
+        std::ostringstream us;
+        for (uint32_t i = 0; i < nUe; ++i)
+            us << (i ? "," : "") << users[i].id << "=" << users[i].type << ":" << Num(users[i].rateMin)
+               << ":" << Num(users[i].rateMax);
+        params["users"] = us.str();
+    }
     params["loss_deadline_ms"] = Num(lossDeadlineMs);
     params["enb_antenna_gain_db"] = Num(enbAntennaGainDb);
     bridge->SetHello(hello);

@@ -19,6 +19,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -45,8 +55,16 @@ def add_env_args(p: argparse.ArgumentParser, ring_required: bool = False) -> Non
                    help="discrete codec rates per agent, K_o (default 10)")
     p.add_argument("--episode-limit", type=positive_int, default=None, metavar="WINDOWS",
                    help="windows of 0.5 s per episode (default 40)")
+    p.add_argument("--users", default=None, metavar="TYPE[:MIN:MAX],...",
+                   help="the XR users, one agent each: AR, VR or CG with an optional codec "
+                        "range in Mbps, e.g. AR,VR:10:50,VR,CG (ids AR, VR1, VR2, CG; default "
+                        "AR,VR,CG)")
     p.add_argument("--codec-range", action="append", default=[], metavar="AGENT=MIN:MAX",
                    help="override an agent's codec range in Mbps, e.g. VR=10:25 (repeatable)")
+    p.add_argument("--ue-speed", type=nonnegative_float, default=None, metavar="M/S",
+                   help="UE walking speed in m/s (default 3)")
+    p.add_argument("--rlc-buffer", type=positive_int, default=None, metavar="BYTES",
+                   help="RLC transmit buffer per UE in bytes (default 60000)")
     p.add_argument("--reward-shaping", action="store_true",
                    help="add the potential-based shaping of eqs. 21-23 to the rewards")
     p.add_argument("--analytic-profile", default="nr", metavar="NAME",
@@ -65,11 +83,18 @@ def add_env_args(p: argparse.ArgumentParser, ring_required: bool = False) -> Non
                           "120 with --attach)")
     ns3.add_argument("--sim-logs", default=None, metavar="DIR",
                      help="directory for the launched simulators' stdout/stderr")
+    ns3.add_argument("--ns3-arg", action="append", default=[], metavar="NAME=VALUE",
+                     help="set any xr-codec option (see `xr-codec --PrintHelp`), e.g. "
+                          "ueSpeed=10 or scheduler=ns3::RrFfMacScheduler (repeatable)")
 
 
 def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Scenario settings from the parsed flags, for ``make_env(**kwargs)``."""
-    from xr_codec_marl.xr.scenario import DEFAULT_USERS
+    """Scenario settings from the parsed flags, for ``make_env(**kwargs)``.
+
+    ``--ns3-arg`` options that stand for a setting become that setting (so the spec, results
+    and checkpoints see them); the others are passed to the simulator as ``ns3_args``.
+    """
+    from xr_codec_marl.xr.scenario import DEFAULT_USERS, XRScenario, parse_users
 
     kw: dict[str, Any] = {}
     if args.bandwidth is not None:
@@ -80,8 +105,18 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         kw["episode_limit"] = args.episode_limit
     if args.reward_shaping:
         kw["reward_shaping"] = True
+    if args.ue_speed is not None:
+        kw["ue_speed_mps"] = args.ue_speed
+    if args.rlc_buffer is not None:
+        kw["rlc_buffer_bytes"] = args.rlc_buffer
+    chosen = DEFAULT_USERS
+    if args.users is not None:
+        try:
+            chosen = kw["users"] = parse_users(args.users)
+        except ValueError as exc:
+            raise UsageError(f"--users: {exc}") from None
     if args.codec_range:
-        users = {u.agent_id: u for u in DEFAULT_USERS}
+        users = {u.agent_id: u for u in chosen}
         for item in args.codec_range:
             try:
                 agent, rng = item.split("=", 1)
@@ -98,6 +133,18 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         if args.backend != "analytic":
             raise UsageError("--analytic-profile applies to --backend analytic only")
         kw["profile"] = args.analytic_profile
+    if args.ns3_arg:
+        if args.backend != "ns3":
+            raise UsageError("--ns3-arg applies to --backend ns3 only")
+        from xr_codec_marl.xr.ns3_args import apply_ns3_args
+
+        base = XRScenario(ring_m=args.ring, **kw)
+        try:
+            changed = apply_ns3_args(base, args.ns3_arg)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        kw.update({f: v for f, v in vars(changed).items()
+                   if f != "extra" and v != getattr(base, f)})
     if args.backend == "ns3":
         kw["workers"] = args.workers
         kw["sim_timeout_s"] = args.sim_timeout

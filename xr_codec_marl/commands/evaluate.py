@@ -10,9 +10,12 @@ from xr_codec_marl.commands.common import add_env_args, positive_int, scenario_k
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="evaluate a policy (aps, max, min, random or a checkpoint)")
+    p = sub.add_parser("evaluate",
+                       help="evaluate a policy (aps, max, min, random, fixed:K or a checkpoint)")
     add_env_args(p)
-    p.add_argument("--policy", default="aps", help="aps, max, min, random, or a checkpoint path")
+    p.add_argument("--policy", default="aps",
+                   help="aps, max, min, random, fixed:K (always the K-th codec rate, 0-based), "
+                        "or a checkpoint path")
     p.add_argument("--episodes", type=positive_int, default=10, help="episodes (default 10)")
     p.add_argument("--batch-size", type=positive_int, default=256,
                    help="episodes run at once on the analytic backend (default 256)")

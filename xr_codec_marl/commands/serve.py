@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a policy to simulators started elsewhere")
     p.add_argument("--bind", default="tcp://127.0.0.1:5555", metavar="ENDPOINT",
                    help="tcp://HOST:PORT or ipc://PATH (default tcp://127.0.0.1:5555)")
-    p.add_argument("--policy", default="aps", help="aps, max, min, random, or a checkpoint path")
+    p.add_argument("--policy", default="aps",
+                   help="aps, max, min, random, fixed:K (always the K-th codec rate), "
+                        "or a checkpoint path")
     p.add_argument("--episodes", type=positive_int, default=None,
                    help="stop after this many episodes (default: serve until interrupted)")
     p.add_argument("--ring", type=positive_float, default=None, metavar="METRES",

@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rings", type=_floats, default=(200.0, 300.0, 400.0), metavar="R1,R2,...",
                    help="ring radii in metres (default 200,300,400)")
     p.add_argument("--policies", default="aps,max,min,random", metavar="P1,P2,...",
-                   help="rules (aps, max, min, random), learners to train (e.g. mha-dqmix) "
-                        "or checkpoint paths")
+                   help="rules (aps, max, min, random, fixed:K), learners to train "
+                        "(e.g. mha-dqmix) or checkpoint paths")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per (ring, policy)")
     p.add_argument("--episodes", type=positive_int, default=10, help="evaluation episodes per cell")
     p.add_argument("--train-steps", type=positive_int, default=20_000,

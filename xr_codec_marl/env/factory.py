@@ -88,6 +88,8 @@ def _xr_analytic(num_envs: int, ring_m: float, seed: int | None = None, **kw: An
     if profile not in PROFILES:
         raise choice_error("analytic profile", profile, sorted(PROFILES))
     params = kw.pop("params", None) or PROFILES[profile]
+    if scen_kw.get("ns3_args"):  # options the analytic model would silently ignore
+        raise UsageError("ns3_args (--ns3-arg) apply to the ns-3 backend only")
     scenario = XRScenario(ring_m=ring_m, **scen_kw)
     if kw:
         raise UsageError(f"unknown setting(s) for the analytic XR env: {', '.join(sorted(kw))}")

@@ -6,7 +6,8 @@ one :class:`~xr_codec_marl.bridge.server.BridgeServer`. ``reset(seed)`` launches
 first observations; ``step`` sends each worker its agents' actions and collects the next window.
 A worker that dies, goes silent or breaks the protocol mid-episode ends only its own copy:
 ``truncated[i]`` with ``info["truncation_reason"][i]`` saying why and its last observation;
-the other copies carry on.
+the other copies carry on. That step measured nothing for copy ``i``: ``info["measured"][i]``
+is False and its KPIs and rewards are zero placeholders, never to be averaged.
 
 When a simulator sends raw per-UE KPIs only (empty obs/state/rewards, as the XR scenario may),
 :class:`KpiFeatures` builds them with the shared maths of :mod:`xr_codec_marl.xr`, so agents
@@ -42,6 +43,7 @@ from xr_codec_marl.env.api import (
     StepResult,
     validate_actions,
 )
+from xr_codec_marl.xr.ns3_args import scenario_arguments
 from xr_codec_marl.xr.observation import build_observation
 from xr_codec_marl.xr.rewards import drr_reward, team_rewards
 from xr_codec_marl.xr.scenario import XRScenario
@@ -51,58 +53,8 @@ log = logging.getLogger(__name__)
 #: ``info["truncation_reason"]`` of an episode cut at its limit (as the analytic backend says).
 TIME_LIMIT = "time limit"
 
-#: XRScenario fields passed to the xr-codec simulator as ns-3 CommandLine values.
-_SCENARIO_FLAGS: dict[str, str] = {
-    "ring_m": "ringRadius",
-    "min_distance_m": "minDistance",
-    "n_rates": "nRates",
-    "window_s": "stepInterval",
-    "episode_limit": "episodeLimit",
-    "fps": "fps",
-    "frame_size_std_frac": "sizeStdFrac",
-    "frame_jitter_std_ms": "jitterStdMs",
-    "frame_jitter_bound_ms": "jitterBoundMs",
-    "mtu_bytes": "mtu",
-    "rlc_buffer_bytes": "rlcBufferBytes",
-    "ue_speed_mps": "ueSpeed",
-    "carrier_ghz": "frequencyGhz",
-    "gnb_tx_dbm": "enbTxDbm",
-    "ue_tx_dbm": "ueTxDbm",
-    "gnb_noise_figure_db": "enbNoiseFigure",
-    "ue_noise_figure_db": "ueNoiseFigure",
-    "gnb_height_m": "enbHeight",
-    "ue_height_m": "ueHeight",
-}
-#: LTE channel bandwidths (MHz) and their resource blocks (``LteEnbNetDevice::DlBandwidth``).
-LTE_RBS: dict[float, int] = {1.4: 6, 3.0: 15, 5.0: 25, 10.0: 50, 15.0: 75, 20.0: 100}
-
 #: ``sim_argv(endpoint, seed, worker_index)``: the arguments one launched simulator gets.
 SimArgv = Callable[[str, int, int], Sequence[str]]
-
-
-def scenario_arguments(scenario: XRScenario) -> list[str]:
-    """``--name=value`` arguments carrying ``scenario``'s settings to the xr-codec simulator."""
-    sc = scenario
-    args = {flag: getattr(sc, f) for f, flag in _SCENARIO_FLAGS.items()}
-    args["sizeMinFrac"], args["sizeMaxFrac"] = sc.frame_size_trunc
-    rbs = LTE_RBS.get(float(sc.bandwidth_mhz))
-    if rbs is None:
-        raise ValueError(f"the LTE scenario supports bandwidths {sorted(LTE_RBS)} MHz, "
-                         f"got {sc.bandwidth_mhz}")
-    args["bandwidthRbs"] = rbs
-    users = {u.agent_id: u for u in sc.users}
-    if set(users) != {"AR", "VR", "CG"}:
-        raise ValueError(f"the xr-codec simulator has users AR, VR, CG; got {sorted(users)}")
-    for uid in ("AR", "VR", "CG"):
-        args[f"{uid.lower()}Min"] = users[uid].rate_min_mbps
-        args[f"{uid.lower()}Max"] = users[uid].rate_max_mbps
-    ar = users["AR"]
-    if len(ar.side_flows_mbps) == 2:  # audio, pose/control (5G-LENA's AR preset)
-        audio, pose = ar.side_flows_mbps
-        args["audioMbps"] = audio
-        args["audioPeriodMs"] = args["posePeriodMs"] = ar.side_flow_period_ms
-        args["poseBytes"] = round(pose * 1e6 / 8.0 * ar.side_flow_period_ms / 1e3)
-    return [f"--{k}={v!r}" if isinstance(v, float) else f"--{k}={v}" for k, v in args.items()]
 
 
 def xr_codec_argv(scenario: XRScenario, timeout_s: float) -> SimArgv:
@@ -321,7 +273,9 @@ class Ns3Env:
             if ws.done:
                 self._done[i] = True
                 self._reasons[i] = ws.truncation_reason or "simulator ended at start-up"
-        return Observation(self._obs, self._state, self._avail, self._info(first, self._kpis))
+        # step 0 is the start-up report, not a measured window (as the analytic backend's reset)
+        return Observation(self._obs, self._state, self._avail,
+                           self._info(first, self._kpis, np.zeros(b, bool)))
 
     def step(self, actions: np.ndarray) -> StepResult:
         """Send every live worker its joint action; collect each one's next window."""
@@ -375,7 +329,7 @@ class Ns3Env:
         self._actions = actions
         # fresh arrays every step, never written after being returned: no defensive copies
         self._obs, self._state, self._avail = obs, state, avail
-        info = self._info(incoming, kpis)
+        info = self._info(incoming, kpis, np.array([ws is not None for ws in incoming]))
         info["truncation_reason"] = [self._reasons[i] if truncated[i] else "" for i in range(b)]
         return StepResult(obs, state, avail, info, rewards, terminated, truncated)
 
@@ -515,7 +469,8 @@ class Ns3Env:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Fresh ``obs, state, avail, rewards, kpis`` for the batch: each simulator's own
         values where it sent them, built from its KPIs with the shared XR maths where it did
-        not, and the last observation (zero rewards and KPIs) for workers without a step."""
+        not, and the last observation (zero rewards and KPIs) for workers without a step:
+        placeholders that ``info["measured"]`` marks as no window (see ``_info``)."""
         b, spec = self.num_envs, self.spec
         n = spec.n_agents
         obs = np.empty((b, n, spec.obs_size), np.float32)
@@ -560,9 +515,14 @@ class Ns3Env:
             rewards[need_rew] = built[need_rew]
         return obs, state, avail, rewards, kpis
 
-    def _info(self, steps: list[WireStep | None], kpis: np.ndarray) -> dict[str, object]:
+    def _info(self, steps: list[WireStep | None], kpis: np.ndarray,
+              measured: np.ndarray) -> dict[str, object]:
+        """The step's ``info``. ``measured[i]``: worker ``i`` sent this window; where it did not
+        (it died, went silent, or its episode was already over) ``kpis[i]`` are zeros standing
+        for nothing, and no average may count them."""
         return {
             "kpis": kpis.copy(),
+            "measured": measured,
             "truncation_reason": list(self._reasons),
             "sim_time_s": np.array([ws.sim_time_s if ws is not None else np.nan for ws in steps]),
             "seeds": list(self._seeds),

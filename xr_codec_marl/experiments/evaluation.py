@@ -1,8 +1,13 @@
 """Run a policy for N episodes on any backend and summarise the XR KPIs with 95 % CIs.
 
 The same runner serves ``xr-marl evaluate``, sweeps and benchmarks, so every number in the
-project is computed one way: a KPI's episode value is its mean over the episode's windows;
-the reported value is the mean over episodes with a 95 % t-interval across episodes.
+project is computed one way: a KPI's episode value is its mean over the episode's *measured*
+windows; the reported value is the mean over episodes with a 95 % t-interval across episodes.
+
+A window is measured when the environment reported it (``info["measured"]``, True where an
+environment does not say): the step on which an ns-3 simulator died carries zero placeholders,
+not a window, and averaging it would pull delay and loss down. Each episode's number of
+measured windows and, for episodes cut short, the reason, are part of the result.
 """
 
 from __future__ import annotations
@@ -37,8 +42,13 @@ class EpisodeBatch:
 
     kpis: np.ndarray  # [T, B, N, K]
     rewards: np.ndarray  # [T, B, C]
-    valid: np.ndarray  # [T, B] window recorded (env not yet done before it)
+    valid: np.ndarray  # [T, B] a measured window of a running episode (not done before it)
     truncation_reasons: list[str]  # [B] "" or why an episode ended early
+
+    @property
+    def windows(self) -> np.ndarray:
+        """``[B]`` measured windows per episode."""
+        return self.valid.sum(axis=0).astype(np.int64)
 
 
 @dataclass
@@ -56,25 +66,44 @@ class EvalResult:
     #: [E, C] mean team reward per window, per component
     episode_rewards: np.ndarray
     truncation_reasons: list[str] = field(default_factory=list)
+    #: [E] measured windows per episode (KPIs of an episode without any are nan, and skipped)
+    episode_windows: np.ndarray | None = None
+    #: windows an episode has when nothing cuts it short
+    episode_limit: int = 0
+    #: the scenario settings the episodes ran with (``spec.extra["settings"]``), if known
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def episodes(self) -> int:
         return int(self.episode_rewards.shape[0])
 
+    def windows(self) -> np.ndarray:
+        """``[E]`` measured windows per episode (the episode limit when not recorded)."""
+        if self.episode_windows is None:
+            return np.full(self.episodes, self.episode_limit, np.int64)
+        return np.asarray(self.episode_windows, np.int64)
+
     def summary(self) -> dict[str, Any]:
-        """The ``--json`` object of DESIGN.md §4 (plus ``ci95``, rewards and extras)."""
+        """The ``--json`` object of DESIGN.md §4 (plus ``ci95``, rewards and extras).
+
+        Means and intervals run over the episodes with at least one measured window;
+        ``windows`` lists every episode's measured windows and ``truncated`` the episodes cut
+        short (index, windows, reason)."""
         names = [k for k in (*HEADLINE_KPIS, *EXTRA_KPIS) if k in self.episode_kpis]
+        windows = self.windows()
+        ok = windows > 0
         kpis, ci, per_agent, per_agent_ci = {}, {}, {}, {}
         for name in names:
-            team = self.episode_kpis[name].mean(axis=1)  # mean over agents per episode
+            team = self.episode_kpis[name][ok].mean(axis=1)  # mean over agents per episode
             m, h = mean_ci95(team)
-            kpis[name], ci[name] = float(m), _num(h)
+            kpis[name], ci[name] = _num(m), _num(h)
         for i, agent in enumerate(self.agent_ids):
             per_agent[agent], per_agent_ci[agent] = {}, {}
             for name in names:
-                m, h = mean_ci95(self.episode_kpis[name][:, i])
-                per_agent[agent][name], per_agent_ci[agent][name] = float(m), _num(h)
-        rm, rh = mean_ci95(self.episode_rewards)
+                m, h = mean_ci95(self.episode_kpis[name][ok, i])
+                per_agent[agent][name], per_agent_ci[agent][name] = _num(m), _num(h)
+        rm, rh = mean_ci95(self.episode_rewards[ok])
+        reasons = self.truncation_reasons or [""] * self.episodes
         return {
             "policy": self.policy,
             "backend": self.backend,
@@ -85,9 +114,15 @@ class EvalResult:
             "per_agent": per_agent,
             "ci95": ci,
             "per_agent_ci95": per_agent_ci,
-            "rewards": {c: float(rm[j]) for j, c in enumerate(self.component_names)},
+            "rewards": {c: _num(rm[j]) for j, c in enumerate(self.component_names)},
             "rewards_ci95": {c: _num(rh[j]) for j, c in enumerate(self.component_names)},
             "truncated_episodes": sum(1 for r in self.truncation_reasons if r),
+            "episode_limit": self.episode_limit,
+            "windows": [int(w) for w in windows],
+            "measured_windows": int(windows.sum()),
+            "truncated": [{"episode": e, "windows": int(windows[e]), "reason": r}
+                          for e, r in enumerate(reasons) if r],
+            "settings": self.settings,
         }
 
 
@@ -111,11 +146,14 @@ def run_episodes(
         result = env.step(policy.act(step, explore=explore))
         kpis.append(result.info["kpis"])
         rewards.append(result.rewards)
-        valid.append(~done)
-        # truncation at the last window is the time limit; earlier it is a failure to report
-        early = result.truncated & ~done & (t < limit - 1)
+        measured = np.asarray(result.info.get("measured", np.ones(b, bool)), bool)
+        valid.append(~done & measured)
+        # truncation at the last window is the time limit; earlier, or for another reason
+        # (a simulator dying on the last window), it is a failure to report
+        why = result.info.get("truncation_reason", [""] * b)
+        early = result.truncated & ~done & ((t < limit - 1) | ~measured)
         for i in np.flatnonzero(early):
-            reasons[i] = result.info.get("truncation_reason", [""] * b)[i] or "truncated"
+            reasons[i] = why[i] or "truncated"
         done |= result.done
         step = result
         if done.all():
@@ -143,6 +181,7 @@ def evaluate_policy(
     per_kpi: dict[str, list[np.ndarray]] = {k: [] for k in (*HEADLINE_KPIS, *EXTRA_KPIS)}
     rewards: list[np.ndarray] = []
     reasons: list[str] = []
+    windows: list[np.ndarray] = []
     env = None
     done_eps, j = 0, 0
     spec = None
@@ -154,8 +193,8 @@ def evaluate_policy(
             env = make_env_batch(n)
         spec = env.spec
         batch = run_episodes(env, policy, seed + j)
-        w = batch.valid.astype(np.float64)  # [T, B]
-        denom = np.maximum(w.sum(0), 1.0)  # [B]
+        w = batch.valid.astype(np.float64)  # [T, B] measured windows only
+        denom = np.where(w.sum(0) > 0, w.sum(0), np.nan)  # [B]; nan: nothing measured
         for out, name in {**HEADLINE_KPIS, **EXTRA_KPIS}.items():
             if name not in spec.kpi_names:  # envs without XR KPIs (e.g. matrix games)
                 per_kpi.pop(out, None)
@@ -164,6 +203,7 @@ def evaluate_policy(
             per_kpi[out].append((batch.kpis[..., k] * w[..., None]).sum(0) / denom[:, None])
         rewards.append((batch.rewards * w[..., None]).sum(0) / denom[:, None])
         reasons += batch.truncation_reasons
+        windows.append(batch.windows)
         done_eps += n
         j += 1
     assert env is not None and spec is not None
@@ -178,4 +218,7 @@ def evaluate_policy(
         episode_kpis={k: np.concatenate(v) for k, v in per_kpi.items() if v},
         episode_rewards=np.concatenate(rewards),
         truncation_reasons=reasons,
+        episode_windows=np.concatenate(windows),
+        episode_limit=int(spec.episode_limit),
+        settings=dict(spec.extra.get("settings", {})),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 COLUMNS = [
@@ -17,7 +18,9 @@ COLUMNS = [
 ]
 
 
-def fmt(value: float, half: float | None, pattern: str, scale: float = 1.0) -> str:
+def fmt(value: float | None, half: float | None, pattern: str, scale: float = 1.0) -> str:
+    if value is None:  # no episode had a measured window
+        return "n/a"
     text = pattern.format(value * scale)
     if half is not None:
         text += " ± " + pattern.format(half * scale)
@@ -49,5 +52,12 @@ def render_eval_table(summary: dict[str, Any], console: Console | None = None) -
     rewards = ", ".join(f"{c} {fmt(v, summary['rewards_ci95'].get(c), '{:.3f}')}"
                         for c, v in summary["rewards"].items())
     console.print(f"team reward per window: {rewards}")
+    windows, limit = summary.get("windows"), summary.get("episode_limit")
+    if windows and limit:
+        console.print(f"measured windows: {sum(windows)} of {len(windows) * limit} "
+                      f"({len(windows)} episodes x {limit}); only these are averaged")
     if summary.get("truncated_episodes"):
         console.print(f"[yellow]{summary['truncated_episodes']} episode(s) ended early[/yellow]")
+    for t in summary.get("truncated", []):
+        console.print(f"[yellow]  episode {t['episode']}: {t['windows']} of {limit} windows "
+                      f"measured; {escape(t['reason'])}[/yellow]", highlight=False)

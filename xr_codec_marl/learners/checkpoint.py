@@ -33,6 +33,7 @@ def spec_summary(spec: EnvSpec) -> dict[str, Any]:
         "state_size": spec.state_size,
         "reward_components": list(spec.reward_components),
         "episode_limit": spec.episode_limit,
+        "settings": dict(spec.extra.get("settings", {})),  # the scenario, as plain data
     }
 
 

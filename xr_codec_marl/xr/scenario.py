@@ -7,6 +7,8 @@ its own knobs on top. ``validate`` turns bad values into one clear ``ValueError`
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -31,12 +33,64 @@ class UserProfile:
     pdb_ms: float = 10.0
 
 
-#: Table III users: AR (video + audio 0.756 Mbps + pose 100 B / 4 ms = 0.2 Mbps), VR, CG.
-DEFAULT_USERS: tuple[UserProfile, ...] = (
-    UserProfile("AR", "xr", 0.5, 10.0, side_flows_mbps=(0.756, 0.2), pdb_ms=10.0),
-    UserProfile("VR", "xr", 10.0, 30.0, pdb_ms=10.0),
-    UserProfile("CG", "cg", 10.0, 30.0, pdb_ms=15.0),
-)
+#: The three user types of Table III, with their default codec ranges: AR (video + audio
+#: 0.756 Mbps + pose 100 B / 4 ms = 0.2 Mbps), VR and CG. Both backends know exactly these.
+USER_TYPES: dict[str, UserProfile] = {
+    "AR": UserProfile("AR", "xr", 0.5, 10.0, side_flows_mbps=(0.756, 0.2), pdb_ms=10.0),
+    "VR": UserProfile("VR", "xr", 10.0, 30.0, pdb_ms=10.0),
+    "CG": UserProfile("CG", "cg", 10.0, 30.0, pdb_ms=15.0),
+}
+#: Table III's users: one of each type.
+DEFAULT_USERS: tuple[UserProfile, ...] = tuple(USER_TYPES.values())
+
+
+def user_type(user: UserProfile) -> str:
+    """``AR``, ``VR`` or ``CG``: the traffic a user carries (CG kind; XR with or without the AR
+    side flows). The ns-3 scenario builds its users from these types."""
+    if user.kind == "cg":
+        return "CG"
+    return "AR" if user.side_flows_mbps else "VR"
+
+
+def parse_users(text: str) -> tuple[UserProfile, ...]:
+    """Users from ``TYPE[:MIN:MAX],...`` (e.g. ``AR:0.5:10,VR,VR:10:50``), ``ValueError`` if bad.
+
+    ``TYPE`` is AR, VR or CG; a missing range is the type's default. Agent ids are the type,
+    numbered (VR1, VR2, ...) when a type occurs more than once: the xr-codec simulator's
+    ``--users`` names its agents by the same rule, so both sides agree on the spec.
+    """
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise ValueError(f"users must be TYPE[:MIN:MAX],... with TYPE in AR, VR, CG; got {text!r}")
+    parsed: list[tuple[str, float | None, float | None]] = []
+    for item in items:
+        kind, *rng = item.split(":")
+        kind = kind.upper()
+        if kind not in USER_TYPES or len(rng) not in (0, 2):
+            raise ValueError(f"user {item!r} must be TYPE or TYPE:MIN:MAX with TYPE in "
+                             f"{', '.join(USER_TYPES)}")
+        try:
+            lo, hi = (float(rng[0]), float(rng[1])) if rng else (None, None)
+        except ValueError:
+            raise ValueError(f"user {item!r}: codec range MIN:MAX must be numbers (Mbps)") from None
+        parsed.append((kind, lo, hi))
+    ids = default_user_ids([kind for kind, _, _ in parsed])
+    return tuple(
+        replace(USER_TYPES[kind], agent_id=uid,
+                rate_min_mbps=USER_TYPES[kind].rate_min_mbps if lo is None else lo,
+                rate_max_mbps=USER_TYPES[kind].rate_max_mbps if hi is None else hi)
+        for uid, (kind, lo, hi) in zip(ids, parsed)
+    )
+
+
+def default_user_ids(types: list[str]) -> list[str]:
+    """The agent ids ``parse_users`` (and the simulator) give users of these types."""
+    counts, seen = Counter(types), Counter[str]()
+    out = []
+    for t in types:
+        seen[t] += 1
+        out.append(t if counts[t] == 1 else f"{t}{seen[t]}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -73,6 +127,11 @@ class XRScenario:
     # --- rewards ---
     reward_shaping: bool = False
     shaping_gamma: float = 1.0
+    # --- ns-3 backend only ---
+    #: further xr-codec CommandLine values ``(name, value)`` without a typed field here (e.g.
+    #: ``("scheduler", "ns3::RrFfMacScheduler")``); checked by ``xr.ns3_args``, recorded with
+    #: the other settings
+    ns3_args: tuple[tuple[str, str], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     # ----------------------------------------------------------------------------------
@@ -95,6 +154,11 @@ class XRScenario:
             raise ValueError(f"bandwidth must be > 0 MHz, got {self.bandwidth_mhz}")
         if self.rlc_buffer_bytes < self.mtu_bytes:
             raise ValueError("rlc_buffer_bytes must hold at least one MTU-sized packet")
+        if not self.users:
+            raise ValueError("the scenario needs at least one user")
+        ids = [u.agent_id for u in self.users]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"agent ids must be unique, got {', '.join(ids)}")
         for u in self.users:
             if not (0 < u.rate_min_mbps <= u.rate_max_mbps):
                 raise ValueError(
@@ -145,13 +209,17 @@ class XRScenario:
             kpi_names=XR_KPI_NAMES,
             step_interval_s=self.window_s,
             episode_limit=self.episode_limit,
-            extra={"ring_m": self.ring_m, "bandwidth_mhz": self.bandwidth_mhz},
+            extra={"ring_m": self.ring_m, "bandwidth_mhz": self.bandwidth_mhz,
+                   "settings": self.to_dict()},
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Every setting as plain JSON data (lists, not tuples): what results and checkpoints
+        record, so a number can always be traced to the scenario that produced it."""
         d = asdict(self)
         d.pop("extra", None)
-        return d
+        d["ns3_args"] = dict(self.ns3_args)
+        return json.loads(json.dumps(d))
 
 
 def scenario_field_names() -> tuple[str, ...]:
