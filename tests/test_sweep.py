@@ -40,8 +40,9 @@ def test_store_rows_resume_and_reproducibility(tmp_path):
     assert len(table) == 8 * 3 * 3
     for col in ("policy", "ring_m", "seed", "episode", "agent", "backend", "code_version",
                 "xr_index", "delay_ms", "jitter_ms", "plr", "throughput_mbps",
-                "reward_delay", "reward_pdr", "reward_drr"):
+                "reward_delay", "reward_pdr", "reward_drr", "windows", "episode_limit"):
         assert col in table.columns, col
+    assert (table["windows"] == SCEN["episode_limit"]).all()  # every window measured
     assert (tmp_path / "results.csv").is_file()
     # resume: a rerun skips every finished cell; a deleted cell is the only one rerun
     victim = cells[3]

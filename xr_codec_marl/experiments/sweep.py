@@ -134,6 +134,7 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> Path:
                              cell.ring_m, batch_size=batch)
     rows = []
     version = code_version()
+    windows = result.windows()
     for e in range(result.episodes):
         rewards = {f"reward_{c}": float(result.episode_rewards[e, j])
                    for j, c in enumerate(result.component_names)}
@@ -141,6 +142,7 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> Path:
             row = {"policy": label, "kind": kind, "ring_m": cell.ring_m, "seed": cell.seed,
                    "episode": e, "eval_seed": eval_seed, "agent": agent, "backend": cfg.backend,
                    "code_version": version,
+                   "windows": int(windows[e]), "episode_limit": result.episode_limit,
                    "truncation_reason": result.truncation_reasons[e] if result.truncation_reasons else ""}
             row.update({k: float(result.episode_kpis[k][e, i]) for k in KPI_COLUMNS})
             row.update(rewards)

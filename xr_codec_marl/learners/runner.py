@@ -3,6 +3,9 @@
 All copies run in lockstep; the batch ends when the episode limit is reached or when any
 copy reports done (the API requires a reset then). Copies cut short that way are stored as
 truncated (no ``terminated`` flag), so the learner bootstraps from their last state.
+A window the environment did not measure (``info["measured"]`` False: its simulator died or
+went silent, so its rewards and KPIs are placeholders) is neither learnt from (not
+``filled``, from then on for that copy) nor averaged into the episode's KPIs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ class RolloutStats:
 
     length: int
     returns: np.ndarray  # [B, C] undiscounted return per component
-    kpis: np.ndarray | None = None  # [B, N, K] mean per-UE KPIs over the episode
+    kpis: np.ndarray | None = None  # [B, N, K] mean per-UE KPIs over measured windows (nan: none)
+    measured: np.ndarray | None = None  # [B] measured windows per copy
     truncation_reasons: list[str] = field(default_factory=list)
 
 
@@ -52,6 +56,8 @@ class EpisodeRunner:
         self.controller.reset(b)
         last: np.ndarray | None = None
         kpi_sum: np.ndarray | None = None
+        alive = np.ones(b, dtype=bool)  # copies whose windows so far were all measured
+        n_measured = np.zeros(b, dtype=np.int64)
         reasons: list[str] = []
         t = 0
         for t in range(spec.episode_limit):
@@ -62,10 +68,15 @@ class EpisodeRunner:
             ep["actions"][:, t] = actions
             ep["rewards"][:, t] = res.rewards
             ep["terminated"][:, t] = res.terminated
-            ep["filled"][:, t] = True
-            kpis = res.info.get("kpis") if isinstance(res.info, dict) else None
+            info = res.info if isinstance(res.info, dict) else {}
+            measured = info.get("measured")
+            alive &= np.ones(b, bool) if measured is None else np.asarray(measured, bool)
+            ep["filled"][:, t] = alive
+            n_measured += alive
+            kpis = info.get("kpis")
             if kpis is not None and np.size(kpis):
-                kpi_sum = np.asarray(kpis, np.float64) if kpi_sum is None else kpi_sum + kpis
+                part = np.where(alive[:, None, None], np.asarray(kpis, np.float64), 0.0)
+                kpi_sum = part if kpi_sum is None else kpi_sum + part
             step, last = res, actions
             if np.any(res.done):
                 reasons = list(res.info.get("truncation_reason", []) or [])
@@ -75,11 +86,19 @@ class EpisodeRunner:
         ep["avail"][:, length] = step.avail_actions
         stats = RolloutStats(
             length=length,
-            returns=ep["rewards"].sum(axis=1),
-            kpis=None if kpi_sum is None else kpi_sum / length,
+            returns=(ep["rewards"] * ep["filled"][..., None]).sum(axis=1),
+            kpis=None if kpi_sum is None else _mean(kpi_sum, n_measured),
+            measured=n_measured,
             truncation_reasons=[r for r in reasons if r and r != "time limit"],
         )
         return ep, stats
+
+
+def _mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``total / count`` per copy, nan for a copy without a measured window."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count[:, None, None] > 0, total / np.maximum(count, 1)[:, None, None],
+                        np.nan)
 
 
 _DTYPES: dict[str, Any] = {

@@ -311,7 +311,8 @@ class Trainer:
                 out[f"loss_weight_w/{name}"] = float(ad.w[c].detach())
         if stats.kpis is not None:
             for k, name in enumerate(self.env.spec.kpi_names):
-                out[f"kpi/{name}"] = float(stats.kpis[..., k].mean())
+                vals = stats.kpis[..., k][~np.isnan(stats.kpis[..., k])]  # measured copies
+                out[f"kpi/{name}"] = float(vals.mean()) if vals.size else float("nan")
         return out
 
     def _write_rows(
