@@ -156,3 +156,20 @@ def test_killed_xr_codec_adds_no_fabricated_window(built, tmp_path):
     [cut] = s["truncated"]
     assert cut["episode"] == 1 and cut["windows"] == 2
     assert "died" in cut["reason"] or "unreachable" in cut["reason"], cut
+
+
+def test_a_simulator_refusing_its_arguments_is_one_error_not_a_traceback(built, tmp_path):
+    """`--ns3-arg` values only the simulator can check: its refusal reaches the user as an error."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "xr_codec_marl.cli", "evaluate", "--backend", "ns3",
+         "--ring", "400", "--episodes", "1", "--episode-limit", "3",
+         "--ns3-arg", "scheduler=ns3::NoSuchScheduler"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    first = res.stderr.splitlines()[0]
+    assert first.startswith("xr-marl: simulator for worker 0 exited before its first step")
+    assert "ns3::NoSuchScheduler not found" in res.stderr  # the simulator's own reason, from its log

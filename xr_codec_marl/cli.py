@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from xr_codec_marl.errors import UsageError
+from xr_codec_marl.errors import SimulatorError, UsageError
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `xr-marl evaluate --json | head`
         sys.stderr.close()
         return 0
-    except (TimeoutError, ConnectionError) as exc:  # simulators that never came, a dead peer
+    except (TimeoutError, ConnectionError, SimulatorError) as exc:  # simulators that never came,
+        # a dead peer, a simulator that refused its arguments
         print(f"xr-marl: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -8,3 +8,10 @@ class UsageError(ValueError):
 def choice_error(what: str, value: object, allowed: list[str] | tuple[str, ...]) -> UsageError:
     """``unknown policy 'foo'; allowed: aps, max, min, random``."""
     return UsageError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+
+
+class SimulatorError(RuntimeError):
+    """A simulator that could not start or run (e.g. it refused its arguments): one line, exit 1.
+
+    The message names the worker, what went wrong and the simulator's log file.
+    """

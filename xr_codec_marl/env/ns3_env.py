@@ -43,6 +43,7 @@ from xr_codec_marl.env.api import (
     StepResult,
     validate_actions,
 )
+from xr_codec_marl.errors import SimulatorError
 from xr_codec_marl.xr.ns3_args import scenario_arguments
 from xr_codec_marl.xr.observation import build_observation
 from xr_codec_marl.xr.rewards import drr_reward, team_rewards
@@ -334,7 +335,12 @@ class Ns3Env:
         return StepResult(obs, state, avail, info, rewards, terminated, truncated)
 
     def close(self) -> None:
-        """End every episode, stop launched simulators, release the socket."""
+        """End every episode, stop launched simulators, release the socket.
+
+        An env never closed gets the same minus the goodbyes when it is garbage-collected or
+        the interpreter exits: the launcher's and the server's finalizers stop its simulators
+        and close its socket without blocking.
+        """
         if self._closed:
             return
         self._end_episode("environment closed")
@@ -395,7 +401,7 @@ class Ns3Env:
                     self._sessions[slot] = None
                     first[slot] = None
                     if self.launch:
-                        raise RuntimeError(
+                        raise SimulatorError(
                             f"simulator for worker {slot} failed during start-up: {ev.reason}"
                         )
                     log.warning("worker %d left during start-up (%s); waiting for another",
@@ -404,7 +410,7 @@ class Ns3Env:
                 for proc in self.launcher.exited():
                     slot = self._procs.index(proc) if proc in self._procs else None
                     if slot is not None and first[slot] is None:
-                        raise RuntimeError(
+                        raise SimulatorError(
                             f"simulator for worker {slot} exited before its first step: "
                             f"{proc.describe_exit()}"
                         )
