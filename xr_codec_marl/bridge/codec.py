@@ -26,6 +26,40 @@ PROTOCOL_VERSION: int = pb.PROTOCOL_VERSION_CURRENT
 Code = pb.Error.Code
 
 
+@dataclass(frozen=True)
+class WireLimits:
+    """Upper bounds on everything a simulator may announce or send (the one place they live).
+
+    A ``Hello`` fixes array sizes the server then allocates (policies, padded action grids,
+    per-step buffers), so a buggy or hostile simulator could otherwise make it allocate
+    without bound (``n_actions = 2**31``, a million agents). Every bound is checked before
+    anything of that size exists: ``message_bytes`` by ZeroMQ itself (``ZMQ_MAXMSGSIZE``: a
+    larger message drops the peer before it is buffered), ``hello_bytes`` on the raw bytes of
+    every non-step message before protobuf parses them, and the counts by :func:`check_hello`
+    before any per-agent object is made. The real scenarios (3 agents, 10 actions, 8 KPIs)
+    sit far inside them.
+    """
+
+    agents: int = 1024
+    obs_size: int = 65536  # per agent
+    state_size: int = 65536
+    n_actions: int = 65536  # per agent
+    kpis: int = 256  # KPI names (per agent)
+    reward_components: int = 256
+    #: one step's largest array: n_agents x obs_size, x n_actions (avail), x kpis (16 MiB f32)
+    step_values: int = 1 << 22
+    #: action values over all agents (8 MiB of doubles)
+    action_values: int = 1 << 20
+    #: any message but a step (hello, goodbye, error), refused unparsed beyond this
+    hello_bytes: int = 16 << 20
+    #: any message at all (the largest step allowed above is about 22 MiB)
+    message_bytes: int = 64 << 20
+
+
+#: The limits this side enforces.
+LIMITS = WireLimits()
+
+
 class WireError(ValueError):
     """A message that breaks the contract; ``code`` is the ``Error.Code`` to reply with."""
 
@@ -55,7 +89,15 @@ def code_name(code: int) -> str:
 
 
 def decode(data: bytes) -> pb.Envelope:
-    """Parse one envelope; garbage or an envelope without a body raises ``CODE_BAD_MESSAGE``."""
+    """Parse one envelope; garbage or an envelope without a body raises ``CODE_BAD_MESSAGE``.
+
+    Anything but a step larger than ``LIMITS.hello_bytes`` is refused before it is parsed
+    (a step's ``Envelope`` starts with its tag byte ``0x1A``; any other message is small).
+    """
+    is_step = data[:1] == _STEP_TAG
+    limit = LIMITS.message_bytes if is_step else LIMITS.hello_bytes
+    if len(data) > limit:
+        raise _too_big(len(data), limit, "a step" if is_step else "a non-step message")
     env = pb.Envelope()
     try:
         env.ParseFromString(data)
@@ -63,11 +105,21 @@ def decode(data: bytes) -> pb.Envelope:
         raise WireError(
             Code.CODE_BAD_MESSAGE, f"not a bridge Envelope ({len(data)} bytes): {exc}"
         ) from None
-    if env.WhichOneof("body") is None:
+    body = env.WhichOneof("body")
+    if body is None:
         raise WireError(
             Code.CODE_BAD_MESSAGE, f"envelope without a body ({len(data)} bytes)"
         )
+    if body != "step" and len(data) > LIMITS.hello_bytes:  # a step tag, then something else
+        raise _too_big(len(data), LIMITS.hello_bytes, f"a {body}")
     return env
+
+
+_STEP_TAG = b"\x1a"  # Envelope field 3 (step), length-delimited
+
+
+def _too_big(n: int, limit: int, what: str) -> WireError:
+    return WireError(Code.CODE_SHAPE, f"{what} of {n} bytes is over the limit of {limit} bytes")
 
 
 def encode(env: pb.Envelope) -> bytes:
@@ -160,7 +212,9 @@ def check_hello(hello: pb.Hello, expected: EnvSpec | None = None) -> None:
             f"protocol version {hello.protocol_version} is not supported; "
             f"this server speaks version {PROTOCOL_VERSION}",
         )
-    problems: list[str] = []
+    problems = _size_problems(hello)
+    if problems:  # before looking at any agent in detail: the sizes may be absurd
+        raise WireError(Code.CODE_SHAPE, "bad hello: " + "; ".join(problems))
     if not hello.agents:
         problems.append("no agents")
     for a in hello.agents:
@@ -170,6 +224,8 @@ def check_hello(hello: pb.Hello, expected: EnvSpec | None = None) -> None:
             problems.append(
                 f"agent {a.id!r}: {len(a.action_values)} action values for {a.n_actions} actions"
             )
+        elif a.action_values and not all(map(math.isfinite, a.action_values)):
+            problems.append(f"agent {a.id!r}: action values must be finite numbers")
     if len({a.id for a in hello.agents}) != len(hello.agents):
         problems.append("duplicate agent ids")
     if not (hello.step_interval_s > 0 and math.isfinite(hello.step_interval_s)):
@@ -182,6 +238,40 @@ def check_hello(hello: pb.Hello, expected: EnvSpec | None = None) -> None:
             raise WireError(
                 Code.CODE_SHAPE, "hello does not match the expected spec: " + "; ".join(diffs)
             )
+
+
+def _size_problems(hello: pb.Hello, lim: WireLimits = LIMITS) -> list[str]:
+    """Every size in ``hello`` beyond :data:`LIMITS` (empty list: all within them).
+
+    Reads only counts and integers, so it costs next to nothing however absurd the sizes.
+    """
+    out: list[str] = []
+    agents = hello.agents
+    n = len(agents)
+    if n > lim.agents:
+        return [f"{n} agents, the limit is {lim.agents}"]  # do not even look at them
+    for what, got, limit in (("state_size", hello.state_size, lim.state_size),
+                             ("KPI names", len(hello.kpi_names), lim.kpis),
+                             ("reward components", len(hello.reward_components),
+                              lim.reward_components)):
+        if got > limit:
+            out.append(f"{what} {got}, the limit is {limit}")
+    obs = acts = n_values = 0
+    for a in agents:
+        for what, got, limit in (("obs_size", a.obs_size, lim.obs_size),
+                                 ("n_actions", a.n_actions, lim.n_actions)):
+            if got > limit:
+                out.append(f"agent {a.id[:40]!r} {what} {got}, the limit is {limit}")
+        obs, acts = max(obs, a.obs_size), max(acts, a.n_actions)
+        n_values += len(a.action_values)
+    for what, per_agent in (("obs", obs), ("avail_actions", acts),
+                            ("kpis", len(hello.kpi_names))):
+        if n * per_agent > lim.step_values:
+            out.append(f"{n} agents x {per_agent} {what} per agent = {n * per_agent} step "
+                       f"values, the limit is {lim.step_values}")
+    if n_values > lim.action_values:
+        out.append(f"{n_values} action values, the limit is {lim.action_values}")
+    return out
 
 
 def spec_differences(got: EnvSpec, expected: EnvSpec) -> list[str]:
@@ -462,8 +552,8 @@ def parse_step_envelope(data: bytes) -> RawStep | None:
     protobuf runtime, which then decides. Tests check that both paths agree.
     """
     try:
-        if data[0] != 0x1A:
-            return None
+        if data[0] != 0x1A or len(data) > LIMITS.message_bytes:
+            return None  # not a step, or too big for one: decode() decides
         length = data[1]
         if length < 0x80:
             i = 2

@@ -4,8 +4,9 @@
 located with ``xr_codec_marl.bridge.build.find_binary`` unless given as a path) as
 subprocesses, each with its own seed and arguments, their stdout and stderr captured to one log
 file per process. Every process is terminated, killed if it must be, and reaped on
-:meth:`SimulatorLauncher.close`; on Linux the kernel also kills them if Python itself dies, so
-no orphaned simulator keeps a core busy. Simulators started elsewhere need no launcher: the
+:meth:`SimulatorLauncher.close`, or when a launcher nobody closed is garbage-collected or the
+interpreter exits; on Linux the kernel also kills them if Python itself dies, so no orphaned
+simulator keeps a core busy. Simulators started elsewhere need no launcher: the
 server simply accepts their hello.
 """
 
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,8 @@ def resolve_binary(binary: str | os.PathLike[str]) -> str:
     if path.parent != Path(".") or path.exists():
         if not path.exists():
             raise FileNotFoundError(f"simulator binary {str(path)!r} does not exist")
-        return str(path.resolve())
+        # absolute, but symlinks kept: a venv's python is a symlink that must stay one
+        return str(path.absolute())
     from xr_codec_marl.bridge.build import find_binary  # the C++ build's owner provides it
 
     return str(find_binary(str(binary)))
@@ -111,13 +114,30 @@ class SimProcess:
         return int(self.popen.returncode)
 
 
+def stop_processes(processes: list[SimProcess], grace_s: float = 1.0) -> None:
+    """Stop every process (SIGTERM all first, so they wind down in parallel), reap them, and
+    empty the list. Bounded: ``grace_s`` for all, then SIGKILL."""
+    for p in processes:
+        if p.alive():
+            try:
+                p.popen.terminate()
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace_s
+    for p in processes:
+        p.stop(max(deadline - time.monotonic(), 0.05))
+    processes.clear()
+
+
 class SimulatorLauncher:
-    """Starts simulators as subprocesses with logs in ``log_dir`` and stops them all on close."""
+    """Starts simulators as subprocesses with logs in ``log_dir`` and stops them all on close
+    (or, if never closed, when garbage-collected or at interpreter exit)."""
 
     def __init__(self, log_dir: str | os.PathLike[str] | None = None) -> None:
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="xrmarl-sims-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.processes: list[SimProcess] = []
+        self._finalizer = weakref.finalize(self, stop_processes, self.processes)
 
     def start(
         self,
@@ -169,19 +189,11 @@ class SimulatorLauncher:
         return out
 
     def stop_all(self, grace_s: float = 1.0) -> None:
-        """Stop every process (SIGTERM all first, so they wind down in parallel), reap them."""
-        for p in self.processes:
-            if p.alive():
-                try:
-                    p.popen.terminate()
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + grace_s
-        for p in self.processes:
-            p.stop(max(deadline - time.monotonic(), 0.05))
-        self.processes.clear()
+        """Stop every process started so far (see :func:`stop_processes`)."""
+        stop_processes(self.processes, grace_s)
 
     def close(self) -> None:
+        """Stop every process; the launcher may still start new ones afterwards."""
         self.stop_all()
 
     def __enter__(self) -> Self:

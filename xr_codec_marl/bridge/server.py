@@ -18,6 +18,7 @@ import itertools
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -31,6 +32,7 @@ from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.codec import Code, WireError, WireLayout, WireStep
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.env.api import EnvSpec
+from xr_codec_marl.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,37 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_TIMEOUT_S = 30.0
 #: How often (s) :meth:`BridgeServer.poll` looks for sessions silent past their deadline.
 EXPIRY_CHECK_S = 0.02
+
+
+def check_endpoint(endpoint: str) -> str:
+    """``endpoint`` unchanged if its TCP port is ``*``, ``0`` (both: any free port) or
+    1-65535; raises ``UsageError`` otherwise.
+
+    Checked here because ZeroMQ silently wraps a port beyond 65535 (``:99999`` binds 34463).
+    Other transports (``ipc://PATH``, ``inproc://NAME``) are left to ZeroMQ to judge.
+    """
+    if not endpoint.startswith("tcp://"):
+        return endpoint
+    host, sep, port = endpoint[len("tcp://"):].rpartition(":")
+    if not sep or not host:
+        raise UsageError(f"endpoint {endpoint!r} is not tcp://HOST:PORT")
+    if port != "*" and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise UsageError(f"endpoint {endpoint!r}: port {port!r} is not in 1-65535 (or * for "
+                         "any free port)")
+    return endpoint
+
+
+def _release(sock: zmq.Socket, ctx: zmq.Context | None) -> None:
+    """Close the socket at once and end its own context (never blocks: linger 0).
+
+    Also the finalizer of a server nobody closed: runs on garbage collection or at interpreter
+    exit, before pyzmq's ``Context.__del__`` could block in ``term()`` on the open socket.
+    """
+    if not sock.closed:
+        sock.close(linger=0)
+    if ctx is not None and not ctx.closed:
+        ctx.term()
+
 
 _SNDMORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
 _NOBLOCK = int(zmq.NOBLOCK)
@@ -123,6 +156,12 @@ DEFER = Deferred()
 AdmitFn = Callable[[pb.Hello, EnvSpec], "str | Deferred | None"]
 
 
+def describe_exception(exc: BaseException) -> str:
+    """One line saying what went wrong: the message (a ``KeyError``'s unquoted), else the type."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
 class BridgeServer:
     """One bound ROUTER socket and the sessions of every simulator talking to it.
 
@@ -143,6 +182,7 @@ class BridgeServer:
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        check_endpoint(endpoint)
         self.expected_spec = expected_spec
         self.timeout_s = float(timeout_s)
         self.admit = admit
@@ -152,12 +192,15 @@ class BridgeServer:
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable sends raise, never vanish
         self._sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted sim may reuse its identity
+        # ZeroMQ drops a peer whose message is larger, before buffering it (codec.LIMITS)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, codec.LIMITS.message_bytes)
+        # close or not, the socket goes without blocking: on GC, at exit, or in close()
+        self._finalizer = weakref.finalize(self, _release, self._sock,
+                                           self._ctx if self._own_ctx else None)
         try:
             self._sock.bind(endpoint)
         except zmq.ZMQError as exc:
-            self._sock.close(0)
-            if self._own_ctx:
-                self._ctx.term()
+            self._finalizer()
             raise OSError(f"cannot bind the bridge server to {endpoint!r}: {exc}") from None
         self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self._poll_items = [(self._sock, int(zmq.POLLIN))]
@@ -273,11 +316,15 @@ class BridgeServer:
         log.info("%s: closing (%s)", s.name, reason)
 
     def abort_session(self, session_id: str, code: int, reason: str) -> None:
-        """End a session with a fatal ``Error`` (e.g. its policy failed); queues :class:`Ended`."""
+        """End a session with a fatal ``Error`` (e.g. its policy failed); queues :class:`Ended`.
+
+        The ``Error`` goes out whether or not a step is waiting: a simulator that owes us its
+        next message reads it as the reply to that message. Only one already closed gets none.
+        """
         s = self._sessions.get(session_id)
         if s is None:
             return
-        if s.state is SessionState.OUR_TURN:
+        if s.state is not SessionState.CLOSING:
             self._send(s.framing, codec.error_envelope(code, reason, fatal=True))
         log.warning("%s: aborted: %s: %s", s.name, codec.code_name(code), reason)
         self._end(s, reason, clean=False)
@@ -293,8 +340,7 @@ class BridgeServer:
         self._sessions.clear()
         self._by_identity.clear()
         self._sock.close(linger=100)  # let the Close messages out, never block for long
-        if self._own_ctx:
-            self._ctx.term()
+        self._finalizer()  # ends our own context; nothing left to do on GC
 
     def __enter__(self) -> Self:
         return self
@@ -381,6 +427,11 @@ class BridgeServer:
                     raise WireError(Code.CODE_UNEXPECTED, refusal)
         except WireError as err:
             self._refuse(framing, None, events, err, who=f"hello from {identity!r}")
+            return
+        except Exception as exc:  # noqa: BLE001 - an admit hook's bug must not stop the server
+            self._refuse(framing, None, events, WireError(
+                Code.CODE_INTERNAL, f"cannot admit this simulator: {describe_exception(exc)}"),
+                who=f"hello from {identity!r}")
             return
         sid = f"{next(self._counter):04d}-{secrets.token_hex(3)}"
         s = Session(sid, identity, hello, spec, WireLayout.from_spec(spec), framing)

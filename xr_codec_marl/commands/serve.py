@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a policy to simulators started elsewhere")
-    p.add_argument("--bind", default="tcp://127.0.0.1:5555", metavar="ENDPOINT",
-                   help="tcp://HOST:PORT or ipc://PATH (default tcp://127.0.0.1:5555)")
+    p.add_argument("--bind", type=bind_endpoint, default="tcp://127.0.0.1:5555",
+                   metavar="ENDPOINT",
+                   help="tcp://HOST:PORT (PORT 1-65535, or * for any free one) or ipc://PATH "
+                        "(default tcp://127.0.0.1:5555)")
     p.add_argument("--policy", default="aps",
                    help="aps, max, min, random, fixed:K (always the K-th codec rate), "
                         "or a checkpoint path")
@@ -48,6 +50,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per episode on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="log every session event")
     p.set_defaults(func=run)
+
+
+def bind_endpoint(text: str) -> str:
+    """argparse type of ``--bind``: a port ZeroMQ would silently wrap is refused here."""
+    from xr_codec_marl.bridge.server import check_endpoint
+
+    try:
+        return check_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def policy_factory(name: str) -> Callable:
@@ -137,49 +149,95 @@ def serve_sessions(
 ) -> int:
     """Answer every simulator on ``server`` with its own policy until ``episodes`` ended.
 
-    A policy that raises ends only its simulator's session (fatal ``CODE_INTERNAL`` error).
+    Each simulator's policy is built while its hello is admitted, so one the policy cannot
+    serve (a KPI it needs is missing, say) is refused with an ``Error`` naming why instead of
+    being welcomed. Whatever raises while building or running a policy ends only that
+    simulator's session (fatal ``CODE_INTERNAL`` error, one log line), never the server.
     Returns the number of episodes that ended.
     """
-    from xr_codec_marl.bridge.codec import Code
-    from xr_codec_marl.bridge.server import Ended, Joined, StepReceived
-    from xr_codec_marl.env.ns3_env import KpiFeatures
+    from xr_codec_marl.bridge.codec import Code, WireError
+    from xr_codec_marl.bridge.server import Ended, Joined, StepReceived, describe_exception
 
     agents: dict[str, SessionAgent] = {}
+    admitted: list[tuple[object, SessionAgent]] = []  # (hello, agent) welcomed this poll
+    outer_admit = server.admit
+
+    def new_agent(spec, seed: int) -> SessionAgent:
+        from xr_codec_marl.env.ns3_env import KpiFeatures
+
+        policy = make_policy(spec)
+        policy.reset(1, seed=seed)
+        return SessionAgent(policy, KpiFeatures(spec, shaping), spec, shaping)
+
+    def admit(hello, spec):
+        refusal = outer_admit(hello, spec) if outer_admit is not None else None
+        if refusal is not None:
+            return refusal
+        try:
+            admitted.append((hello, new_agent(spec, int(hello.seed))))
+        except Exception as exc:  # noqa: BLE001 - any policy bug ends this session only
+            raise WireError(Code.CODE_INTERNAL,
+                            f"no policy for this simulator: {describe_exception(exc)}") from None
+        return None
+
+    def abort(sid: str, code: int, why: str) -> None:
+        agents.pop(sid, None)
+        server.abort_session(sid, code, why)
+
+    server.admit = admit
     ended = 0
-    while (episodes is None or ended < episodes) and not should_stop():
-        for ev in server.poll(0.2):
-            sid = ev.session.session_id
-            if isinstance(ev, StepReceived):  # the hot path first
-                agent = agents.get(sid)
-                if agent is None:
-                    continue
-                try:
-                    actions = agent.act(ev.step)
-                except Exception as exc:  # the policy's fault: end this session only
-                    log.exception("policy failed for session %s", sid)
-                    server.abort_session(sid, Code.CODE_INTERNAL, f"policy failed: {exc}")
-                    continue
-                if not ev.step.done:
+    try:
+        while (episodes is None or ended < episodes) and not should_stop():
+            for ev in server.poll(0.2):
+                sid = ev.session.session_id
+                if isinstance(ev, StepReceived):  # the hot path first
+                    agent = agents.get(sid)
+                    if agent is None:
+                        abort(sid, Code.CODE_INTERNAL, "no policy for this session")
+                        continue
                     try:
-                        server.send_action(sid, actions)
-                    except ValueError as exc:
-                        server.abort_session(sid, Code.CODE_ACTION, f"policy gave {exc}")
-            elif isinstance(ev, Joined):
-                spec = ev.session.spec
-                try:
-                    policy = make_policy(spec)
-                    policy.reset(1, seed=ev.session.seed)
-                except (ValueError, RuntimeError, OSError) as exc:
-                    server.abort_session(sid, Code.CODE_INTERNAL, f"no policy for it: {exc}")
-                    continue
-                agents[sid] = SessionAgent(policy, KpiFeatures(spec, shaping), spec, shaping)
-            elif isinstance(ev, Ended):
-                agent = agents.pop(sid, None)
-                ended += 1
-                if on_episode is not None:
-                    summary = agent.summary() if agent is not None else {"windows": 0}
-                    on_episode(ev.session, ev, summary)
+                        actions = agent.act(ev.step)
+                    except Exception as exc:  # noqa: BLE001 - the policy's fault: this session
+                        abort(sid, Code.CODE_INTERNAL, f"policy failed: {describe_exception(exc)}")
+                        continue
+                    if not ev.step.done:
+                        try:
+                            server.send_action(sid, actions)
+                        except ValueError as exc:
+                            abort(sid, Code.CODE_ACTION, f"policy gave {exc}")
+                elif isinstance(ev, Joined):
+                    hello = ev.session.hello
+                    agent = next((a for h, a in admitted if h is hello), None)
+                    if agent is None:  # admitted by someone else's hook: build it now
+                        try:
+                            agent = new_agent(ev.session.spec, ev.session.seed)
+                        except Exception as exc:  # noqa: BLE001
+                            abort(sid, Code.CODE_INTERNAL,
+                                  f"no policy for this simulator: {describe_exception(exc)}")
+                            continue
+                    agents[sid] = agent
+                elif isinstance(ev, Ended):
+                    agent = agents.pop(sid, None)
+                    ended += 1
+                    if on_episode is not None:
+                        on_episode(ev.session, ev, _summary(agent, sid))
+            admitted.clear()  # every welcome of this poll has had its Joined
+    finally:
+        server.admit = outer_admit
     return ended
+
+
+def _summary(agent: SessionAgent | None, sid: str) -> dict[str, object]:
+    """The episode's summary; a summary that fails loses its numbers, not the server."""
+    if agent is None:
+        return {"windows": 0}
+    try:
+        return agent.summary()
+    except Exception as exc:  # noqa: BLE001
+        from xr_codec_marl.bridge.server import describe_exception
+
+        log.warning("session %s: no summary: %s", sid, describe_exception(exc))
+        return {"windows": max(len(agent.kpi_history) - 1, 0)}
 
 
 def _xr_expected_spec(args: argparse.Namespace):
@@ -217,7 +275,11 @@ def run(args: argparse.Namespace) -> int:
 
     def admit(hello, spec):
         if args.ring is not None and "ring_m" in hello.parameters:
-            ring = float(hello.parameters["ring_m"])
+            text = hello.parameters["ring_m"]
+            try:
+                ring = float(text)
+            except ValueError:
+                return f"simulator ring_m {text[:40]!r} is not a number"
             if not math.isclose(ring, args.ring, rel_tol=1e-6):
                 return f"simulator ring {ring:g} m, this server serves {args.ring:g} m"
         return None
