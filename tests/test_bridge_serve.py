@@ -127,3 +127,18 @@ def test_serve_runs_a_trained_checkpoint(tmp_path, capsys):
     line = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert line["clean"] and line["windows"] == 5
     assert len(record) == 5 and all(len(a) == 3 for _, a in record)
+
+
+def test_serve_runs_the_fixed_rate_reference(tmp_path):
+    """`--policy fixed:K` (offered in --help) serves: every window, every agent gets action K."""
+    ep = f"ipc://{tmp_path}/serve.sock"
+    spec = xr_spec(4)
+    th, out = run_serve(["serve", "--bind", ep, "--policy", "fixed:3", "--episodes", "1",
+                         "--ring", "400", "--episode-limit", "4", "--timeout", str(T)])
+    rec: list = []
+    sim = SimThread(ep, spec, seed=0, record=rec)
+    sim.start()
+    assert sim.outcome() == "closed: episode limit"
+    th.join(5 * T)
+    assert not th.is_alive() and out["rc"] == 0
+    assert [a for _, a in rec] == [[3, 3, 3]] * 4

@@ -268,10 +268,12 @@ def run(args: argparse.Namespace) -> int:
 
         from xr_codec_marl.baselines import POLICIES
 
-        if args.policy not in POLICIES and not Path(args.policy).exists():
+        fixed = args.policy.startswith("fixed:")
+        if args.policy not in POLICIES and not fixed and not Path(args.policy).exists():
             from xr_codec_marl.errors import choice_error
 
-            raise choice_error("policy", args.policy, sorted(POLICIES) + ["CHECKPOINT (path)"])
+            raise choice_error("policy", args.policy,
+                               sorted(POLICIES) + ["fixed:K", "CHECKPOINT (path)"])
 
     def admit(hello, spec):
         if args.ring is not None and "ring_m" in hello.parameters:
