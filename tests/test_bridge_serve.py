@@ -134,7 +134,7 @@ def test_serve_runs_the_fixed_rate_reference(tmp_path):
     ep = f"ipc://{tmp_path}/serve.sock"
     spec = xr_spec(4)
     th, out = run_serve(["serve", "--bind", ep, "--policy", "fixed:3", "--episodes", "1",
-                         "--ring", "400", "--episode-limit", "4", "--timeout", str(T)])
+                         "--timeout", str(T)])  # no --ring: the policy is built per Hello
     rec: list = []
     sim = SimThread(ep, spec, seed=0, record=rec)
     sim.start()
