@@ -234,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fake simulator: crashing after step {t}", flush=True)
             sys.stdout.flush()
             import os
+            import time
 
+            time.sleep(0.3)  # let ZeroMQ's I/O thread put the last step on the wire first
             os._exit(3)
         if args.hang_after is not None and t >= args.hang_after:
             import time
