@@ -125,7 +125,7 @@ def test_same_seed_same_episode_other_seed_other_episode(bin_dir: Path) -> None:
         (["--fixedAction=10"], "outside [0, 9]"),
         (["--fixedAction=1,2"], "--fixedAction"),
         (["--fixedAction=max", "--ringRadius=30"], "ringRadius"),
-        (["--fixedAction=max", "--arMin=5", "--arMax=1"], "codec range of AR"),
+        (["--fixedAction=max", "--arMin=5", "--arMax=1"], "codec range of user 'AR'"),
         (["--endpoint=udp://x:1"], "endpoint must be"),
     ],
 )
