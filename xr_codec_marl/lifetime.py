@@ -19,6 +19,16 @@ except (OSError, AttributeError):  # not Linux/glibc
     _prctl = None
 
 _PR_SET_PDEATHSIG = 1
+#: whether the kernel can signal a child when its parent dies (Linux)
+HAS_PDEATHSIG = _prctl is not None
+
+
+def request_parent_death_signal(sig: int = signal.SIGTERM) -> None:  # pragma: no cover
+    """Ask Linux to send ``sig`` to this process when its parent dies.
+
+    One C call, so it is safe as a ``subprocess`` ``preexec_fn`` (between fork and exec).
+    """
+    _prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
@@ -27,8 +37,8 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     ``parent_pid`` is the parent's pid as the parent saw it: if it is already gone when this
     runs (a race the kernel signal cannot catch), the child exits at once.
     """
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    if HAS_PDEATHSIG:
+        request_parent_death_signal(sig)
     else:
         threading.Thread(target=_watch_parent, args=(parent_pid, sig), daemon=True,
                          name="die-with-parent").start()

@@ -12,10 +12,8 @@ server simply accepts their hello.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
+
+from xr_codec_marl.lifetime import HAS_PDEATHSIG, request_parent_death_signal
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +40,6 @@ def resolve_binary(binary: str | os.PathLike[str]) -> str:
 
     return str(find_binary(str(binary)))
 
-
-try:  # bound in the parent, so the child only makes one C call between fork and exec
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # not Linux/glibc: no parent-death signal
-    _prctl = None
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGTERM this child when its parent dies (PR_SET_PDEATHSIG = 1)."""
-    _prctl(1, int(signal.SIGTERM), 0, 0, 0)
 
 
 @dataclass(eq=False)
@@ -169,7 +159,8 @@ class SimulatorLauncher:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **env} if env else None,
-                preexec_fn=_die_with_parent if _prctl is not None else None,  # noqa: PLW1509
+                # the simulator gets SIGTERM when this process dies, even by kill -9
+                preexec_fn=request_parent_death_signal if HAS_PDEATHSIG else None,  # noqa: PLW1509
             )
         except OSError as exc:
             log_file.close()
