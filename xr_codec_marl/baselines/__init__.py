@@ -24,6 +24,21 @@ def register_policy(name: str, factory: Callable[..., Policy]) -> None:
     POLICIES[name] = factory
 
 
+def policy_kind(name: str) -> str | None:
+    """``"rule"`` (a registered rule or ``fixed:K``), ``"checkpoint"`` (an existing path) or
+    None: what :func:`make_policy` would build from ``name``, known before any spec is."""
+    if name in POLICIES or name.startswith("fixed:"):
+        return "rule"
+    from pathlib import Path
+
+    return "checkpoint" if Path(name).exists() else None
+
+
+def policy_names() -> list[str]:
+    """What ``--policy`` accepts, for error messages and help."""
+    return sorted(POLICIES) + ["fixed:K", "CHECKPOINT (path)"]
+
+
 def make_policy(name: str, spec: EnvSpec, **kwargs: Any) -> Policy:
     """A rule policy by name, ``fixed:K`` (always action K), or a checkpoint path."""
     if name in POLICIES:
@@ -35,15 +50,13 @@ def make_policy(name: str, spec: EnvSpec, **kwargs: Any) -> Policy:
             return ConstantPolicy(spec, int(name.split(":", 1)[1]))
         except ValueError as exc:
             raise UsageError(f"{name!r}: {exc}") from None
-    from pathlib import Path
-
-    if Path(name).exists():
+    if policy_kind(name) == "checkpoint":
         from xr_codec_marl.learners.checkpoint import load_policy
 
         return load_policy(name, spec)
     from xr_codec_marl.errors import choice_error
 
-    raise choice_error("policy", name, sorted(POLICIES) + ["fixed:K", "CHECKPOINT (path)"])
+    raise choice_error("policy", name, policy_names())
 
 
-__all__ = ["APSConfig", "APSPolicy", "ConstantPolicy", "FixedPolicy", "RandomPolicy", "POLICIES", "make_policy", "register_policy"]
+__all__ = ["APSConfig", "APSPolicy", "ConstantPolicy", "FixedPolicy", "RandomPolicy", "POLICIES", "make_policy", "policy_kind", "policy_names", "register_policy"]

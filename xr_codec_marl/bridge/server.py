@@ -32,7 +32,7 @@ from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.codec import Code, WireError, WireLayout, WireStep
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.env.api import EnvSpec
-from xr_codec_marl.errors import UsageError
+from xr_codec_marl.errors import UsageError, describe_exception
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +154,6 @@ DEFER = Deferred()
 #: ``admit(hello, spec)``: ``None`` accepts the simulator, a string refuses it with that
 #: reason, :data:`DEFER` keeps it waiting for :meth:`BridgeServer.readmit`.
 AdmitFn = Callable[[pb.Hello, EnvSpec], "str | Deferred | None"]
-
-
-def describe_exception(exc: BaseException) -> str:
-    """One line saying what went wrong: the message (a ``KeyError``'s unquoted), else the type."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    return " ".join(text.split()) or type(exc).__name__
 
 
 class BridgeServer:

@@ -156,7 +156,8 @@ def serve_sessions(
     Returns the number of episodes that ended.
     """
     from xr_codec_marl.bridge.codec import Code, WireError
-    from xr_codec_marl.bridge.server import Ended, Joined, StepReceived, describe_exception
+    from xr_codec_marl.bridge.server import Ended, Joined, StepReceived
+    from xr_codec_marl.errors import describe_exception
 
     agents: dict[str, SessionAgent] = {}
     admitted: list[tuple[object, SessionAgent]] = []  # (hello, agent) welcomed this poll
@@ -234,7 +235,7 @@ def _summary(agent: SessionAgent | None, sid: str) -> dict[str, object]:
     try:
         return agent.summary()
     except Exception as exc:  # noqa: BLE001
-        from xr_codec_marl.bridge.server import describe_exception
+        from xr_codec_marl.errors import describe_exception
 
         log.warning("session %s: no summary: %s", sid, describe_exception(exc))
         return {"windows": max(len(agent.kpi_history) - 1, 0)}
@@ -264,16 +265,12 @@ def run(args: argparse.Namespace) -> int:
     if expected is not None:
         make(expected)  # a bad policy name or checkpoint fails now, not per simulator
     else:
-        from pathlib import Path
+        from xr_codec_marl.baselines import policy_kind, policy_names
 
-        from xr_codec_marl.baselines import POLICIES
-
-        fixed = args.policy.startswith("fixed:")
-        if args.policy not in POLICIES and not fixed and not Path(args.policy).exists():
+        if policy_kind(args.policy) is None:
             from xr_codec_marl.errors import choice_error
 
-            raise choice_error("policy", args.policy,
-                               sorted(POLICIES) + ["fixed:K", "CHECKPOINT (path)"])
+            raise choice_error("policy", args.policy, policy_names())
 
     def admit(hello, spec):
         if args.ring is not None and "ring_m" in hello.parameters:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from xr_codec_marl.commands.common import add_env_args, positive_int, scenario_kwargs
-from xr_codec_marl.errors import UsageError
+from xr_codec_marl.errors import UsageError, describe_exception
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from xr_codec_marl.experiments.results import stamp, write_json_atomic
     from xr_codec_marl.experiments.sweep import (
-        SweepConfig, cell_path, collect, one_line, plan, run_dir,
+        SweepConfig, cell_path, collect, plan, run_dir,
     )
     from xr_codec_marl.experiments.report import build_sweep_report
 
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         def on_done(cell, path, err):
             prog.advance(task)
             if err is not None:
-                console.print(f"cell {cell.key} failed: {one_line(err)}", style="red",
-                              markup=False, highlight=False, soft_wrap=True)
+                console.print(f"cell {cell.key} failed: {describe_exception(err, with_type=True)}",
+                              style="red", markup=False, highlight=False, soft_wrap=True)
 
         _, skipped, failures = run_sweep(cfg, args.engine, args.address, on_done)
     wall = time.perf_counter() - t0

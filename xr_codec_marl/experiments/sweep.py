@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from xr_codec_marl.errors import UsageError
+from xr_codec_marl.errors import UsageError, describe_exception
 from xr_codec_marl.experiments.results import code_version, write_atomic
 
 KPI_COLUMNS = ("xr_index", "delay_ms", "jitter_ms", "plr", "pdr", "throughput_mbps",
@@ -60,15 +60,16 @@ class Cell:
 
 def classify_policy(name: str) -> str:
     """``rule``, ``learner`` (to train) or ``checkpoint``; ``UsageError`` for anything else."""
-    from xr_codec_marl.baselines import POLICIES
+    from xr_codec_marl.baselines import POLICIES, policy_kind
     from xr_codec_marl.learners.registry import ALGO_NAMES
 
-    if name in POLICIES or name.startswith("fixed:"):
-        return "rule"
-    if name in ALGO_NAMES:
+    kind = policy_kind(name)
+    if kind == "rule":
+        return kind
+    if name in ALGO_NAMES:  # before paths: a folder named like a learner does not shadow it
         return "learner"
-    if Path(name).exists():
-        return "checkpoint"
+    if kind == "checkpoint":
+        return kind
     allowed = sorted(POLICIES) + ["fixed:K"] + list(ALGO_NAMES) + ["CHECKPOINT (path)"]
     raise UsageError(f"unknown policy {name!r} in --policies; allowed: {', '.join(allowed)}")
 
@@ -183,12 +184,6 @@ def _run_cell_job(cfg_dict: dict[str, Any], cell_dict: dict[str, Any]) -> str:
     return str(run_cell(cfg, Cell(**cell_dict)))
 
 
-def one_line(err: BaseException) -> str:
-    """``Type: message`` on one line (a cell's error as the report and the console show it)."""
-    text = " ".join(str(err).split())
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
 def run_sweep(
     cfg: SweepConfig,
     engine: str = "local",
@@ -204,7 +199,7 @@ def run_sweep(
 
     def report(cell: Cell, path: str | None, err: BaseException | None) -> None:
         if err is not None:
-            failures[cell] = one_line(err)
+            failures[cell] = describe_exception(err, with_type=True)
         if on_done:
             on_done(cell, path, err)
 

@@ -69,8 +69,8 @@ class EpisodeRunner:
             ep["rewards"][:, t] = res.rewards
             ep["terminated"][:, t] = res.terminated
             info = res.info if isinstance(res.info, dict) else {}
-            measured = info.get("measured")
-            alive &= np.ones(b, bool) if measured is None else np.asarray(measured, bool)
+            if info.get("measured") is not None:  # envs that do not say measure every window
+                alive &= np.asarray(info["measured"], bool)
             ep["filled"][:, t] = alive
             n_measured += alive
             kpis = info.get("kpis")
