@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from xr_codec_marl.env.analytic_xr import AnalyticXREnv
+from xr_codec_marl.scenarios.xr.analytic import AnalyticXREnv
 from xr_codec_marl.experiments.results import stamp, write_json_atomic
-from xr_codec_marl.xr.scenario import XRScenario
+from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 
 def measure(batch: int, seconds: float, ring: float = 400.0) -> dict[str, float]:

@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.server import BridgeServer
-from xr_codec_marl.env.api import XR_KPI_NAMES, AgentSpec, EnvSpec
+from xr_codec_marl.core.api import AgentSpec, EnvSpec
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
 
 N_AGENTS = 3
 

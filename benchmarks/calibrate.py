@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from xr_codec_marl.baselines import make_policy
-from xr_codec_marl.env.analytic_xr import PROFILES, AnalyticParams
+from xr_codec_marl.scenarios.xr.analytic import PROFILES, AnalyticParams
 from xr_codec_marl.env.factory import env_spec, make_env
 from xr_codec_marl.experiments.evaluation import evaluate_policy
 from xr_codec_marl.experiments.results import stamp, write_atomic, write_json_atomic

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from xr_codec_marl.baselines import make_policy
-from xr_codec_marl.env.analytic_xr import AnalyticXREnv
-from xr_codec_marl.env.api import XR_KPI_NAMES, VecMultiAgentEnv
+from xr_codec_marl.scenarios.xr.analytic import AnalyticXREnv
+from xr_codec_marl.core.api import VecMultiAgentEnv
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
 from xr_codec_marl.experiments.evaluation import evaluate_policy
-from xr_codec_marl.xr.scenario import XRScenario
+from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 
 def rollout(ring, action, b=32, seed=3, limit=20, **kw):
@@ -121,7 +122,7 @@ def test_scenario_validation_names_the_problem():
         XRScenario(ring_m=0).validate()
     from dataclasses import replace
 
-    from xr_codec_marl.xr.scenario import DEFAULT_USERS
+    from xr_codec_marl.scenarios.xr.settings import DEFAULT_USERS
 
     bad = (replace(DEFAULT_USERS[0], rate_min_mbps=12.0),) + DEFAULT_USERS[1:]
     with pytest.raises(ValueError, match="codec range of AR"):

@@ -5,9 +5,10 @@ import pytest
 
 from xr_codec_marl.baselines import make_policy
 from xr_codec_marl.baselines.rules import APSConfig, APSPolicy, nearest_action
-from xr_codec_marl.env.api import XR_KPI_NAMES, Observation
+from xr_codec_marl.core.api import Observation
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
 from xr_codec_marl.errors import UsageError
-from xr_codec_marl.xr.scenario import XRScenario
+from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 SPEC = XRScenario().env_spec()
 PLR = XR_KPI_NAMES.index("plr")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.codec import Code, WireError, WireLayout
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
-from xr_codec_marl.xr.scenario import XRScenario
+from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = XRScenario().env_spec("xr")

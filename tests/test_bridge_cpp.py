@@ -20,7 +20,8 @@ from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.codec import Code
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, Ended, Joined, StepReceived
-from xr_codec_marl.env.api import XR_KPI_NAMES, XR_REWARD_COMPONENTS, AgentSpec, EnvSpec
+from xr_codec_marl.core.api import AgentSpec, EnvSpec
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES, XR_REWARD_COMPONENTS
 from xr_codec_marl.env.ns3_env import Ns3Env
 
 

@@ -22,8 +22,8 @@ if str(ROOT) not in sys.path:  # when run as a script by the launcher tests
 from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, Ended, StepReceived
-from xr_codec_marl.env.api import EnvSpec
-from xr_codec_marl.xr.scenario import XRScenario
+from xr_codec_marl.core.api import EnvSpec
+from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 #: Timeouts in tests: short enough to keep the suite fast, long enough for a loaded machine.
 T = 1.0

@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xr_codec_marl.xr import channel
-from xr_codec_marl.xr.cell import _burst_delays, gps_busy_time, waterfill
+from xr_codec_marl.scenarios.xr import channel
+from xr_codec_marl.scenarios.xr.cell import _burst_delays, gps_busy_time, waterfill
 
 
 def test_uma_nlos_pathloss_matches_the_link_budget_anchors():

@@ -124,7 +124,7 @@ def test_ns3_args_become_typed_settings_or_pass_through():
 
     from xr_codec_marl.commands.common import add_env_args, scenario_kwargs
     from xr_codec_marl.env.ns3_env import xr_codec_argv
-    from xr_codec_marl.xr.scenario import XRScenario
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
 
     p = argparse.ArgumentParser()
     add_env_args(p)
@@ -149,8 +149,8 @@ def test_checkpoint_spec_records_the_scenario_settings(tmp_path):
     import torch
 
     from xr_codec_marl.learners.checkpoint import spec_summary
-    from xr_codec_marl.xr.ns3_args import apply_ns3_args
-    from xr_codec_marl.xr.scenario import XRScenario
+    from xr_codec_marl.scenarios.xr.ns3_args import apply_ns3_args
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
 
     sc = apply_ns3_args(XRScenario(ue_speed_mps=0.0), ["pacingMs=2", "users=VR,CG"])
     summary = spec_summary(sc.env_spec())

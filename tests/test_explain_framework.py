@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xr_codec_marl.explain.fakes import CyclePolicy, FakeEnv, TableLearner, fake_spec
+from explain_fakes import CyclePolicy, FakeEnv, TableLearner, fake_spec
 from xr_codec_marl.explain.framework import (
     COLUMNS,
     KPI_COLUMNS,

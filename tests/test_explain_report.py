@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xr_codec_marl.explain.fakes import CyclePolicy, FakeEnv, TableLearner, fake_spec
+from explain_fakes import CyclePolicy, FakeEnv, TableLearner, fake_spec
 from xr_codec_marl.explain.figures import read_importance_log
 from xr_codec_marl.explain.framework import collect_kpis, explain_episodes
 from xr_codec_marl.explain.report import build_report, summarise

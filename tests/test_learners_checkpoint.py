@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from xr_codec_marl.cli import main
-from xr_codec_marl.env.matrix_game import MatrixGameEnv
+from xr_codec_marl.scenarios.matrix.game import MatrixGameEnv
 from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.checkpoint import load_policy
 from xr_codec_marl.learners.config import LearnerConfig, build_config

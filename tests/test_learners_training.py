@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from xr_codec_marl.env.matrix_game import MatrixGameEnv
+from xr_codec_marl.scenarios.matrix.game import MatrixGameEnv
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.registry import get_algo
 from xr_codec_marl.learners.trainer import Trainer

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from xr_codec_marl.env.api import VecMultiAgentEnv
-from xr_codec_marl.env.matrix_game import GAMES, MatrixGameEnv
+from xr_codec_marl.core.api import VecMultiAgentEnv
+from xr_codec_marl.scenarios.matrix.game import GAMES, MatrixGameEnv
 from xr_codec_marl.errors import UsageError
 
 

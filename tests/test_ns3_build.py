@@ -19,7 +19,7 @@ import pytest
 
 from xr_codec_marl.bridge.build import BINARIES, build_ns3, find_binary, is_up_to_date
 from xr_codec_marl.cli import main as cli_main
-from xr_codec_marl.env.api import XR_KPI_NAMES
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
 
 pytestmark = pytest.mark.ns3
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from test_bridge_fakesim import SimThread, T, xr_spec
 
-from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.core.api import VecMultiAgentEnv
 from xr_codec_marl.env.ns3_env import KpiFeatures, Ns3Env, scenario_arguments
-from xr_codec_marl.xr.observation import build_observation
-from xr_codec_marl.xr.rewards import drr_reward, team_rewards
-from xr_codec_marl.xr.scenario import XRScenario
+from xr_codec_marl.scenarios.xr.observation import build_observation
+from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards
+from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 FAKE_SIM = [sys.executable, str(Path(__file__).with_name("test_bridge_fakesim.py"))]
 LIMIT = 5

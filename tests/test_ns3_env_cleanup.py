@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     import numpy as np
     from xr_codec_marl.env.ns3_env import Ns3Env
-    from xr_codec_marl.xr.scenario import XRScenario
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
 
     env = Ns3Env(XRScenario(episode_limit=20), workers=2,
                  binary=[sys.executable, {fakesim!r}], sim_args=["--episode-limit=20"],

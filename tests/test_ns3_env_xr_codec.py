@@ -12,7 +12,7 @@ import pytest
 
 from xr_codec_marl.baselines import make_policy
 from xr_codec_marl.env.ns3_env import Ns3Env
-from xr_codec_marl.xr.scenario import XRScenario
+from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 pytestmark = pytest.mark.ns3
 WINDOWS = 20
@@ -70,7 +70,7 @@ def test_option_list_matches_the_binary(built):
     import subprocess
 
     from xr_codec_marl.bridge.build import find_binary
-    from xr_codec_marl.xr.ns3_args import XR_CODEC_OPTIONS, _value
+    from xr_codec_marl.scenarios.xr.ns3_args import XR_CODEC_OPTIONS, _value
 
     out = subprocess.run([str(find_binary("xr-codec")), "--PrintHelp"], capture_output=True,
                          text=True, timeout=30).stdout
@@ -85,8 +85,8 @@ def test_option_list_matches_the_binary(built):
 def test_ns3_runs_any_number_of_users(built, tmp_path, users):
     """2 and 5 users on ns-3: the simulator's Hello announces them (ids, ranges), and a short
     episode measures every one of them; an untyped option passes through to the simulator."""
-    from xr_codec_marl.xr.ns3_args import apply_ns3_args
-    from xr_codec_marl.xr.scenario import parse_users
+    from xr_codec_marl.scenarios.xr.ns3_args import apply_ns3_args
+    from xr_codec_marl.scenarios.xr.settings import parse_users
 
     sc = apply_ns3_args(XRScenario(users=parse_users(users), episode_limit=3, ue_speed_mps=0.0),
                         ["scheduler=ns3::RrFfMacScheduler"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from xr_codec_marl.xr import rewards as R
+from xr_codec_marl.scenarios.xr import rewards as R
 
 
 @pytest.mark.parametrize(

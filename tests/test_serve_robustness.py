@@ -195,7 +195,7 @@ def test_hellos_beyond_the_limits_or_with_non_finite_values_are_refused(make, me
 
 
 def test_the_real_scenarios_are_inside_the_limits():
-    from xr_codec_marl.xr.scenario import XRScenario
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
 
     for spec in (XRScenario().env_spec("xr"), XRScenario(n_rates=64).env_spec("xr")):
         codec.check_hello(codec.hello_from_spec(spec))

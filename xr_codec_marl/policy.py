@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from xr_codec_marl.env.api import EnvSpec, Observation
+from xr_codec_marl.core.api import EnvSpec, Observation
 
 
 @runtime_checkable

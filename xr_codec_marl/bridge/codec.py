@@ -18,7 +18,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
-from xr_codec_marl.env.api import AgentSpec, EnvSpec
+from xr_codec_marl.core.api import AgentSpec, EnvSpec
 
 #: The protocol version this side speaks (``ProtocolVersion.PROTOCOL_VERSION_CURRENT``).
 PROTOCOL_VERSION: int = pb.PROTOCOL_VERSION_CURRENT

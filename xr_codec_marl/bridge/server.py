@@ -31,7 +31,7 @@ from zmq import zmq_poll
 from xr_codec_marl.bridge import codec
 from xr_codec_marl.bridge.codec import Code, WireError, WireLayout, WireStep
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
-from xr_codec_marl.env.api import EnvSpec
+from xr_codec_marl.core.api import EnvSpec
 from xr_codec_marl.errors import UsageError, describe_exception
 
 log = logging.getLogger(__name__)

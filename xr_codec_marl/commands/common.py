@@ -95,7 +95,7 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     ``--ns3-arg`` options that stand for a setting become that setting (so the spec, results
     and checkpoints see them); the others are passed to the simulator as ``ns3_args``.
     """
-    from xr_codec_marl.xr.scenario import DEFAULT_USERS, XRScenario, parse_users
+    from xr_codec_marl.scenarios.xr.settings import DEFAULT_USERS, XRScenario, parse_users
 
     kw: dict[str, Any] = {}
     if args.bandwidth is not None:
@@ -137,7 +137,7 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.ns3_arg:
         if args.backend != "ns3":
             raise UsageError("--ns3-arg applies to --backend ns3 only")
-        from xr_codec_marl.xr.ns3_args import apply_ns3_args
+        from xr_codec_marl.scenarios.xr.ns3_args import apply_ns3_args
 
         base = XRScenario(ring_m=args.ring, **kw)
         try:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xr_codec_marl.commands.common import positive_float, positive_int
-from xr_codec_marl.env.api import Observation
+from xr_codec_marl.core.api import Observation
 from xr_codec_marl.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ def _xr_expected_spec(args: argparse.Namespace):
         if args.episode_limit is not None:
             raise UsageError("--episode-limit needs --ring")
         return None
-    from xr_codec_marl.xr.scenario import XRScenario
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
 
     kw = {"episode_limit": args.episode_limit} if args.episode_limit else {}
     try:

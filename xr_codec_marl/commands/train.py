@@ -20,7 +20,7 @@ from xr_codec_marl.commands.common import add_env_args, positive_int, scenario_k
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from xr_codec_marl.env.matrix_game import GAMES
+    from xr_codec_marl.scenarios.matrix.game import GAMES
     from xr_codec_marl.learners.registry import ALGO_NAMES
 
     p = sub.add_parser("train", help="train a (decomposed) value-factorisation learner")
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _make_env(args: argparse.Namespace, num_envs: int):
     if args.env == "matrix":
-        from xr_codec_marl.env.matrix_game import MatrixGameEnv
+        from xr_codec_marl.scenarios.matrix.game import MatrixGameEnv
 
         episode_limit = args.episode_limit or 1
         return MatrixGameEnv(args.game, num_envs=num_envs, components=args.components,

@@ -9,9 +9,10 @@ A worker that dies, goes silent or breaks the protocol mid-episode ends only its
 the other copies carry on. That step measured nothing for copy ``i``: ``info["measured"][i]``
 is False and its KPIs and rewards are zero placeholders, never to be averaged.
 
-When a simulator sends raw per-UE KPIs only (empty obs/state/rewards, as the XR scenario may),
-:class:`KpiFeatures` builds them with the shared maths of :mod:`xr_codec_marl.xr`, so agents
-see exactly what the analytic backend gives them.
+Nothing here knows a scenario: the spec, the binary and its scenario arguments, and the
+scenario's *glue* (:class:`~xr_codec_marl.core.scenario.Ns3Glue`, which builds observations,
+state and rewards for simulators that send raw per-agent KPIs only) are given by the caller,
+normally :func:`xr_codec_marl.env.factory.make_env` from the scenario registry.
 """
 
 from __future__ import annotations
@@ -36,18 +37,9 @@ from xr_codec_marl.bridge.server import (
     Joined,
     StepReceived,
 )
-from xr_codec_marl.env.api import (
-    XR_REWARD_COMPONENTS,
-    EnvSpec,
-    Observation,
-    StepResult,
-    validate_actions,
-)
+from xr_codec_marl.core.api import EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.core.scenario import Ns3Glue
 from xr_codec_marl.errors import SimulatorError
-from xr_codec_marl.xr.ns3_args import scenario_arguments
-from xr_codec_marl.xr.observation import build_observation
-from xr_codec_marl.xr.rewards import drr_reward, team_rewards
-from xr_codec_marl.xr.scenario import XRScenario
 
 log = logging.getLogger(__name__)
 
@@ -58,121 +50,57 @@ TIME_LIMIT = "time limit"
 SimArgv = Callable[[str, int, int], Sequence[str]]
 
 
-def xr_codec_argv(scenario: XRScenario, timeout_s: float) -> SimArgv:
-    """Arguments for the xr-codec simulator: endpoint, seed, RngRun, receive timeout, scenario."""
-    settings = scenario_arguments(scenario)
+def standard_argv(scenario_args: Sequence[str], timeout_s: float) -> SimArgv:
+    """The standard flags every scenario binary takes (the C++ ``common/`` library's:
+    endpoint, seed, RngRun, receive timeout), then the scenario's own arguments."""
+    scenario_args = list(scenario_args)
 
     def argv(endpoint: str, seed: int, index: int) -> list[str]:
         return [f"--endpoint={endpoint}", f"--seed={seed}", f"--run={index + 1}",
-                f"--timeoutMs={int(timeout_s * 1000)}", *settings]
+                f"--timeoutMs={int(timeout_s * 1000)}", *scenario_args]
 
     return argv
 
 
-class KpiFeatures:
-    """Observations, state and team rewards from per-UE KPIs, with the shared XR maths.
-
-    Used when a simulator leaves ``obs``/``state``/``rewards`` empty. Inputs are batched:
-    KPIs ``[B, N, K]`` in ``spec.kpi_names`` order and the previous joint action ``[B, N]``.
-    """
-
-    def __init__(self, spec: EnvSpec, shaping: bool = False, shaping_gamma: float = 1.0) -> None:
-        self.spec = spec
-        self.shaping = shaping
-        self.shaping_gamma = shaping_gamma
-        names = spec.kpi_names
-        self._idx = {k: names.index(k) for k in
-                     ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio", "codec_rate_mbps")
-                     if k in names}
-        self._values = [np.asarray(a.action_values, np.float64) for a in spec.agents]
-        self.max_rates = np.array([v.max() if v.size else np.nan for v in self._values])
+class _NoGlue:
+    """For scenarios whose simulators send observations, state and rewards themselves."""
 
     def problems(self) -> list[str]:
-        """Why obs/rewards cannot be built from KPIs for this spec (empty list: they can)."""
-        out = [f"KPI {k!r} missing" for k in ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio")
-               if k not in self._idx]
-        n = self.spec.n_agents
-        if self.spec.obs_size != n + 2 or self.spec.state_size != 5 * n:
-            out.append(f"obs/state sizes {self.spec.obs_size}/{self.spec.state_size} are not the "
-                       f"XR ones {n + 2}/{5 * n}")
-        if np.isnan(self.max_rates).any():
-            out.append("agents without action_values (codec rates)")
-        if self.spec.reward_components not in ((), XR_REWARD_COMPONENTS):
-            out.append(f"reward components {self.spec.reward_components} are not the XR ones")
-        return out
+        return ["the scenario has no glue to build them"]
 
-    def _kpi(self, kpis: np.ndarray, name: str) -> np.ndarray:
-        return kpis[..., self._idx[name]]
-
-    def observe(self, prev_actions: np.ndarray, kpis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Eq. 13 observations ``[B, N, N + 2]`` and the state ``[B, 5 N]``."""
-        return build_observation(
-            prev_actions,
-            self.spec.n_actions,
-            self._kpi(kpis, "buffer_ratio"),
-            self._kpi(kpis, "pdr"),
-            self._kpi(kpis, "delay_ms"),
-            drr_reward(self._kpi(kpis, "throughput_mbps"), self.max_rates),
-        )
-
-    def rewards(self, kpis: np.ndarray, prev_kpis: np.ndarray | None) -> np.ndarray:
-        """Team reward components ``[B, 3]`` (eqs. 15-20, shaped by eqs. 21-23 if enabled)."""
-
-        def as_dict(k: np.ndarray) -> dict[str, np.ndarray]:
-            return {n: self._kpi(k, n) for n in ("delay_ms", "pdr", "throughput_mbps")}
-
-        return team_rewards(
-            as_dict(kpis),
-            self.max_rates,
-            None if prev_kpis is None else as_dict(prev_kpis),
-            shaping=self.shaping,
-            gamma_p=self.shaping_gamma,
-        ).astype(np.float32)
-
-    def infer_actions(self, kpis: np.ndarray, default: int) -> np.ndarray:
-        """The action indices ``[B, N]`` whose codec rates are nearest the reported ones
-        (the simulator's start-up rates), or ``default`` where no rate is known."""
-        b, n = kpis.shape[:2]
-        out = np.full((b, n), default, dtype=np.int64)
-        if "codec_rate_mbps" not in self._idx:
-            return out
-        rate = self._kpi(kpis, "codec_rate_mbps")
-        for j, values in enumerate(self._values):
-            if values.size:
-                known = rate[:, j] > 0
-                nearest = np.abs(rate[:, j, None] - values[None, :]).argmin(axis=1)
-                out[:, j] = np.where(known, nearest, out[:, j])
-        return out
+    def initial_actions(self, kpis: np.ndarray, default: int) -> np.ndarray:
+        return np.full(kpis.shape[:2], default, dtype=np.int64)
 
 
 class Ns3Env:
     """``VecMultiAgentEnv`` over ``workers`` live simulators (see the module docstring).
 
-    ``scenario`` fixes the expected spec (hellos that disagree are refused) and the arguments
-    given to launched simulators; ``spec`` overrides the spec for other scenarios.
+    ``spec`` is the expected spec (hellos that disagree are refused); ``glue`` builds what
+    simulators leave out (None: they must send obs, state and rewards).
 
     ``launch=True``: each ``reset`` starts ``binary`` (a path, a name for
     ``build.find_binary``, or a command list such as ``[python, script]``) once per worker with
-    ``sim_argv(endpoint, seed, i)`` (default: the xr-codec simulator's ``--endpoint= --seed=
-    --run= --timeoutMs=`` and the scenario's settings) followed by ``sim_args``.
+    ``sim_argv(endpoint, seed, i)`` (default: the standard ``--endpoint= --seed= --run=
+    --timeoutMs=`` and ``scenario_args``) followed by ``sim_args``.
     ``launch=False``: serves simulators started elsewhere that connect to ``endpoint`` (their
     own seeds, reported in ``info["seeds"]``).
 
     ``timeout_s``: a silent simulator is declared dead after this (also the launched
     simulators' own receive timeout); ``connect_timeout_s``: how long ``reset`` waits for every
     worker's first observation; ``initial_action``: the action assumed before step 0 when the
-    simulator does not report its start-up codec rates (default: the highest, as the analytic
+    glue cannot read it from the start-up KPIs (default: the highest, as the analytic
     backend).
     """
 
     def __init__(
         self,
-        scenario: XRScenario | None = None,
+        spec: EnvSpec,
         *,
         workers: int = 1,
-        spec: EnvSpec | None = None,
+        glue: Ns3Glue | None = None,
         launch: bool = True,
-        binary: str | Sequence[str] = "xr-codec",
+        binary: str | Sequence[str] = "",
+        scenario_args: Sequence[str] = (),
         sim_args: Sequence[str] = (),
         sim_argv: SimArgv | None = None,
         endpoint: str | None = None,
@@ -184,22 +112,21 @@ class Ns3Env:
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        self.scenario = (scenario or XRScenario()).validate()
-        self.spec: EnvSpec = spec or self.scenario.env_spec("xr")
+        if launch and not binary:
+            raise ValueError("launching simulators needs a binary")
+        self.spec: EnvSpec = spec
         self.num_envs = int(workers)
         self.launch = bool(launch)
         self.binary = binary
         first = binary if isinstance(binary, str) else binary[-1]
         self._binary_name = Path(first).stem
         self.sim_args = list(sim_args)
-        self.sim_argv = sim_argv or xr_codec_argv(self.scenario, timeout_s)
+        self.sim_argv = sim_argv or standard_argv(scenario_args, timeout_s)
         self.connect_timeout_s = float(connect_timeout_s)
         k = self.spec.n_actions
         self.initial_action = k - 1 if initial_action is None else int(initial_action)
-        self.features = KpiFeatures(
-            self.spec, self.scenario.reward_shaping, self.scenario.shaping_gamma
-        )
-        self._build_problems = self.features.problems()
+        self.glue: Ns3Glue = glue if glue is not None else _NoGlue()
+        self._build_problems = self.glue.problems()
         self._own_server = server is None
         if server is None:
             server = BridgeServer(
@@ -261,7 +188,7 @@ class Ns3Env:
             raise
         self._accepting = False
         kpis = np.stack([self._kpi_array(ws) for ws in first])
-        self._actions = self.features.infer_actions(kpis, self.initial_action)
+        self._actions = self.glue.initial_actions(kpis, self.initial_action)
         self._obs, self._state, self._avail, _, self._kpis = self._assemble(
             first, self._actions, with_rewards=False)
         # step 0 carries no measured window (zero KPIs): nothing to shape the first reward against
@@ -474,7 +401,7 @@ class Ns3Env:
         self, steps: list[WireStep | None], prev_actions: np.ndarray, with_rewards: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Fresh ``obs, state, avail, rewards, kpis`` for the batch: each simulator's own
-        values where it sent them, built from its KPIs with the shared XR maths where it did
+        values where it sent them, built from its KPIs by the scenario's glue where it did
         not, and the last observation (zero rewards and KPIs) for workers without a step:
         placeholders that ``info["measured"]`` marks as no window (see ``_info``)."""
         b, spec = self.num_envs, self.spec
@@ -482,7 +409,7 @@ class Ns3Env:
         obs = np.empty((b, n, spec.obs_size), np.float32)
         state = np.empty((b, spec.state_size), np.float32)
         avail = np.empty((b, n, spec.n_actions), bool)
-        rewards = np.zeros((b, spec.n_components or len(XR_REWARD_COMPONENTS)), np.float32)
+        rewards = np.zeros((b, spec.n_components), np.float32)
         kpis = np.zeros((b, n, len(spec.kpi_names)), np.float32)
         need_obs: list[int] = []
         need_rew: list[int] = []
@@ -510,14 +437,14 @@ class Ns3Env:
                 f"this spec: {'; '.join(self._build_problems)}"
             )
         if need_obs:
-            b_obs, b_state = self.features.observe(prev_actions, kpis)
+            b_obs, b_state = self.glue.observe(prev_actions, kpis)
             for i in need_obs:
                 if steps[i].obs is None:
                     obs[i] = b_obs[i]
                 if steps[i].state is None:
                     state[i] = b_state[i]
         if need_rew:
-            built = self.features.rewards(kpis, self._prev_kpis)
+            built = self.glue.rewards(kpis, self._prev_kpis)
             rewards[need_rew] = built[need_rew]
         return obs, state, avail, rewards, kpis
 

@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from xr_codec_marl.env.api import Observation, VecMultiAgentEnv
+from xr_codec_marl.core.api import Observation, VecMultiAgentEnv
 
 
 class XRParallelEnv(ParallelEnv):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.core.api import VecMultiAgentEnv
 from xr_codec_marl.experiments.stats import mean_ci95
 from xr_codec_marl.policy import Policy
 

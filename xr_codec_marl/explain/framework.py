@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from xr_codec_marl.env.api import EnvSpec, Observation, VecMultiAgentEnv
+from xr_codec_marl.core.api import EnvSpec, Observation, VecMultiAgentEnv
 from xr_codec_marl.explain.metrics import explain_q
 from xr_codec_marl.policy import ExplainablePolicy, Policy
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xr_codec_marl.env.api import EnvSpec
+from xr_codec_marl.core.api import EnvSpec
 from xr_codec_marl.errors import UsageError
 
 FORMAT = "xr-codec-marl/learner-checkpoint/1"

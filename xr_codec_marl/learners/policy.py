@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xr_codec_marl.env.api import EnvSpec, Observation
+from xr_codec_marl.core.api import EnvSpec, Observation
 from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.agents import build_agent
 from xr_codec_marl.learners.checkpoint import check_spec, read_checkpoint

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.core.api import VecMultiAgentEnv
 from xr_codec_marl.learners.learner import AgentController, epsilon_greedy
 from xr_codec_marl.learners.replay import episode_shapes
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xr_codec_marl.env.api import VecMultiAgentEnv
+from xr_codec_marl.core.api import VecMultiAgentEnv
 from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.checkpoint import (
     check_spec,

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from xr_codec_marl.env.api import XR_KPI_NAMES, XR_REWARD_COMPONENTS, AgentSpec, EnvSpec
+from xr_codec_marl.core.api import AgentSpec, EnvSpec
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES, XR_KPIS, XR_REWARD_COMPONENTS, XR_REWARDS
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,9 @@ class XRScenario:
             step_interval_s=self.window_s,
             episode_limit=self.episode_limit,
             extra={"ring_m": self.ring_m, "bandwidth_mhz": self.bandwidth_mhz,
-                   "settings": self.to_dict()},
+                   "settings": self.to_dict(), "scenario": "xr"},
+            kpis=XR_KPIS,
+            rewards=XR_REWARDS,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from xr_codec_marl.env.api import AgentSpec, EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.core.api import AgentSpec, EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.core.kpis import KpiSpec
 from xr_codec_marl.errors import choice_error
+
+#: Global KPIs of a step: the payoff of the joint action, and 1 when it is the optimum.
+GLOBAL_KPIS: tuple[str, ...] = ("payoff", "optimal")
 
 GAMES: dict[str, list[list[float]]] = {
     "climbing": [[11, -30, 0], [-30, 7, 6], [0, 0, 5]],
@@ -67,7 +71,14 @@ class MatrixGameEnv:
             kpi_names=(),
             step_interval_s=1.0,
             episode_limit=episode_limit,
-            extra={"payoff": self.payoff.tolist()},
+            extra={"payoff": self.payoff.tolist(), "scenario": "matrix",
+                   "settings": {"game": name, "components": components,
+                                "episode_limit": episode_limit}},
+            global_kpi_names=GLOBAL_KPIS,
+            kpis=(KpiSpec("payoff", direction="higher", scope="global", headline=True,
+                          label="Team payoff"),
+                  KpiSpec("optimal", direction="higher", scope="global", headline=True,
+                          label="Optimal joint action")),
         )
         self._avail = np.zeros((num_envs, n_agents, n_actions), dtype=bool)
         for i, n in enumerate(self.payoff.shape):
@@ -102,11 +113,14 @@ class MatrixGameEnv:
         self._t = 0
         obs, state = self._observe()
         kpis = np.zeros((self.num_envs, self.spec.n_agents, 0), np.float32)
-        return Observation(obs, state, self._avail.copy(), {"kpis": kpis})
+        return Observation(obs, state, self._avail.copy(),
+                           {"kpis": kpis, "global_kpis": np.zeros((self.num_envs, 2), np.float32)})
 
     def step(self, actions: np.ndarray) -> StepResult:
         acts = validate_actions(self.spec, actions, self._avail)
         rewards = np.stack([comp[tuple(acts.T)] for comp in self.components], axis=-1)
+        payoff = self.payoff[tuple(acts.T)]
+        global_kpis = np.stack([payoff, payoff == self.payoff.max()], axis=-1).astype(np.float32)
         self._t += 1
         done = self._t >= self.spec.episode_limit
         obs, state = self._observe()
@@ -116,7 +130,7 @@ class MatrixGameEnv:
             state=state,
             avail_actions=self._avail.copy(),
             info={"kpis": np.zeros((b, self.spec.n_agents, 0), np.float32),
-                  "truncation_reason": [""] * b},
+                  "global_kpis": global_kpis, "truncation_reason": [""] * b},
             rewards=rewards.astype(np.float32),
             terminated=np.full(b, done),
             truncated=np.zeros(b, bool),

@@ -3,7 +3,7 @@
 ``B`` independent copies of the cell run in lockstep. Each window (0.5 s) the UEs move
 (random walk at 3 m/s inside the ring), their shadowing evolves (spatially correlated,
 Gudmundson), and 30 frame periods of XR traffic go through the RLC buffers and the
-proportional-fair scheduler of :mod:`xr_codec_marl.xr.cell` with per-period fast fading. The
+proportional-fair scheduler of :mod:`xr_codec_marl.scenarios.xr.cell` with per-period fast fading. The
 window's packets give the per-UE KPIs, the eq. 13 observations and the eq. 15-23 rewards
 through the same functions the ns-3 backend uses.
 """
@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from xr_codec_marl.env.api import EnvSpec, Observation, StepResult, validate_actions
-from xr_codec_marl.xr import channel, traffic
-from xr_codec_marl.xr.cell import CellParams, CellState, simulate_window
-from xr_codec_marl.xr.observation import build_observation
-from xr_codec_marl.xr.rewards import drr_reward, team_rewards, xr_quality_index
-from xr_codec_marl.xr.scenario import XRScenario
+from xr_codec_marl.core.api import EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.scenarios.xr import channel, traffic
+from xr_codec_marl.scenarios.xr.cell import CellParams, CellState, simulate_window
+from xr_codec_marl.scenarios.xr.observation import build_observation
+from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards, xr_quality_index
+from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 
 @dataclass(frozen=True)

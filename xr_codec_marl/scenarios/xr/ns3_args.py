@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from xr_codec_marl.xr.scenario import XRScenario, default_user_ids, parse_users, user_type
+from xr_codec_marl.scenarios.xr.settings import XRScenario, default_user_ids, parse_users, user_type
 
 #: Every program option of ``xr-codec`` (``--PrintHelp``) and the type of its value.
 XR_CODEC_OPTIONS: dict[str, type] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xr_codec_marl.env.api import (
+from xr_codec_marl.core.api import (
     XR_KPI_NAMES,
     XR_REWARD_COMPONENTS,
     AgentSpec,

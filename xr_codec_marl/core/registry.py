@@ -1,0 +1,89 @@
+"""The scenario registry: every command finds scenarios here by name.
+
+Built-in scenarios live in :mod:`xr_codec_marl.scenarios` and are imported on first lookup
+(by module name, so this module depends on none of them). Users plug in their own scenario
+by calling :func:`register_scenario` from a module named in ``$XRMARL_PLUGINS``
+(comma-separated module names, imported on first lookup too) or exposed under the
+``xr_codec_marl.scenarios`` entry-point group of an installed package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from importlib import metadata
+
+from xr_codec_marl.core.scenario import Scenario
+from xr_codec_marl.errors import UsageError, choice_error
+
+#: Modules of the built-in scenarios, imported on first lookup.
+BUILTIN_SCENARIOS: tuple[str, ...] = ("xr_codec_marl.scenarios.xr", "xr_codec_marl.scenarios.matrix")
+PLUGINS_ENV = "XRMARL_PLUGINS"
+ENTRY_POINT_GROUP = "xr_codec_marl.scenarios"
+
+_SCENARIOS: dict[str, Scenario] = {}
+_loaded = False
+
+
+def register_scenario(scenario: Scenario, *, replace: bool = False) -> Scenario:
+    """Make ``scenario`` available as ``--env scenario.name``; returns it (decorator-friendly)."""
+    if not scenario.name:
+        raise ValueError("a scenario needs a name")
+    if scenario.name in _SCENARIOS and not replace and _SCENARIOS[scenario.name] is not scenario:
+        raise ValueError(f"scenario {scenario.name!r} is already registered")
+    _SCENARIOS[scenario.name] = scenario
+    return scenario
+
+
+def unregister_scenario(name: str) -> None:
+    _SCENARIOS.pop(name, None)
+
+
+def load_plugins() -> None:
+    """Import the built-in scenarios, ``$XRMARL_PLUGINS`` and entry points (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in BUILTIN_SCENARIOS:
+        importlib.import_module(module)
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise UsageError(f"${PLUGINS_ENV}: cannot import {module!r}: {exc}") from None
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        ep.load()
+
+
+def scenario_names() -> list[str]:
+    load_plugins()
+    return sorted(_SCENARIOS)
+
+
+def all_scenarios() -> list[Scenario]:
+    load_plugins()
+    return [_SCENARIOS[n] for n in sorted(_SCENARIOS)]
+
+
+def get_scenario(name: str) -> Scenario:
+    """The scenario registered as ``name``; ``UsageError`` naming the known ones otherwise."""
+    load_plugins()
+    try:
+        return _SCENARIOS[name]
+    except KeyError:
+        raise choice_error("env", name, sorted(_SCENARIOS)) from None
+
+
+def find_scenario(name: str) -> Scenario | None:
+    """The scenario a spec or Hello names: by registry name or by its ns-3 binary name
+    (a simulator announces ``xr-codec``, the scenario is ``xr``); None if none matches."""
+    load_plugins()
+    if name in _SCENARIOS:
+        return _SCENARIOS[name]
+    return next((s for s in _SCENARIOS.values() if s.binary and s.binary == name), None)
+
+
+def ns3_binaries() -> tuple[str, ...]:
+    """Every registered scenario's ns-3 executable (what ``build-ns3`` must produce)."""
+    return tuple(sorted({s.binary for s in all_scenarios() if s.binary}))

@@ -1,0 +1,173 @@
+"""A scenario as one object that tells generic code everything it needs (DESIGN.md §6).
+
+Evaluation, sweeps, comparisons, reports, explanations, ``serve``, ``build-ns3`` and the CLI
+read a scenario's settings, CLI arguments, spec, backends, KPI and reward declarations, sweep
+axes and rule baselines from its :class:`Scenario` object, found by name in
+:mod:`xr_codec_marl.core.registry`. A new scenario subclasses :class:`Scenario`, fills in the
+class attributes and the methods its backends need, and registers an instance; no generic
+module changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
+from xr_codec_marl.core.kpis import KpiSpec, RewardSpec
+
+#: ``factory(spec, **kwargs) -> Policy``: a rule baseline.
+PolicyFactory = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class SweepAxis:
+    """One axis a sweep can vary: a scenario setting and how the CLI names its values.
+
+    ``xr-marl sweep --axis NAME=V1,V2`` (or the scenario's own ``flag``, e.g. ``--rings``)
+    sets ``setting`` to each value; results carry it as a column named ``setting``; cell
+    directories are named ``{prefix}{value}``.
+    """
+
+    name: str
+    setting: str
+    parse: Callable[[str], Any] = float
+    default: tuple[Any, ...] = ()
+    label: str = ""
+    unit: str = ""
+    #: a flag of its own on ``xr-marl sweep`` (e.g. ``--rings``); empty: only ``--axis``
+    flag: str = ""
+    prefix: str = ""
+
+    @property
+    def title(self) -> str:
+        base = self.label or self.name
+        return f"{base} ({self.unit})" if self.unit else base
+
+    def cell_key(self, value: Any) -> str:
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{self.prefix or self.name}{text}"
+
+
+class Ns3Glue(Protocol):
+    """Builds observations, state and team rewards from a simulator's raw per-agent KPIs, for
+    simulators that send only those (empty ``obs``/``state``/``rewards`` on the wire)."""
+
+    def problems(self) -> list[str]:
+        """Why the glue cannot serve this spec (empty: it can)."""
+        ...
+
+    def initial_actions(self, kpis: np.ndarray, default: int) -> np.ndarray:
+        """The joint action ``[B, N]`` in force before step 0, read from start-up KPIs."""
+        ...
+
+    def observe(self, prev_actions: np.ndarray, kpis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``obs [B, N, O]`` and ``state [B, S]`` from KPIs ``[B, N, K]``."""
+        ...
+
+    def rewards(self, kpis: np.ndarray, prev_kpis: np.ndarray | None) -> np.ndarray:
+        """Team reward components ``[B, C]``."""
+        ...
+
+
+class Scenario:
+    """Base class of every scenario. Subclasses set the class attributes and override what
+    their backends need; the defaults describe a scenario with an analytic backend only."""
+
+    #: registry name, ``--env NAME``
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: the settings dataclass (frozen); its fields are the scenario's settings
+    settings_type: ClassVar[type] = type(None)
+    backends: ClassVar[tuple[str, ...]] = ("analytic",)
+    #: options a backend accepts beside the settings (e.g. the analytic model's ``profile``)
+    backend_options: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: the ns-3 executable of the ``ns3`` backend (built by ``xr-marl build-ns3``)
+    binary: ClassVar[str | None] = None
+    kpis: ClassVar[tuple[KpiSpec, ...]] = ()
+    rewards: ClassVar[tuple[RewardSpec, ...]] = ()
+    sweep_axes: ClassVar[tuple[SweepAxis, ...]] = ()
+    #: the policy learners are compared against and explanations are driven by
+    reference_policy: ClassVar[str | None] = None
+    #: settings copied to the top level of results (e.g. ``ring_m`` for xr)
+    record_settings: ClassVar[tuple[str, ...]] = ()
+    #: colours of agents (by id or kind) in figures; others get the default cycle
+    agent_colours: ClassVar[Mapping[str, str]] = {}
+
+    # ------------------------------------------------------------------ settings
+    def setting_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self.settings_type)) if is_dataclass(self.settings_type) else ()
+
+    def make_settings(self, **values: Any) -> Any:
+        """Validated settings (``ValueError`` naming the first bad one)."""
+        unknown = sorted(set(values) - set(self.setting_names()))
+        if unknown:
+            raise ValueError(f"unknown setting(s) for scenario {self.name!r}: {', '.join(unknown)}")
+        settings = self.settings_type(**values)
+        validate = getattr(settings, "validate", None)
+        return validate() if callable(validate) else settings
+
+    def with_settings(self, settings: Any, **changes: Any) -> Any:
+        return self.make_settings(**{**self.settings_to_kwargs(settings), **changes})
+
+    def settings_to_kwargs(self, settings: Any) -> dict[str, Any]:
+        return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+    def settings_record(self, settings: Any) -> dict[str, Any]:
+        """Every setting as plain JSON data, for results and checkpoints."""
+        to_dict = getattr(settings, "to_dict", None)
+        return to_dict() if callable(to_dict) else asdict(settings)
+
+    # ------------------------------------------------------------------ CLI
+    def add_arguments(self, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+        """The scenario's own flags on every command that builds its environment."""
+
+    def kwargs_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
+        """Settings and backend options (for ``make_env``) from the parsed flags of
+        :meth:`add_arguments`; ``UsageError`` for bad combinations."""
+        return {}
+
+    def apply_ns3_args(self, kwargs: dict[str, Any], items: Sequence[str]) -> dict[str, Any]:
+        """Fold ``--ns3-arg NAME=VALUE`` items into ``kwargs`` (settings they stand for, or raw
+        simulator options); ``ValueError`` for options the simulator does not have."""
+        raise ValueError(f"scenario {self.name!r} takes no --ns3-arg")
+
+    # ------------------------------------------------------------------ spec and backends
+    def env_spec(self, settings: Any) -> EnvSpec:
+        raise NotImplementedError
+
+    def make_analytic(self, settings: Any, num_envs: int, seed: int | None,
+                      **options: Any) -> VecMultiAgentEnv:
+        raise NotImplementedError(f"scenario {self.name!r} has no analytic backend")
+
+    def make_backend(self, backend: str, settings: Any, num_envs: int, seed: int | None,
+                     **options: Any) -> VecMultiAgentEnv:
+        """Backends other than ``analytic`` and the generic ``ns3`` one."""
+        raise NotImplementedError(f"scenario {self.name!r} has no {backend!r} backend")
+
+    def ns3_argv(self, settings: Any) -> list[str]:
+        """The simulator arguments that carry the settings (after the standard ones)."""
+        return []
+
+    def ns3_glue(self, spec: EnvSpec, settings: Any) -> Ns3Glue | None:
+        """Glue for simulators that send raw KPIs only (None: they must send everything)."""
+        return None
+
+    def expected_spec(self, overrides: Mapping[str, Any]) -> EnvSpec:
+        """The spec simulators must announce to ``serve`` given some settings."""
+        return self.env_spec(self.make_settings(**overrides))
+
+    # ------------------------------------------------------------------ policies
+    def policies(self) -> dict[str, PolicyFactory]:
+        """The scenario's rule baselines, by name (generic rules are added by the registry)."""
+        return {}
+
+
+def spec_with_declarations(scenario: Scenario, spec: EnvSpec, **extra: Any) -> EnvSpec:
+    """``spec`` carrying the scenario's KPI and reward declarations (for spec builders)."""
+    return replace(spec, kpis=scenario.kpis or spec.kpis, rewards=scenario.rewards or spec.rewards,
+                   extra={**spec.extra, **extra, "scenario": scenario.name})

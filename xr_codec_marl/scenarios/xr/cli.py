@@ -1,0 +1,119 @@
+"""The XR scenario's command-line flags, shared by every command that builds its env."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from xr_codec_marl.errors import UsageError
+
+
+def _number(text: str, lo: float, strict: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > lo if strict else value >= lo):
+        raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {lo:g}, got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    return _number(text, 0.0, strict=True)
+
+
+def _nonnegative(text: str) -> float:
+    return _number(text, 0.0, strict=False)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--ring`` and the XR knobs users change most."""
+    p.add_argument("--ring", type=_positive, default=400.0, metavar="METRES",
+                   help="UE ring radius in metres (default: 400)")
+    p.add_argument("--bandwidth", type=_positive, default=None, metavar="MHZ",
+                   help="cell bandwidth in MHz (default 20)")
+    p.add_argument("--n-rates", type=int, default=None, metavar="K",
+                   help="discrete codec rates per agent, K_o (default 10)")
+    p.add_argument("--users", default=None, metavar="TYPE[:MIN:MAX],...",
+                   help="the XR users, one agent each: AR, VR or CG with an optional codec "
+                        "range in Mbps, e.g. AR,VR:10:50,VR,CG (ids AR, VR1, VR2, CG; default "
+                        "AR,VR,CG)")
+    p.add_argument("--codec-range", action="append", default=[], metavar="AGENT=MIN:MAX",
+                   help="override an agent's codec range in Mbps, e.g. VR=10:25 (repeatable)")
+    p.add_argument("--ue-speed", type=_nonnegative, default=None, metavar="M/S",
+                   help="UE walking speed in m/s (default 3)")
+    p.add_argument("--rlc-buffer", type=_positive_int, default=None, metavar="BYTES",
+                   help="RLC transmit buffer per UE in bytes (default 60000)")
+    p.add_argument("--reward-shaping", action="store_true",
+                   help="add the potential-based shaping of eqs. 21-23 to the rewards")
+    p.add_argument("--analytic-profile", default="nr", metavar="NAME",
+                   help="analytic model parameters: nr (the paper's NR cell, default) or "
+                        "ns3-lte (calibrated to our ns-3 LTE scenario)")
+
+
+def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings (and the analytic ``profile``) from the flags of :func:`add_arguments`."""
+    from xr_codec_marl.scenarios.xr.settings import DEFAULT_USERS, parse_users
+
+    kw: dict[str, Any] = {"ring_m": float(args.ring)}
+    if args.bandwidth is not None:
+        kw["bandwidth_mhz"] = args.bandwidth
+    if args.n_rates is not None:
+        kw["n_rates"] = args.n_rates
+    if args.reward_shaping:
+        kw["reward_shaping"] = True
+    if args.ue_speed is not None:
+        kw["ue_speed_mps"] = args.ue_speed
+    if args.rlc_buffer is not None:
+        kw["rlc_buffer_bytes"] = args.rlc_buffer
+    chosen = DEFAULT_USERS
+    if args.users is not None:
+        try:
+            chosen = kw["users"] = parse_users(args.users)
+        except ValueError as exc:
+            raise UsageError(f"--users: {exc}") from None
+    if args.codec_range:
+        users = {u.agent_id: u for u in chosen}
+        for item in args.codec_range:
+            try:
+                agent, rng = item.split("=", 1)
+                lo, hi = (float(x) for x in rng.split(":", 1))
+            except ValueError:
+                raise UsageError(f"--codec-range expects AGENT=MIN:MAX, got {item!r}") from None
+            if agent not in users:
+                raise UsageError(f"unknown agent {agent!r} in --codec-range; allowed: {', '.join(users)}")
+            if lo > hi:
+                raise UsageError(f"codec range of {agent} has min {lo} > max {hi} Mbps")
+            users[agent] = replace(users[agent], rate_min_mbps=lo, rate_max_mbps=hi)
+        kw["users"] = tuple(users.values())
+    if args.analytic_profile != "nr":
+        if args.backend != "analytic":
+            raise UsageError("--analytic-profile applies to --backend analytic only")
+        kw["profile"] = args.analytic_profile
+    return kw
+
+
+def apply_ns3_args(kw: dict[str, Any], items: Sequence[str]) -> dict[str, Any]:
+    """``--ns3-arg`` options that stand for a setting become that setting (so the spec,
+    results and checkpoints see them); the others reach the simulator as ``ns3_args``."""
+    from xr_codec_marl.scenarios.xr.ns3_args import apply_ns3_args as apply
+    from xr_codec_marl.scenarios.xr.settings import XRScenario, scenario_field_names
+
+    settings = {k: v for k, v in kw.items() if k in scenario_field_names()}
+    base = XRScenario(**settings)
+    changed = apply(base, items)
+    out = dict(kw)
+    out.update({f: v for f, v in vars(changed).items() if f != "extra" and v != getattr(base, f)})
+    return out

@@ -1,0 +1,91 @@
+"""The XR scenario's ns-3 glue: observations, state and team rewards from per-UE KPIs.
+
+The xr-codec simulator may send raw per-UE KPIs only (empty obs/state/rewards); this builds
+them with the same maths as the analytic backend (:mod:`.observation`, :mod:`.rewards`), so
+agents see exactly what the analytic backend would give them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xr_codec_marl.core.api import EnvSpec
+from xr_codec_marl.scenarios.xr.kpis import XR_REWARD_COMPONENTS
+from xr_codec_marl.scenarios.xr.observation import build_observation
+from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards
+
+
+class KpiFeatures:
+    """Observations, state and team rewards from per-UE KPIs, with the shared XR maths.
+
+    Used when a simulator leaves ``obs``/``state``/``rewards`` empty. Inputs are batched:
+    KPIs ``[B, N, K]`` in ``spec.kpi_names`` order and the previous joint action ``[B, N]``.
+    """
+
+    def __init__(self, spec: EnvSpec, shaping: bool = False, shaping_gamma: float = 1.0) -> None:
+        self.spec = spec
+        self.shaping = shaping
+        self.shaping_gamma = shaping_gamma
+        names = spec.kpi_names
+        self._idx = {k: names.index(k) for k in
+                     ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio", "codec_rate_mbps")
+                     if k in names}
+        self._values = [np.asarray(a.action_values, np.float64) for a in spec.agents]
+        self.max_rates = np.array([v.max() if v.size else np.nan for v in self._values])
+
+    def problems(self) -> list[str]:
+        """Why obs/rewards cannot be built from KPIs for this spec (empty list: they can)."""
+        out = [f"KPI {k!r} missing" for k in ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio")
+               if k not in self._idx]
+        n = self.spec.n_agents
+        if self.spec.obs_size != n + 2 or self.spec.state_size != 5 * n:
+            out.append(f"obs/state sizes {self.spec.obs_size}/{self.spec.state_size} are not the "
+                       f"XR ones {n + 2}/{5 * n}")
+        if np.isnan(self.max_rates).any():
+            out.append("agents without action_values (codec rates)")
+        if self.spec.reward_components not in ((), XR_REWARD_COMPONENTS):
+            out.append(f"reward components {self.spec.reward_components} are not the XR ones")
+        return out
+
+    def _kpi(self, kpis: np.ndarray, name: str) -> np.ndarray:
+        return kpis[..., self._idx[name]]
+
+    def observe(self, prev_actions: np.ndarray, kpis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Eq. 13 observations ``[B, N, N + 2]`` and the state ``[B, 5 N]``."""
+        return build_observation(
+            prev_actions,
+            self.spec.n_actions,
+            self._kpi(kpis, "buffer_ratio"),
+            self._kpi(kpis, "pdr"),
+            self._kpi(kpis, "delay_ms"),
+            drr_reward(self._kpi(kpis, "throughput_mbps"), self.max_rates),
+        )
+
+    def rewards(self, kpis: np.ndarray, prev_kpis: np.ndarray | None) -> np.ndarray:
+        """Team reward components ``[B, 3]`` (eqs. 15-20, shaped by eqs. 21-23 if enabled)."""
+
+        def as_dict(k: np.ndarray) -> dict[str, np.ndarray]:
+            return {n: self._kpi(k, n) for n in ("delay_ms", "pdr", "throughput_mbps")}
+
+        return team_rewards(
+            as_dict(kpis),
+            self.max_rates,
+            None if prev_kpis is None else as_dict(prev_kpis),
+            shaping=self.shaping,
+            gamma_p=self.shaping_gamma,
+        ).astype(np.float32)
+
+    def initial_actions(self, kpis: np.ndarray, default: int) -> np.ndarray:
+        """The action indices ``[B, N]`` whose codec rates are nearest the reported ones
+        (the simulator's start-up rates), or ``default`` where no rate is known."""
+        b, n = kpis.shape[:2]
+        out = np.full((b, n), default, dtype=np.int64)
+        if "codec_rate_mbps" not in self._idx:
+            return out
+        rate = self._kpi(kpis, "codec_rate_mbps")
+        for j, values in enumerate(self._values):
+            if values.size:
+                known = rate[:, j] > 0
+                nearest = np.abs(rate[:, j, None] - values[None, :]).argmin(axis=1)
+                out[:, j] = np.where(known, nearest, out[:, j])
+        return out

@@ -1,0 +1,95 @@
+"""The XR/CG codec adaptation scenario (seed 002) as one registered object.
+
+Each XR user's agent picks its codec rate every 0.5 s window; the team is rewarded on delay,
+PDR and data rate (eqs. 15-20); APS is the reference rule. Backends: the analytic twin
+(:mod:`.analytic`) and the ns-3 ``xr-codec`` simulator (LTE, or NR when built with it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
+from xr_codec_marl.core.scenario import PolicyFactory, Scenario, SweepAxis
+from xr_codec_marl.errors import UsageError, choice_error
+from xr_codec_marl.scenarios.xr import cli
+from xr_codec_marl.scenarios.xr.kpis import XR_KPIS, XR_REWARDS
+from xr_codec_marl.scenarios.xr.settings import XRScenario
+
+
+def _ring(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"ring radius must be > 0 m, got {text}")
+    return value
+
+
+class XRCodecScenario(Scenario):
+    """XR/CG codec-rate adaptation in one cell: AR, VR and CG users on a ring."""
+
+    name = "xr"
+    description = "XR/CG codec-rate adaptation (seed 002): one agent per XR user, APS as reference"
+    settings_type = XRScenario
+    backends = ("analytic", "ns3")
+    backend_options = {"analytic": ("profile", "params")}
+    binary = "xr-codec"
+    kpis = XR_KPIS
+    rewards = XR_REWARDS
+    sweep_axes = (
+        SweepAxis("ring", "ring_m", _ring, default=(200.0, 300.0, 400.0), label="Ring radius",
+                  unit="m", flag="--rings", prefix="ring"),
+        SweepAxis("bandwidth", "bandwidth_mhz", float, label="Bandwidth", unit="MHz"),
+        SweepAxis("ue_speed", "ue_speed_mps", float, label="UE speed", unit="m/s"),
+    )
+    reference_policy = "aps"
+    record_settings = ("ring_m",)
+    agent_colours = {"AR": "#1f77b4", "VR": "#ff7f0e", "CG": "#2ca02c"}
+
+    def settings_record(self, settings: XRScenario) -> dict[str, Any]:
+        return settings.to_dict()
+
+    def add_arguments(self, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+        cli.add_arguments(parser)
+
+    def kwargs_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
+        return cli.kwargs_from_args(args)
+
+    def apply_ns3_args(self, kwargs: dict[str, Any], items: Sequence[str]) -> dict[str, Any]:
+        return cli.apply_ns3_args(kwargs, items)
+
+    def env_spec(self, settings: XRScenario) -> EnvSpec:
+        return settings.env_spec(self.name)
+
+    def make_analytic(self, settings: XRScenario, num_envs: int, seed: int | None,
+                      profile: str = "nr", params: Any = None) -> VecMultiAgentEnv:
+        from xr_codec_marl.scenarios.xr.analytic import PROFILES, AnalyticXREnv
+
+        if profile not in PROFILES:
+            raise choice_error("analytic profile", profile, sorted(PROFILES))
+        if settings.ns3_args:  # options the analytic model would silently ignore
+            raise UsageError("ns3_args (--ns3-arg) apply to the ns-3 backend only")
+        return AnalyticXREnv(settings, num_envs=num_envs, params=params or PROFILES[profile])
+
+    def ns3_argv(self, settings: XRScenario) -> list[str]:
+        from xr_codec_marl.scenarios.xr.ns3_args import scenario_arguments
+
+        return scenario_arguments(settings)
+
+    def ns3_glue(self, spec: EnvSpec, settings: XRScenario):
+        from xr_codec_marl.scenarios.xr.glue import KpiFeatures
+
+        return KpiFeatures(spec, settings.reward_shaping, settings.shaping_gamma)
+
+    def expected_spec(self, overrides: dict[str, Any]) -> EnvSpec:
+        """What an xr-codec simulator announces (its Hello names the binary)."""
+        return self.make_settings(**overrides).env_spec(self.binary or self.name)
+
+    def policies(self) -> dict[str, PolicyFactory]:
+        from xr_codec_marl.scenarios.xr.aps import APSConfig, APSPolicy
+
+        return {"aps": lambda spec, **kw: APSPolicy(spec, APSConfig(**kw))}
+
+
+XR = XRCodecScenario()
