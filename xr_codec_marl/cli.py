@@ -29,7 +29,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; ``argv`` (default ``sys.argv[1:]``) picks whose scenario flags it carries."""
+    from xr_codec_marl.commands.common import peek_env, select_env
+
+    select_env(peek_env(sys.argv[1:] if argv is None else list(argv)))
     parser = _Parser(prog="xr-marl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
@@ -45,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"xr-marl: error: {exc}", file=sys.stderr)

@@ -1,9 +1,8 @@
-"""Arguments and checks shared by several subcommands (env/backend/ring/seed, scenario knobs)."""
+"""Arguments and checks shared by several subcommands (env/backend/seed, ns-3, scenario flags)."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from typing import Any
 
 from xr_codec_marl.errors import UsageError
@@ -40,37 +39,50 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_env_args(p: argparse.ArgumentParser, ring_required: bool = False) -> None:
-    """``--env --backend --ring --seed`` plus the XR scenario knobs users change most."""
-    p.add_argument("--env", default="xr", help="scenario (default: xr)")
+#: The scenario whose flags the parsers carry: ``--env`` peeked from the command line before
+#: the parsers are built (``cli.main``), so ``xr-marl evaluate --env E --help`` shows E's flags.
+_selected_env = "xr"
+
+
+def peek_env(argv: list[str]) -> str:
+    """The ``--env`` value of a command line, without parsing it (default ``xr``)."""
+    for i, arg in enumerate(argv):
+        if arg == "--env" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--env="):
+            return arg.split("=", 1)[1]
+    return "xr"
+
+
+def select_env(name: str) -> None:
+    global _selected_env
+    _selected_env = name
+
+
+def selected_scenario():
+    """The scenario of the peeked ``--env``, or None when no such scenario is registered
+    (the parsed ``--env`` then fails with the list of known ones)."""
+    from xr_codec_marl.core.registry import find_scenario
+
+    return find_scenario(_selected_env)
+
+
+def add_env_args(p: argparse.ArgumentParser) -> None:
+    """``--env --backend --seed --workers --episode-limit``, the ns-3 backend's flags, and the
+    selected scenario's own flags (``Scenario.add_arguments``)."""
+    from xr_codec_marl.core.registry import scenario_names
+
+    p.add_argument("--env", default="xr", help=f"scenario: {', '.join(scenario_names())} "
+                   "(default: xr); the flags under its name below depend on it")
     p.add_argument("--backend", default="analytic", help="analytic or ns3 (default: analytic)")
-    p.add_argument(
-        "--ring", type=positive_float, default=400.0, required=ring_required,
-        metavar="METRES", help="UE ring radius in metres (default: 400)",
-    )
     p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
     p.add_argument("--workers", type=positive_int, default=1, help="ns-3 simulators in parallel")
-    p.add_argument("--bandwidth", type=positive_float, default=None, metavar="MHZ",
-                   help="cell bandwidth in MHz (default 20)")
-    p.add_argument("--n-rates", type=int, default=None, metavar="K",
-                   help="discrete codec rates per agent, K_o (default 10)")
-    p.add_argument("--episode-limit", type=positive_int, default=None, metavar="WINDOWS",
-                   help="windows of 0.5 s per episode (default 40)")
-    p.add_argument("--users", default=None, metavar="TYPE[:MIN:MAX],...",
-                   help="the XR users, one agent each: AR, VR or CG with an optional codec "
-                        "range in Mbps, e.g. AR,VR:10:50,VR,CG (ids AR, VR1, VR2, CG; default "
-                        "AR,VR,CG)")
-    p.add_argument("--codec-range", action="append", default=[], metavar="AGENT=MIN:MAX",
-                   help="override an agent's codec range in Mbps, e.g. VR=10:25 (repeatable)")
-    p.add_argument("--ue-speed", type=nonnegative_float, default=None, metavar="M/S",
-                   help="UE walking speed in m/s (default 3)")
-    p.add_argument("--rlc-buffer", type=positive_int, default=None, metavar="BYTES",
-                   help="RLC transmit buffer per UE in bytes (default 60000)")
-    p.add_argument("--reward-shaping", action="store_true",
-                   help="add the potential-based shaping of eqs. 21-23 to the rewards")
-    p.add_argument("--analytic-profile", default="nr", metavar="NAME",
-                   help="analytic model parameters: nr (the paper's NR cell, default) or "
-                        "ns3-lte (calibrated to our ns-3 LTE scenario)")
+    p.add_argument("--episode-limit", type=positive_int, default=None, metavar="STEPS",
+                   help="decision steps per episode (default: the scenario's)")
+    scenario = selected_scenario()
+    if scenario is not None:
+        scenario.add_arguments(p.add_argument_group(f"scenario {scenario.name}",
+                                                    scenario.description))
     ns3 = p.add_argument_group("ns-3 backend")
     ns3.add_argument("--endpoint", default=None,
                      help="where simulators connect (tcp://HOST:PORT or ipc://PATH); default: a "
@@ -85,67 +97,32 @@ def add_env_args(p: argparse.ArgumentParser, ring_required: bool = False) -> Non
     ns3.add_argument("--sim-logs", default=None, metavar="DIR",
                      help="directory for the launched simulators' stdout/stderr")
     ns3.add_argument("--ns3-arg", action="append", default=[], metavar="NAME=VALUE",
-                     help="set any xr-codec option (see `xr-codec --PrintHelp`), e.g. "
-                          "ueSpeed=10 or scheduler=ns3::RrFfMacScheduler (repeatable)")
+                     help="set any option of the scenario's simulator (see `BINARY --PrintHelp`), "
+                          "e.g. ueSpeed=10 (repeatable)")
 
 
 def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Scenario settings from the parsed flags, for ``make_env(**kwargs)``.
+    """Settings and backend options from the parsed flags, for ``make_env(**kwargs)``.
 
-    ``--ns3-arg`` options that stand for a setting become that setting (so the spec, results
-    and checkpoints see them); the others are passed to the simulator as ``ns3_args``.
+    ``--ns3-arg`` options go through the scenario (:meth:`Scenario.apply_ns3_args`), which
+    turns those that stand for a setting into that setting so the spec, results and
+    checkpoints see them.
     """
-    from xr_codec_marl.scenarios.xr.settings import DEFAULT_USERS, XRScenario, parse_users
+    from xr_codec_marl.env.factory import check_env_backend
 
-    kw: dict[str, Any] = {}
-    if args.bandwidth is not None:
-        kw["bandwidth_mhz"] = args.bandwidth
-    if args.n_rates is not None:
-        kw["n_rates"] = args.n_rates
+    scenario = check_env_backend(args.env, args.backend)
+    kw: dict[str, Any] = dict(scenario.kwargs_from_args(args))
     if args.episode_limit is not None:
+        if "episode_limit" not in scenario.setting_names():
+            raise UsageError(f"--episode-limit: scenario {scenario.name!r} has no episode limit")
         kw["episode_limit"] = args.episode_limit
-    if args.reward_shaping:
-        kw["reward_shaping"] = True
-    if args.ue_speed is not None:
-        kw["ue_speed_mps"] = args.ue_speed
-    if args.rlc_buffer is not None:
-        kw["rlc_buffer_bytes"] = args.rlc_buffer
-    chosen = DEFAULT_USERS
-    if args.users is not None:
-        try:
-            chosen = kw["users"] = parse_users(args.users)
-        except ValueError as exc:
-            raise UsageError(f"--users: {exc}") from None
-    if args.codec_range:
-        users = {u.agent_id: u for u in chosen}
-        for item in args.codec_range:
-            try:
-                agent, rng = item.split("=", 1)
-                lo, hi = (float(x) for x in rng.split(":", 1))
-            except ValueError:
-                raise UsageError(f"--codec-range expects AGENT=MIN:MAX, got {item!r}") from None
-            if agent not in users:
-                raise UsageError(f"unknown agent {agent!r} in --codec-range; allowed: {', '.join(users)}")
-            if lo > hi:
-                raise UsageError(f"codec range of {agent} has min {lo} > max {hi} Mbps")
-            users[agent] = replace(users[agent], rate_min_mbps=lo, rate_max_mbps=hi)
-        kw["users"] = tuple(users.values())
-    if args.analytic_profile != "nr":
-        if args.backend != "analytic":
-            raise UsageError("--analytic-profile applies to --backend analytic only")
-        kw["profile"] = args.analytic_profile
     if args.ns3_arg:
         if args.backend != "ns3":
             raise UsageError("--ns3-arg applies to --backend ns3 only")
-        from xr_codec_marl.scenarios.xr.ns3_args import apply_ns3_args
-
-        base = XRScenario(ring_m=args.ring, **kw)
         try:
-            changed = apply_ns3_args(base, args.ns3_arg)
+            kw = scenario.apply_ns3_args(kw, args.ns3_arg)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        kw.update({f: v for f, v in vars(changed).items()
-                   if f != "extra" and v != getattr(base, f)})
     if args.backend == "ns3":
         kw["workers"] = args.workers
         kw["sim_timeout_s"] = args.sim_timeout
@@ -160,3 +137,11 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     elif args.endpoint or args.attach:
         raise UsageError("--endpoint and --attach apply to --backend ns3 only")
     return kw
+
+
+def settings_only(args: argparse.Namespace, kw: dict[str, Any]) -> dict[str, Any]:
+    """The scenario settings among ``make_env`` kwargs (for records and specs)."""
+    from xr_codec_marl.core.registry import get_scenario
+
+    names = set(get_scenario(args.env).setting_names())
+    return {k: v for k, v in kw.items() if k in names}

@@ -1,12 +1,12 @@
 """`xr-marl train`: train one of the twelve learners on any backend, resuming if possible.
 
-``xr-marl train --env xr --backend analytic --algo mha-dqmix --ring 400 --steps 300000
+``xr-marl train --env xr --backend analytic --algo mha-dqmix --steps 300000
 --seed 0 --out runs/mha-dqmix-400`` writes ``checkpoint.pt``, ``log.csv``, TensorBoard
 scalars (``tb/``) and ``run.json`` to ``--out``; running the same command again after an
 interruption continues the run from its checkpoint (written every 2 minutes of training by
 default, ``--set checkpoint_every_s=S``; ``--set checkpoint_every=N`` adds one every N
-windows; always at the end). ``--env matrix --game climbing`` trains
-on the small matrix games instead.
+windows; always at the end). Any registered scenario trains the same way, e.g.
+``--env matrix --game climbing`` (the small matrix games).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from xr_codec_marl.commands.common import add_env_args, positive_int, scenario_k
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from xr_codec_marl.scenarios.matrix.game import GAMES
     from xr_codec_marl.learners.registry import ALGO_NAMES
 
     p = sub.add_parser("train", help="train a (decomposed) value-factorisation learner")
@@ -33,9 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a learner setting, e.g. --set lr=1e-3 (repeatable)")
     p.add_argument("--num-envs", type=positive_int, default=None, metavar="B",
                    help="environment copies per rollout (default: the num_envs setting, 8)")
-    p.add_argument("--game", default="climbing", help=f"matrix game for --env matrix: {', '.join(GAMES)}")
-    p.add_argument("--components", type=positive_int, default=3,
-                   help="reward components of the matrix game (default 3)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -44,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from xr_codec_marl.learners.checkpoint import checkpoint_path, read_checkpoint
     from xr_codec_marl.learners.config import build_config
     from xr_codec_marl.learners.registry import get_algo
+    from xr_codec_marl.experiments.evaluation import recorded_settings
     from xr_codec_marl.learners.trainer import Trainer
 
     algo = get_algo(args.algo)
@@ -57,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = build_config(args.config, overrides, base)
     env = _make_env(args, cfg.num_envs)
     run_info = {
-        "env": args.env, "backend": args.backend, "ring_m": float(args.ring),
-        "game": args.game if args.env == "matrix" else "",
+        "env": args.env, "backend": args.backend,
+        **recorded_settings(env.spec),
         "argv": list(sys.argv),
     }
     try:
@@ -83,15 +80,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _make_env(args: argparse.Namespace, num_envs: int):
-    if args.env == "matrix":
-        from xr_codec_marl.scenarios.matrix.game import MatrixGameEnv
-
-        episode_limit = args.episode_limit or 1
-        return MatrixGameEnv(args.game, num_envs=num_envs, components=args.components,
-                             episode_limit=episode_limit)
     from xr_codec_marl.env import factory
 
     kw = scenario_kwargs(args)
     if args.backend == "ns3":
         num_envs = kw.get("workers", num_envs)
-    return factory.make_env(args.env, args.backend, num_envs, args.ring, args.seed, **kw)
+    return factory.make_env(args.env, args.backend, num_envs, args.seed, **kw)
+

@@ -1,4 +1,4 @@
-"""Run a policy for N episodes on any backend and summarise the XR KPIs with 95 % CIs.
+"""Run a policy for N episodes on any backend and summarise its KPIs with 95 % CIs.
 
 The same runner serves ``xr-marl evaluate``, sweeps and benchmarks, so every number in the
 project is computed one way: a KPI's episode value is its mean over the episode's *measured*
@@ -8,6 +8,9 @@ A window is measured when the environment reported it (``info["measured"]``, Tru
 environment does not say): the step on which an ns-3 simulator died carries zero placeholders,
 not a window, and averaging it would pull delay and loss down. Each episode's number of
 measured windows and, for episodes cut short, the reason, are part of the result.
+
+Which KPIs, in what order, and how per-agent values make the team value all come from the
+spec's declarations (``spec.kpis``, from the scenario): headline KPIs first.
 """
 
 from __future__ import annotations
@@ -17,24 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from xr_codec_marl.core.api import VecMultiAgentEnv
+from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
+from xr_codec_marl.core.kpis import KpiSpec
 from xr_codec_marl.experiments.stats import mean_ci95
 from xr_codec_marl.policy import Policy
-
-#: Headline KPIs (JSON ``kpis``): output name -> per-UE KPI name in ``info["kpis"]``.
-HEADLINE_KPIS: dict[str, str] = {
-    "xr_index": "xqi",
-    "jitter_ms": "jitter_ms",
-    "delay_ms": "delay_ms",
-    "plr": "plr",
-    "throughput_mbps": "throughput_mbps",
-}
-EXTRA_KPIS: dict[str, str] = {
-    "pdr": "pdr",
-    "buffer_ratio": "buffer_ratio",
-    "codec_rate_mbps": "codec_rate_mbps",
-}
-
 
 @dataclass
 class EpisodeBatch:
@@ -42,6 +31,7 @@ class EpisodeBatch:
 
     kpis: np.ndarray  # [T, B, N, K]
     rewards: np.ndarray  # [T, B, C]
+    global_kpis: np.ndarray  # [T, B, G]
     valid: np.ndarray  # [T, B] a measured window of a running episode (not done before it)
     truncation_reasons: list[str]  # [B] "" or why an episode ended early
 
@@ -57,11 +47,10 @@ class EvalResult:
 
     policy: str
     backend: str
-    ring_m: float
     seed: int
     agent_ids: tuple[str, ...]
     component_names: tuple[str, ...]
-    #: name -> [E, N] episode means per agent
+    #: result key -> [E, N] episode means per agent (agent-scope KPIs)
     episode_kpis: dict[str, np.ndarray]
     #: [E, C] mean team reward per window, per component
     episode_rewards: np.ndarray
@@ -72,6 +61,14 @@ class EvalResult:
     episode_limit: int = 0
     #: the scenario settings the episodes ran with (``spec.extra["settings"]``), if known
     settings: dict[str, Any] = field(default_factory=dict)
+    #: result key -> [E] episode means of global KPIs
+    episode_global: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the declarations of the KPIs above, in report order
+    kpi_specs: tuple[KpiSpec, ...] = ()
+    #: the scenario (``--env``) name
+    env: str = ""
+    #: settings copied to the top level of the summary (the scenario's ``record_settings``)
+    record: dict[str, Any] = field(default_factory=dict)
 
     @property
     def episodes(self) -> int:
@@ -83,31 +80,43 @@ class EvalResult:
             return np.full(self.episodes, self.episode_limit, np.int64)
         return np.asarray(self.episode_windows, np.int64)
 
+    def team_values(self, key: str) -> np.ndarray:
+        """``[E]`` the team value of a KPI per episode (agents combined per its declaration)."""
+        if key in self.episode_global:
+            return self.episode_global[key]
+        spec = next((k for k in self.kpi_specs if k.key == key), None)
+        how = spec.team if spec is not None else "mean"
+        return getattr(np, how)(self.episode_kpis[key], axis=1)
+
     def summary(self) -> dict[str, Any]:
         """The ``--json`` object of DESIGN.md §4 (plus ``ci95``, rewards and extras).
 
         Means and intervals run over the episodes with at least one measured window;
         ``windows`` lists every episode's measured windows and ``truncated`` the episodes cut
         short (index, windows, reason)."""
-        names = [k for k in (*HEADLINE_KPIS, *EXTRA_KPIS) if k in self.episode_kpis]
+        order = [k.key for k in self.kpi_specs if k.headline] + \
+            [k.key for k in self.kpi_specs if not k.headline]
+        names = [k for k in order if k in self.episode_kpis or k in self.episode_global]
+        names += [k for k in (*self.episode_kpis, *self.episode_global) if k not in names]
         windows = self.windows()
         ok = windows > 0
         kpis, ci, per_agent, per_agent_ci = {}, {}, {}, {}
         for name in names:
-            team = self.episode_kpis[name][ok].mean(axis=1)  # mean over agents per episode
-            m, h = mean_ci95(team)
+            m, h = mean_ci95(self.team_values(name)[ok])
             kpis[name], ci[name] = _num(m), _num(h)
+        agent_names = [k for k in names if k in self.episode_kpis]
         for i, agent in enumerate(self.agent_ids):
             per_agent[agent], per_agent_ci[agent] = {}, {}
-            for name in names:
+            for name in agent_names:
                 m, h = mean_ci95(self.episode_kpis[name][ok, i])
                 per_agent[agent][name], per_agent_ci[agent][name] = _num(m), _num(h)
         rm, rh = mean_ci95(self.episode_rewards[ok])
         reasons = self.truncation_reasons or [""] * self.episodes
         return {
             "policy": self.policy,
+            "env": self.env,
             "backend": self.backend,
-            "ring_m": self.ring_m,
+            **self.record,
             "episodes": self.episodes,
             "seed": self.seed,
             "kpis": kpis,
@@ -140,11 +149,13 @@ def run_episodes(
     b = env.num_envs
     done = np.zeros(b, bool)
     reasons = [""] * b
-    kpis, rewards, valid = [], [], []
+    kpis, rewards, valid, global_kpis = [], [], [], []
     limit = env.spec.episode_limit
+    g = len(env.spec.global_kpi_names)
     for t in range(limit):
         result = env.step(policy.act(step, explore=explore))
         kpis.append(result.info["kpis"])
+        global_kpis.append(result.info["global_kpis"] if g else np.zeros((b, 0), np.float32))
         rewards.append(result.rewards)
         measured = np.asarray(result.info.get("measured", np.ones(b, bool)), bool)
         valid.append(~done & measured)
@@ -158,7 +169,8 @@ def run_episodes(
         step = result
         if done.all():
             break
-    return EpisodeBatch(np.stack(kpis), np.stack(rewards), np.stack(valid), reasons)
+    return EpisodeBatch(np.stack(kpis), np.stack(rewards), np.stack(global_kpis),
+                        np.stack(valid), reasons)
 
 
 def evaluate_policy(
@@ -167,24 +179,24 @@ def evaluate_policy(
     episodes: int,
     seed: int,
     backend: str,
-    ring_m: float,
     batch_size: int = 256,
 ) -> EvalResult:
     """Evaluate ``policy`` over ``episodes`` episodes, ``batch_size`` at a time.
 
     ``make_env_batch(num_envs)`` builds an environment of that batch size; batch ``j`` is
     reset with seed ``seed + j``, so two policies evaluated with the same seed meet the
-    same UE placements, shadowing and traffic draws (common random numbers).
+    same random draws (common random numbers).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    per_kpi: dict[str, list[np.ndarray]] = {k: [] for k in (*HEADLINE_KPIS, *EXTRA_KPIS)}
+    per_kpi: dict[str, list[np.ndarray]] = {}
+    per_global: dict[str, list[np.ndarray]] = {}
     rewards: list[np.ndarray] = []
     reasons: list[str] = []
     windows: list[np.ndarray] = []
     env = None
     done_eps, j = 0, 0
-    spec = None
+    spec: EnvSpec | None = None
     while done_eps < episodes:
         n = min(batch_size, episodes - done_eps)
         if env is None or env.num_envs != n:
@@ -195,12 +207,15 @@ def evaluate_policy(
         batch = run_episodes(env, policy, seed + j)
         w = batch.valid.astype(np.float64)  # [T, B] measured windows only
         denom = np.where(w.sum(0) > 0, w.sum(0), np.nan)  # [B]; nan: nothing measured
-        for out, name in {**HEADLINE_KPIS, **EXTRA_KPIS}.items():
-            if name not in spec.kpi_names:  # envs without XR KPIs (e.g. matrix games)
-                per_kpi.pop(out, None)
-                continue
-            k = spec.kpi_index(name)
-            per_kpi[out].append((batch.kpis[..., k] * w[..., None]).sum(0) / denom[:, None])
+        for k in spec.kpis:
+            if k.scope == "global":
+                col = spec.global_kpi_names.index(k.name)
+                per_global.setdefault(k.key, []).append(
+                    (batch.global_kpis[..., col] * w).sum(0) / denom)
+            elif k.name in spec.kpi_names:
+                col = spec.kpi_index(k.name)
+                per_kpi.setdefault(k.key, []).append(
+                    (batch.kpis[..., col] * w[..., None]).sum(0) / denom[:, None])
         rewards.append((batch.rewards * w[..., None]).sum(0) / denom[:, None])
         reasons += batch.truncation_reasons
         windows.append(batch.windows)
@@ -211,14 +226,28 @@ def evaluate_policy(
     return EvalResult(
         policy=getattr(policy, "name", type(policy).__name__),
         backend=backend,
-        ring_m=ring_m,
         seed=seed,
         agent_ids=spec.agent_ids,
         component_names=spec.reward_components,
-        episode_kpis={k: np.concatenate(v) for k, v in per_kpi.items() if v},
+        episode_kpis={k: np.concatenate(v) for k, v in per_kpi.items()},
         episode_rewards=np.concatenate(rewards),
         truncation_reasons=reasons,
         episode_windows=np.concatenate(windows),
         episode_limit=int(spec.episode_limit),
         settings=dict(spec.extra.get("settings", {})),
+        episode_global={k: np.concatenate(v) for k, v in per_global.items()},
+        kpi_specs=tuple(k for k in spec.kpis if k.key in per_kpi or k.key in per_global),
+        env=str(spec.extra.get("scenario", spec.name)),
+        record=recorded_settings(spec),
     )
+
+
+def recorded_settings(spec: EnvSpec) -> dict[str, Any]:
+    """The settings a scenario wants at the top level of results (its ``record_settings``)."""
+    from xr_codec_marl.core.registry import find_scenario
+
+    scenario = find_scenario(str(spec.extra.get("scenario", spec.name)))
+    settings = spec.extra.get("settings", {})
+    if scenario is None:
+        return {}
+    return {k: settings[k] for k in scenario.record_settings if k in settings}

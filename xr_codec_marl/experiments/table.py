@@ -8,17 +8,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-COLUMNS = [
-    ("xr_index", "XR index", "{:.2f}"),
-    ("delay_ms", "delay ms", "{:.2f}"),
-    ("jitter_ms", "jitter ms", "{:.3f}"),
-    ("plr", "PLR %", "{:.2f}"),
-    ("throughput_mbps", "thr Mbps", "{:.1f}"),
-    ("codec_rate_mbps", "codec Mbps", "{:.1f}"),
-]
-
+from xr_codec_marl.core.kpis import KpiSpec
 
 def fmt(value: float | None, half: float | None, pattern: str, scale: float = 1.0) -> str:
+    """``value ± half`` with a ``str.format`` pattern; ``n/a`` when there is no value."""
     if value is None:  # no episode had a measured window
         return "n/a"
     text = pattern.format(value * scale)
@@ -27,26 +20,34 @@ def fmt(value: float | None, half: float | None, pattern: str, scale: float = 1.
     return text
 
 
-def render_eval_table(summary: dict[str, Any], console: Console | None = None) -> None:
-    """Print one evaluation: a row per agent and the team mean, each KPI mean ± 95 % CI."""
+def render_eval_table(summary: dict[str, Any], kpis: tuple[KpiSpec, ...] = (),
+                      console: Console | None = None) -> None:
+    """Print one evaluation: a row per agent and the team value, each KPI mean ± 95 % CI;
+    columns are the declared KPIs (``kpis``, headline first) that the summary has."""
     console = console or Console(width=max(Console().width, 110))
+    known = {k.key: k for k in kpis}
+    record = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                       for k, v in summary.items() if k in _recorded(summary))
     title = (
-        f"{summary['policy']} on {summary['backend']} at {summary['ring_m']:g} m — "
-        f"{summary['episodes']} episodes, seed {summary['seed']} (mean ± 95 % CI)"
+        f"{summary['policy']} on {summary.get('env', '')} {summary['backend']}"
+        + (f" ({record})" if record else "")
+        + f" — {summary['episodes']} episodes, seed {summary['seed']} (mean ± 95 % CI)"
     )
     table = Table(title=title)
-    columns = [c for c in COLUMNS if c[0] in summary["kpis"]]
-    table.add_column("agent", no_wrap=True)
+    # the headline KPIs (all KPIs when none are declared): the JSON has the others
+    order = [k.key for k in kpis if k.headline] or list(summary["kpis"])
+    columns = [(k, known[k].title if k in known else k,
+                "{:" + (known[k].fmt if k in known else ".3f") + "}")
+               for k in order if k in summary["kpis"]]
+    table.add_column("agent", no_wrap=True, min_width=5)
     for _, label, _ in columns:
         table.add_column(label, justify="right", no_wrap=True)
 
-    rows = [(a, summary["per_agent"][a], summary["per_agent_ci95"][a]) for a in summary["per_agent"]]
+    rows = [(a, summary["per_agent"][a], summary["per_agent_ci95"][a])
+            for a in summary["per_agent"] if summary["per_agent"][a]]
     rows.append(("team", summary["kpis"], summary["ci95"]))
     for name, vals, cis in rows:
-        table.add_row(
-            name,
-            *[fmt(vals[k], cis.get(k), p, 100.0 if k == "plr" else 1.0) for k, _, p in columns],
-        )
+        table.add_row(name, *[fmt(vals[k], cis.get(k), p) if k in vals else "" for k, _, p in columns])
     if columns:
         console.print(table)
     rewards = ", ".join(f"{c} {fmt(v, summary['rewards_ci95'].get(c), '{:.3f}')}"
@@ -61,3 +62,13 @@ def render_eval_table(summary: dict[str, Any], console: Console | None = None) -
     for t in summary.get("truncated", []):
         console.print(f"[yellow]  episode {t['episode']}: {t['windows']} of {limit} windows "
                       f"measured; {escape(t['reason'])}[/yellow]", highlight=False)
+
+
+_STANDARD = {"policy", "env", "backend", "episodes", "seed", "kpis", "per_agent", "ci95",
+             "per_agent_ci95", "rewards", "rewards_ci95", "truncated_episodes", "episode_limit",
+             "windows", "measured_windows", "truncated", "settings"}
+
+
+def _recorded(summary: dict[str, Any]) -> list[str]:
+    """The scenario's recorded settings at the top level of a summary (e.g. its sweep axis)."""
+    return [k for k, v in summary.items() if k not in _STANDARD and isinstance(v, (int, float, str))]
