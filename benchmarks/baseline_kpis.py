@@ -28,11 +28,11 @@ def run(policy: str, ring: float, episodes: int, seeds: int) -> dict:
     per_agent: dict[str, list[np.ndarray]] = {k: [] for k in KPIS}
     agents: tuple[str, ...] = ()
     for seed in range(seeds):
-        spec = make_env("xr", "analytic", 1, ring).spec
+        spec = make_env("xr", "analytic", 1, ring_m=ring).spec
         agents = spec.agent_ids
         res = evaluate_policy(
-            lambda n: make_env("xr", "analytic", n, ring), make_policy(policy, spec),
-            episodes, seed * 1000, "analytic", ring,
+            lambda n: make_env("xr", "analytic", n, ring_m=ring), make_policy(policy, spec),
+            episodes, seed * 1000, "analytic",
         )
         for k in KPIS:
             per_episode[k].append(res.episode_kpis[k].mean(axis=1))

@@ -41,10 +41,10 @@ def kpis_of(result) -> dict[str, list[float]]:
 def collect(args: argparse.Namespace) -> None:
     rows = []
     for ring, policy in itertools.product(RINGS, POLICIES):
-        spec = env_spec("xr", "ns3", ring)
+        spec = env_spec("xr", "ns3")
         res = evaluate_policy(
-            lambda n: make_env("xr", "ns3", n, ring, sim_timeout_s=60.0),
-            make_policy(policy, spec), args.episodes, args.seed, "ns3", ring,
+            lambda n: make_env("xr", "ns3", n, ring_m=ring, sim_timeout_s=60.0),
+            make_policy(policy, spec), args.episodes, args.seed, "ns3",
             batch_size=args.workers,
         )
         rows.append({"ring_m": ring, "policy": policy, "episodes": res.episodes,
@@ -58,10 +58,10 @@ def collect(args: argparse.Namespace) -> None:
 def analytic(params: AnalyticParams, episodes: int, seed: int) -> list[dict]:
     out = []
     for ring, policy in itertools.product(RINGS, POLICIES):
-        spec = env_spec("xr", "analytic", ring)
+        spec = env_spec("xr", "analytic")
         res = evaluate_policy(
-            lambda n: make_env("xr", "analytic", n, ring, params=params),
-            make_policy(policy, spec), episodes, seed, "analytic", ring,
+            lambda n: make_env("xr", "analytic", n, ring_m=ring, params=params),
+            make_policy(policy, spec), episodes, seed, "analytic",
         )
         out.append({"ring_m": ring, "policy": policy, **kpis_of(res)})
     return out

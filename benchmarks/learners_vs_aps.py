@@ -44,7 +44,7 @@ def evaluate(policy: Any, ring: float, episodes: int, episode_limit: int | None)
     from xr_codec_marl.experiments.evaluation import evaluate_policy
 
     make = _env_factory(ring, episode_limit)
-    res = evaluate_policy(lambda n: make(n), policy, episodes, EVAL_SEED, "analytic", ring,
+    res = evaluate_policy(lambda n: make(n), policy, episodes, EVAL_SEED, "analytic",
                           batch_size=min(episodes, 64))
     s = res.summary()
     return {k: float(s["kpis"][k]) for k in KPIS} | {"reward_" + k: float(v) for k, v in s["rewards"].items()}

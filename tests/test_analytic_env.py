@@ -101,7 +101,7 @@ def test_max_rates_overflow_at_400m_but_not_at_200m():
         env_spec = AnalyticXREnv(XRScenario(ring_m=ring)).spec
         res = evaluate_policy(
             lambda n: AnalyticXREnv(XRScenario(ring_m=ring), num_envs=n),
-            make_policy(policy, env_spec), episodes=24, seed=5, backend="analytic", ring_m=ring,
+            make_policy(policy, env_spec), episodes=24, seed=5, backend="analytic",
         )
         return res.summary()["kpis"]["plr"]
 

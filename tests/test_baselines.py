@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from xr_codec_marl.baselines import make_policy
-from xr_codec_marl.baselines.rules import APSConfig, APSPolicy, nearest_action
+from xr_codec_marl.scenarios.xr.aps import APSConfig, APSPolicy, nearest_action
 from xr_codec_marl.core.api import Observation
 from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
 from xr_codec_marl.errors import UsageError

@@ -60,7 +60,7 @@ def test_serve_refuses_simulators_of_another_ring(tmp_path, capsys):
     hello = codec.hello_from_spec(spec, 1, parameters={"ring_m": "400"})
     sim.send(pb.Envelope(hello=hello))
     reply = sim.recv(2 * T)
-    assert reply.error.message == "simulator ring 400 m, this server serves 200 m"
+    assert reply.error.message == "simulator ring_m 400, this server serves 200"
     sim.close()
     good = SimThread(ep, spec, seed=2)  # then a good one ends the run
     good.start()

@@ -23,11 +23,11 @@ def test_ns3_lte_profile_tracks_ns3(ring):
     ref = [r for r in json.loads(RAW.read_text())["results"] if r["ring_m"] == ring]
     errs, nr_errs = [], []
     for row in ref:
-        spec = env_spec("xr", "analytic", ring)
+        spec = env_spec("xr", "analytic")
         for profile, bucket in (("ns3-lte", errs), ("nr", nr_errs)):
             res = evaluate_policy(
-                lambda n: make_env("xr", "analytic", n, ring, profile=profile),
-                make_policy(row["policy"], spec), 16, 0, "analytic", ring,
+                lambda n: make_env("xr", "analytic", n, ring_m=ring, profile=profile),
+                make_policy(row["policy"], spec), 16, 0, "analytic",
             ).summary()["kpis"]
             for k, floor in FLOORS.items():
                 ns3 = float(np.mean(row[k]))

@@ -75,10 +75,16 @@ def test_fixed_rate_policy_and_matrix_games(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["policy"] == "fixed:4"
     assert out["per_agent"]["VR"]["codec_rate_mbps"] == pytest.approx(10 + 4 * 20 / 9, rel=1e-5)
-    # an env without XR KPIs still evaluates: team rewards only (climbing game, (max, max) = 5)
-    assert main(["evaluate", "--env", "matrix", "--policy", "max", "--episodes", "3", "--json"]) == 0
+    # another scenario evaluates with its own KPIs (climbing game, (2, 2) pays 5, not optimal)
+    assert main(["evaluate", "--env", "matrix", "--policy", "fixed:2", "--episodes", "3",
+                 "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["kpis"] == {} and out["rewards"]["r0"] == pytest.approx(5.0)
+    assert out["env"] == "matrix" and out["game"] == "climbing"
+    assert out["kpis"] == {"payoff": 5.0, "optimal": 0.0}
+    assert out["rewards"]["r0"] == pytest.approx(5.0)
+    # max/min mean "highest/lowest action", which unordered actions do not have
+    assert main(["evaluate", "--env", "matrix", "--policy", "max"]) == 2
+    assert "needs ordered discrete actions" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- scenario reach
@@ -123,7 +129,8 @@ def test_ns3_args_become_typed_settings_or_pass_through():
     import argparse
 
     from xr_codec_marl.commands.common import add_env_args, scenario_kwargs
-    from xr_codec_marl.env.ns3_env import xr_codec_argv
+    from xr_codec_marl.env.ns3_env import standard_argv
+    from xr_codec_marl.scenarios.xr.scenario import XR
     from xr_codec_marl.scenarios.xr.settings import XRScenario
 
     p = argparse.ArgumentParser()
@@ -136,8 +143,8 @@ def test_ns3_args_become_typed_settings_or_pass_through():
     assert [(u.agent_id, u.rate_max_mbps) for u in kw["users"]] == [("VR", 30.0), ("CG", 20.0)]
     assert kw["ns3_args"] == (("scheduler", "ns3::RrFfMacScheduler"), ("lossDeadlineMs", "50"))
     fields = XRScenario.__dataclass_fields__
-    sc = XRScenario(ring_m=args.ring, **{k: v for k, v in kw.items() if k in fields})
-    argv = xr_codec_argv(sc, 5.0)("tcp://127.0.0.1:1", 3, 0)
+    sc = XRScenario(**{k: v for k, v in kw.items() if k in fields})
+    argv = standard_argv(XR.ns3_argv(sc), 5.0)("tcp://127.0.0.1:1", 3, 0)
     for a in ("--ueSpeed=10.0", "--rlcBufferBytes=20000", "--users=VR:10.0:30.0,CG:10.0:20.0",
               "--scheduler=ns3::RrFfMacScheduler", "--lossDeadlineMs=50", "--seed=3"):
         assert a in argv, (a, argv)

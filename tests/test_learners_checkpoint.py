@@ -13,7 +13,7 @@ import torch
 from xr_codec_marl.cli import main
 from xr_codec_marl.scenarios.matrix.game import MatrixGameEnv
 from xr_codec_marl.errors import UsageError
-from xr_codec_marl.learners.checkpoint import load_policy
+from xr_codec_marl.learners.policy import load_policy
 from xr_codec_marl.learners.config import LearnerConfig, build_config
 from xr_codec_marl.learners.registry import get_algo
 from xr_codec_marl.learners.trainer import Trainer

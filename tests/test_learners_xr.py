@@ -8,7 +8,7 @@ import numpy as np
 
 from xr_codec_marl.env.factory import make_env
 from xr_codec_marl.experiments.evaluation import evaluate_policy
-from xr_codec_marl.learners.checkpoint import load_policy
+from xr_codec_marl.learners.policy import load_policy
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.registry import get_algo
 from xr_codec_marl.learners.trainer import Trainer
@@ -28,6 +28,6 @@ def test_train_reload_and_evaluate_on_analytic_xr(tmp_path: Path) -> None:
     assert policy.component_names == ("delay", "pdr", "drr")
     result = evaluate_policy(
         lambda n: make_env("xr", "analytic", num_envs=n, ring_m=400.0, seed=0, episode_limit=8),
-        policy, episodes=4, seed=0, backend="analytic", ring_m=400.0, batch_size=4,
+        policy, episodes=4, seed=0, backend="analytic", batch_size=4,
     )
     assert result.episodes == 4 and 1.0 <= result.summary()["kpis"]["xr_index"] <= 5.0

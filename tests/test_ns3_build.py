@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xr_codec_marl.bridge.build import BINARIES, build_ns3, find_binary, is_up_to_date
+from xr_codec_marl.bridge.build import binaries, build_ns3, find_binary, is_up_to_date
 from xr_codec_marl.cli import main as cli_main
 from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
 
@@ -41,7 +41,7 @@ def run_scenario(bin_dir: Path, *args: str, timeout: float = 240) -> tuple[list[
 
 
 def test_build_produces_binaries(bin_dir: Path) -> None:
-    for name in BINARIES:
+    for name in binaries():
         assert find_binary(name) == (bin_dir / name).resolve()
     assert is_up_to_date(bin_dir)
 

@@ -15,7 +15,10 @@ import pytest
 from test_bridge_fakesim import SimThread, T, xr_spec
 
 from xr_codec_marl.core.api import VecMultiAgentEnv
-from xr_codec_marl.env.ns3_env import KpiFeatures, Ns3Env, scenario_arguments
+from xr_codec_marl.env.ns3_env import Ns3Env
+from xr_codec_marl.scenarios.xr.glue import KpiFeatures
+from xr_codec_marl.scenarios.xr.ns3 import xr_ns3_env
+from xr_codec_marl.scenarios.xr.ns3_args import scenario_arguments
 from xr_codec_marl.scenarios.xr.observation import build_observation
 from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards
 from xr_codec_marl.scenarios.xr.settings import XRScenario
@@ -25,7 +28,7 @@ LIMIT = 5
 
 
 def attach_env(workers: int, **kw) -> Ns3Env:
-    return Ns3Env(XRScenario(episode_limit=LIMIT), workers=workers, launch=False,
+    return xr_ns3_env(XRScenario(episode_limit=LIMIT), workers=workers, launch=False,
                   endpoint="tcp://127.0.0.1:*", timeout_s=T, connect_timeout_s=3 * T, **kw)
 
 
@@ -177,7 +180,7 @@ def test_bad_actions_raise_and_env_stays_usable():
 
 
 def test_reset_times_out_clearly_when_simulators_do_not_come():
-    env = Ns3Env(XRScenario(episode_limit=LIMIT), workers=2, launch=False,
+    env = xr_ns3_env(XRScenario(episode_limit=LIMIT), workers=2, launch=False,
                  endpoint="tcp://127.0.0.1:*", timeout_s=T, connect_timeout_s=0.5)
     try:
         start_sims(env, [0])
@@ -193,7 +196,7 @@ def test_reset_times_out_clearly_when_simulators_do_not_come():
 
 
 def launch_env(workers: int, sim_args=(), **kw) -> Ns3Env:
-    return Ns3Env(XRScenario(episode_limit=LIMIT), workers=workers, binary=FAKE_SIM,
+    return xr_ns3_env(XRScenario(episode_limit=LIMIT), workers=workers, binary=FAKE_SIM,
                   sim_args=[f"--episode-limit={LIMIT}", *sim_args], timeout_s=T,
                   connect_timeout_s=10 * T, **kw)
 
@@ -254,7 +257,7 @@ def test_launched_worker_that_hangs_is_killed_after_timeout(tmp_path):
 
 
 def test_reset_fails_clearly_when_the_binary_exits_at_once(tmp_path):
-    env = Ns3Env(XRScenario(episode_limit=LIMIT), workers=1, timeout_s=T, connect_timeout_s=5,
+    env = xr_ns3_env(XRScenario(episode_limit=LIMIT), workers=1, timeout_s=T, connect_timeout_s=5,
                  binary=[sys.executable, "-c", "import sys; print('no ns-3 here'); sys.exit(2)"],
                  log_dir=tmp_path)
     try:
@@ -320,7 +323,7 @@ def test_killed_simulator_adds_no_window_to_the_averages_and_counts_are_reported
     spec = XRScenario(episode_limit=LIMIT).env_spec()
     result = evaluate_policy(
         lambda n: launch_env(n, ["--misbehave-seed=1", "--crash-after=2"], log_dir=tmp_path),
-        make_policy("max", spec), episodes=2, seed=0, backend="ns3", ring_m=400.0, batch_size=2)
+        make_policy("max", spec), episodes=2, seed=0, backend="ns3", batch_size=2)
     # per episode and agent, and in every reported mean: measured windows only
     np.testing.assert_allclose(result.episode_kpis["pdr"] + result.episode_kpis["plr"], 1.0,
                                rtol=1e-5)

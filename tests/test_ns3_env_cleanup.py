@@ -21,10 +21,10 @@ SCRIPT = textwrap.dedent("""
     import gc, os, sys
     sys.path.insert(0, {tests!r})
     import numpy as np
-    from xr_codec_marl.env.ns3_env import Ns3Env
+    from xr_codec_marl.scenarios.xr.ns3 import xr_ns3_env
     from xr_codec_marl.scenarios.xr.settings import XRScenario
 
-    env = Ns3Env(XRScenario(episode_limit=20), workers=2,
+    env = xr_ns3_env(XRScenario(episode_limit=20), workers=2,
                  binary=[sys.executable, {fakesim!r}], sim_args=["--episode-limit=20"],
                  timeout_s=5.0, connect_timeout_s=30.0)
     env.reset(seed=1)

@@ -12,6 +12,7 @@ import pytest
 
 from xr_codec_marl.baselines import make_policy
 from xr_codec_marl.env.ns3_env import Ns3Env
+from xr_codec_marl.scenarios.xr.ns3 import xr_ns3_env
 from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 pytestmark = pytest.mark.ns3
@@ -28,7 +29,7 @@ def built() -> None:
 
 def test_aps_episode_on_ns3_has_sane_kpis_and_adapts(built, tmp_path):
     sc = XRScenario(ring_m=400.0, episode_limit=WINDOWS)
-    env = Ns3Env(sc, workers=2, timeout_s=60.0, connect_timeout_s=60.0, log_dir=tmp_path)
+    env = xr_ns3_env(sc, workers=2, timeout_s=60.0, connect_timeout_s=60.0, log_dir=tmp_path)
     try:
         policy = make_policy("aps", env.spec)
         ob = env.reset(seed=11)
@@ -91,7 +92,7 @@ def test_ns3_runs_any_number_of_users(built, tmp_path, users):
     sc = apply_ns3_args(XRScenario(users=parse_users(users), episode_limit=3, ue_speed_mps=0.0),
                         ["scheduler=ns3::RrFfMacScheduler"])
     n = sc.n_agents
-    env = Ns3Env(sc, workers=1, timeout_s=60.0, connect_timeout_s=60.0, log_dir=tmp_path)
+    env = xr_ns3_env(sc, workers=1, timeout_s=60.0, connect_timeout_s=60.0, log_dir=tmp_path)
     hellos = []
     admit = env.server.admit
     env.server.admit = lambda hello, spec: hellos.append(hello) or admit(hello, spec)
@@ -145,9 +146,9 @@ def test_killed_xr_codec_adds_no_fabricated_window(built, tmp_path):
     sc = XRScenario(ring_m=400.0, episode_limit=6)
     spec = sc.env_spec()
     result = evaluate_policy(
-        lambda n: _KillAfter(Ns3Env(sc, workers=n, timeout_s=60.0, connect_timeout_s=60.0,
+        lambda n: _KillAfter(xr_ns3_env(sc, workers=n, timeout_s=60.0, connect_timeout_s=60.0,
                                     log_dir=tmp_path), victim=1, after=2),
-        make_policy("aps", spec), episodes=2, seed=21, backend="ns3", ring_m=400.0, batch_size=2)
+        make_policy("aps", spec), episodes=2, seed=21, backend="ns3", batch_size=2)
     np.testing.assert_allclose(result.episode_kpis["pdr"] + result.episode_kpis["plr"], 1.0,
                                atol=1e-4)
     s = result.summary()

@@ -15,7 +15,7 @@ class _DiesAtStep3:
     """The analytic env, except copy 1's simulator 'dies' on its 3rd window (placeholder data)."""
 
     def __init__(self) -> None:
-        self.inner = make_env("xr", "analytic", 2, 400.0, 0, episode_limit=6)
+        self.inner = make_env("xr", "analytic", 2, 0, ring_m=400.0, episode_limit=6)
         self.spec, self.num_envs = self.inner.spec, 2
         self.t = 0
 

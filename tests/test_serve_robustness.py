@@ -84,8 +84,9 @@ def test_serve_refuses_what_its_policy_cannot_serve_and_keeps_serving(tmp_path, 
     assert not th.is_alive() and out == {"rc": 0}, out
 
 
-def test_probe_with_four_kpis_is_refused_by_aps_and_serve_carries_on(tmp_path):
-    """The project's own probe (``--kpis=4``: no ``plr``) against ``serve --policy aps``."""
+def test_probe_is_refused_by_aps_and_serve_carries_on(tmp_path):
+    """The project's own probe (scenario ``probe``, ``--kpis=4``) against ``serve --policy
+    aps``: APS is the xr scenario's rule, so the probe gets an Error naming why."""
     from xr_codec_marl.bridge.build import find_binary
 
     try:
@@ -98,7 +99,7 @@ def test_probe_with_four_kpis_is_refused_by_aps_and_serve_carries_on(tmp_path):
     run = subprocess.run([probe, f"--endpoint={ep}", "--mode=episode", "--kpis=4", "--steps=3",
                           f"--timeout-ms={int(10 * T * 1000)}"],
                          capture_output=True, text=True, timeout=30)
-    assert run.returncode != 0 and "plr" in run.stdout + run.stderr, run
+    assert run.returncode != 0 and "unknown policy 'aps'" in run.stdout + run.stderr, run
     good = SimThread(ep, xr_spec(4), seed=3)
     good.start()
     assert good.outcome() == "closed: episode limit"

@@ -1,3 +1,3 @@
-"""xr-codec-marl: explainable decomposed-reward MARL for XR codec adaptation over 5G (ns-3 co-simulation)."""
+"""xr-codec-marl: explainable decomposed-reward MARL co-simulated with ns-3 5G networks (scenarios: xr_codec_marl.scenarios)."""
 
 __version__ = "0.1.0"

@@ -6,7 +6,7 @@ class UsageError(ValueError):
 
 
 def choice_error(what: str, value: object, allowed: list[str] | tuple[str, ...]) -> UsageError:
-    """``unknown policy 'foo'; allowed: aps, max, min, random``."""
+    """``unknown policy 'foo'; allowed: max, min, random``."""
     return UsageError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
 
 

@@ -1,6 +1,6 @@
 """The policy seam: anything that maps a batch of observations to joint actions.
 
-Rule-based baselines (APS, max, min, random), trained learners loaded from checkpoints and
+Rule-based baselines (a scenario's rules, max, min, random), trained learners loaded from checkpoints and
 remote agents all implement :class:`Policy`, so runners, the CLI, sweeps and the explanation
 framework treat them alike and backends never know which one is acting.
 """
@@ -37,7 +37,7 @@ class ExplainablePolicy(Policy, Protocol):
 
     ``q_values`` feeds the agents one window of observations together with the joint action
     that was actually taken before it (``prev_actions [B, N]``, which may come from another
-    policy, e.g. APS in the Fig. 6 evaluation framework; ``None`` at the first window, as in
+    policy, e.g. the reference rule in the Fig. 6 evaluation framework; ``None`` at the first window, as in
     training), advances the recurrent state and
     returns the per-component Q-values ``float32 [B, N, C, A]`` (unavailable actions -inf).
     Component order is ``component_names``.

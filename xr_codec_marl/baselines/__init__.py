@@ -1,7 +1,7 @@
 """Rule policies and the policy registry (``make_policy``).
 
 What ``--policy NAME`` builds, in order: a rule of the spec's scenario (its
-:meth:`~xr_codec_marl.core.scenario.Scenario.policies`, e.g. ``aps`` for xr), a generic rule
+:meth:`~xr_codec_marl.core.scenario.Scenario.policies`), a generic rule
 (``max``/``min`` for ordered action spaces, ``random``, ``fixed:K``, or one added with
 :func:`register_policy`), or a checkpoint path.
 """
@@ -75,7 +75,7 @@ def make_policy(name: str, spec: EnvSpec, **kwargs: Any) -> Policy:
         except ValueError as exc:
             raise UsageError(f"{name!r}: {exc}") from None
     if Path(name).exists():
-        from xr_codec_marl.learners.checkpoint import load_policy
+        from xr_codec_marl.learners.policy import load_policy
 
         return load_policy(name, spec)
     names = sorted({*own, *POLICIES}) + ["fixed:K", "CHECKPOINT (path)"]

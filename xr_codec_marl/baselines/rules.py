@@ -1,5 +1,5 @@
 """Rule policies every discrete scenario has: the highest/lowest action, a constant action
-(``fixed:K``) and uniform random. Scenario rules (e.g. APS) live in their scenario package.
+(``fixed:K``) and uniform random. Scenario rules live in their scenario package.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ Build directory, one rule everywhere (``xr-marl build-ns3``, the launcher, tests
 2. ``$XRMARL_NS3_BUILD`` when set, else
 3. ``~/.cache/xr-codec-marl/ns3-build`` (``$XDG_CACHE_HOME`` is honoured).
 
-The binaries (:data:`BINARIES`) land at the top of the build directory. ns-3 comes from the
+The binaries (:func:`binaries`: every registered scenario's ns-3 executable and the bridge
+probe) land at the top of the build directory. ns-3 comes from the
 ``ns3`` PyPI package of *this* Python interpreter unless ``ns3_root`` points at an ns-3 install
-or source tree; ``nr=True`` builds the XR scenario on 5G-LENA's ``nr`` module (only with an
+or source tree; ``nr=True`` builds the scenarios on 5G-LENA's ``nr`` module (only with an
 ns-3 tree that has it). The sources are the repository's ``ns3_scenarios/`` (override with
 ``$XRMARL_NS3_SOURCE``).
 """
@@ -25,8 +26,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-#: Executables the C++ build produces.
-BINARIES: tuple[str, ...] = ("xr-codec", "xrmarl-bridge-probe")
+#: Executables of the C++ build that belong to no scenario.
+TOOLS: tuple[str, ...] = ("xrmarl-bridge-probe",)
+
+
+def binaries() -> tuple[str, ...]:
+    """Executables the C++ build produces: the scenarios' (from the registry) and the tools."""
+    from xr_codec_marl.core.registry import ns3_binaries
+
+    return (*ns3_binaries(), *TOOLS)
 
 _REPO = Path(__file__).resolve().parents[2]
 _STAMP = ".xrmarl-built"
@@ -69,7 +77,7 @@ def is_up_to_date(build_dir: str | os.PathLike[str] | None = None) -> bool:
     C++/CMake/proto source (``build_ns3`` stamps the build directory when it succeeds)."""
     bdir = Path(build_dir) if build_dir else default_build_dir()
     try:
-        if not all((bdir / b).is_file() for b in BINARIES):
+        if not all((bdir / b).is_file() for b in binaries()):
             return False
         built = (bdir / _STAMP).stat().st_mtime
         newest = max(p.stat().st_mtime for p in _sources(source_dir()))
@@ -165,7 +173,7 @@ def build_ns3(
         _forget_other_source(bdir, src, quiet)
         _run(configure, "CMake configure", quiet)
         _run([cmake, "--build", str(bdir), "-j", str(jobs)], "C++ build", quiet)
-        missing = [b for b in BINARIES if not (bdir / b).is_file()]
+        missing = [b for b in binaries() if not (bdir / b).is_file()]
         if missing:
             raise BuildError(f"build finished but {', '.join(missing)} missing in {bdir}")
         stamp = bdir / _STAMP
@@ -175,7 +183,7 @@ def build_ns3(
 
 
 def find_binary(name: str, build_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Path of a built executable (``xr-codec``, ``xrmarl-bridge-probe``).
+    """Path of a built executable (a scenario's binary, ``xrmarl-bridge-probe``).
 
     Looks in ``build_dir`` or :func:`default_build_dir`. Raises ``FileNotFoundError`` naming the
     directory and the command that builds it.
@@ -184,7 +192,7 @@ def find_binary(name: str, build_dir: str | os.PathLike[str] | None = None) -> P
     path = bdir / name
     if path.is_file() and os.access(path, os.X_OK):
         return path.resolve()
-    known = ", ".join(BINARIES)
+    known = ", ".join(binaries())
     raise FileNotFoundError(
         f"simulator binary {name!r} not found in {bdir} (known: {known}); build it with "
         f"`xr-marl build-ns3`{'' if build_dir is None else ' --build-dir ' + str(bdir)} "

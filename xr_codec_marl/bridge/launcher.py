@@ -75,7 +75,7 @@ class SimProcess:
         return "\n".join(text.rstrip().splitlines()[-lines:])
 
     def describe_exit(self) -> str:
-        """``xr-codec[seed 3] (pid 123) exited with code 1 (log: ...): <last lines>``."""
+        """``sim[seed 3] (pid 123) exited with code 1 (log: ...): <last lines>``."""
         rc = self.returncode
         how = "is still running" if rc is None else (
             f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build-ns3",
         help="configure and compile the C++ ns-3 scenarios (CMake)",
-        description="Build ns3_scenarios/ (xr-codec, xrmarl-bridge-probe) against ns-3 from the "
+        description="Build ns3_scenarios/ (every registered scenario's simulator and the bridge "
+        "probe) against ns-3 from the "
         "`ns3` PyPI package of this Python, or an ns-3 tree given with --ns3-root. The build "
         "directory defaults to $XRMARL_NS3_BUILD or ~/.cache/xr-codec-marl/ns3-build, where "
         "the launcher looks for the binaries.",
@@ -27,12 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ns3-root", default=None, metavar="PATH",
                    help="ns-3 install prefix or source tree (default: the ns3 PyPI package)")
     p.add_argument("--nr", action="store_true",
-                   help="build the XR scenario on 5G-LENA's nr module (needs --ns3-root with it)")
+                   help="build the scenarios on 5G-LENA's nr module (needs --ns3-root with it)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from xr_codec_marl.bridge.build import BINARIES, BuildError, build_ns3
+    from xr_codec_marl.bridge.build import BuildError, binaries, build_ns3
 
     if args.ns3_root is not None and not Path(args.ns3_root).expanduser().is_dir():
         raise UsageError(f"--ns3-root {args.ns3_root!r} is not a directory")
@@ -48,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
     except BuildError as exc:
         print(f"xr-marl build-ns3: {exc}", file=sys.stderr)
         return 1
-    for name in BINARIES:
+    for name in binaries():
         print(out / name)
     return 0

@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:
-        render_eval_table(summary, spec.kpis)
+        render_eval_table(summary, kpis=spec.kpis)
     return 0

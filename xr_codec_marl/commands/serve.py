@@ -2,8 +2,12 @@
 
 Binds one bridge socket and answers every simulator that connects with a policy of its own
 (rule baselines by name, or a trained checkpoint), building observations and rewards from the
-simulator's raw KPIs when it sends only those. Each finished episode prints one summary line
-(``--json``: one JSON object per line); ``--episodes N`` stops after N episodes.
+simulator's raw KPIs with its scenario's glue when it sends only those. The scenario of a
+simulator is the registered one its Hello names (by name or ns-3 binary); ``--env`` restricts
+the server to one, and any of that scenario's own flags given on the command line become
+settings the simulators must match (their spec and announced parameters). Each finished
+episode prints one summary line (``--json``: one JSON object per line); ``--episodes N``
+stops after N episodes.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xr_codec_marl.commands.common import positive_float, positive_int
+from xr_codec_marl.commands.common import positive_float, positive_int, selected_scenario
 from xr_codec_marl.core.api import Observation
 from xr_codec_marl.errors import UsageError
 
@@ -34,17 +38,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    metavar="ENDPOINT",
                    help="tcp://HOST:PORT (PORT 1-65535, or * for any free one) or ipc://PATH "
                         "(default tcp://127.0.0.1:5555)")
-    p.add_argument("--policy", default="aps",
-                   help="aps, max, min, random, fixed:K (always the K-th codec rate), "
-                        "or a checkpoint path")
+    p.add_argument("--policy", default=None,
+                   help="a rule of the simulator's scenario (default: its reference policy), max, "
+                        "min, random, fixed:K (always the K-th action), or a checkpoint path")
     p.add_argument("--episodes", type=positive_int, default=None,
                    help="stop after this many episodes (default: serve until interrupted)")
-    p.add_argument("--ring", type=positive_float, default=None, metavar="METRES",
-                   help="only accept simulators of the XR scenario at this ring radius")
-    p.add_argument("--episode-limit", type=positive_int, default=None, metavar="WINDOWS",
-                   help="with --ring: the windows per episode the simulators must announce")
-    p.add_argument("--reward-shaping", action="store_true",
-                   help="shape rewards built from KPIs (eqs. 21-23)")
+    p.add_argument("--env", default=None,
+                   help="only serve simulators of this scenario (default: any registered one)")
+    p.add_argument("--episode-limit", type=positive_int, default=None, metavar="STEPS",
+                   help="the decision steps per episode the simulators must announce")
+    scenario = selected_scenario()
+    if scenario is not None:
+        group = p.add_argument_group(
+            f"scenario {scenario.name} (with --env {scenario.name}; each flag given is a setting "
+            "the simulators must match)")
+        scenario.add_arguments(group)
+        for action in group._group_actions:  # only what the user gives counts
+            action.default = argparse.SUPPRESS
     p.add_argument("--timeout", type=positive_float, default=30.0, metavar="SECONDS",
                    help="a simulator silent this long is dropped (default 30)")
     p.add_argument("--json", action="store_true", help="one JSON object per episode on stdout")
@@ -60,6 +70,20 @@ def bind_endpoint(text: str) -> str:
         return check_endpoint(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _reference_factory() -> Callable:
+    """``factory(spec)`` building the reference policy of the scenario the spec names."""
+
+    def make(spec):
+        from xr_codec_marl.baselines import make_policy
+        from xr_codec_marl.core.registry import find_scenario
+
+        scenario = find_scenario(str(spec.extra.get("scenario", spec.name)))
+        ref = scenario.reference_policy if scenario is not None else None
+        return make_policy(ref or "random", spec)
+
+    return make
 
 
 def policy_factory(name: str) -> Callable:
@@ -84,7 +108,8 @@ class SessionAgent:
     policy: object
     features: object
     spec: object
-    shaping: bool = False
+    #: reward component names of the glue's rewards (the scenario's declared ones)
+    components: tuple[str, ...] = ()
     prev_actions: np.ndarray | None = None
     kpi_history: list = field(default_factory=list)
     sent_rewards: list = field(default_factory=list)
@@ -98,7 +123,7 @@ class SessionAgent:
             kpis = np.zeros((spec.n_agents, len(spec.kpi_names)), np.float32)
         k = kpis[None]
         if self.prev_actions is None:
-            self.prev_actions = self.features.infer_actions(k, spec.n_actions - 1)
+            self.prev_actions = self.features.initial_actions(k, spec.n_actions - 1)
         obs, state = step.obs, step.state
         if obs is None or state is None:
             b_obs, b_state = self.features.observe(self.prev_actions, k)
@@ -132,7 +157,7 @@ class SessionAgent:
             comps = spec.reward_components
         elif not self.features.problems():
             rewards = self.features.rewards(hist[1:], hist[:-1])
-            comps = ("delay", "pdr", "drr")
+            comps = self.components
         else:
             return out
         out["mean_rewards"] = {c: float(r) for c, r in zip(comps, rewards.mean(axis=0))}
@@ -144,7 +169,7 @@ def serve_sessions(
     make_policy: Callable,
     episodes: int | None = None,
     on_episode: Callable[[object, object, dict], None] | None = None,
-    shaping: bool = False,
+    settings: dict | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> int:
     """Answer every simulator on ``server`` with its own policy until ``episodes`` ended.
@@ -153,7 +178,8 @@ def serve_sessions(
     serve (a KPI it needs is missing, say) is refused with an ``Error`` naming why instead of
     being welcomed. Whatever raises while building or running a policy ends only that
     simulator's session (fatal ``CODE_INTERNAL`` error, one log line), never the server.
-    Returns the number of episodes that ended.
+    ``settings`` (scenario settings, e.g. reward shaping) configure the glue that builds
+    observations and rewards from raw KPIs. Returns the number of episodes that ended.
     """
     from xr_codec_marl.bridge.codec import Code, WireError
     from xr_codec_marl.bridge.server import Ended, Joined, StepReceived
@@ -164,11 +190,10 @@ def serve_sessions(
     outer_admit = server.admit
 
     def new_agent(spec, seed: int) -> SessionAgent:
-        from xr_codec_marl.env.ns3_env import KpiFeatures
-
         policy = make_policy(spec)
         policy.reset(1, seed=seed)
-        return SessionAgent(policy, KpiFeatures(spec, shaping), spec, shaping)
+        glue, components = session_glue(spec, settings or {})
+        return SessionAgent(policy, glue, spec, components)
 
     def admit(hello, spec):
         refusal = outer_admit(hello, spec) if outer_admit is not None else None
@@ -241,54 +266,108 @@ def _summary(agent: SessionAgent | None, sid: str) -> dict[str, object]:
         return {"windows": max(len(agent.kpi_history) - 1, 0)}
 
 
-def _xr_expected_spec(args: argparse.Namespace):
-    if args.ring is None:
-        if args.episode_limit is not None:
-            raise UsageError("--episode-limit needs --ring")
-        return None
-    from xr_codec_marl.scenarios.xr.settings import XRScenario
+def session_glue(spec, settings: dict) -> tuple[object, tuple[str, ...]]:
+    """The glue of the scenario a simulator's spec names (and its reward component names),
+    or one that can build nothing when the scenario is unknown or has none."""
+    from xr_codec_marl.core.registry import find_scenario
+    from xr_codec_marl.env.ns3_env import _NoGlue
 
-    kw = {"episode_limit": args.episode_limit} if args.episode_limit else {}
+    scenario = find_scenario(str(spec.extra.get("scenario", spec.name)))
+    if scenario is None:
+        return _NoGlue(), tuple(spec.reward_components)
+    own = {k: v for k, v in settings.items() if k in scenario.setting_names()}
+    glue = scenario.ns3_glue(spec, scenario.make_settings(**own))
+    names = tuple(r.name for r in scenario.rewards) or tuple(spec.reward_components)
+    return (glue if glue is not None else _NoGlue()), names
+
+
+def _expected(args: argparse.Namespace):
+    """``(scenario, settings given on the command line, expected spec or None)``.
+
+    Without ``--env``, giving one of the default scenario's own flags
+    selects that scenario."""
+    from xr_codec_marl.core.registry import get_scenario
+
+    probe = selected_scenario()
+    explicit: set[str] = set()
+    defaults = argparse.ArgumentParser(add_help=False)
+    if probe is not None:
+        probe.add_arguments(defaults)
+        explicit = {a.dest for a in defaults._actions if a.dest in vars(args)}
+    if args.env is None and not explicit:
+        if args.episode_limit is not None:
+            raise UsageError("--episode-limit needs --env or a scenario setting")
+        return None, {}, None
+    scenario = get_scenario(args.env) if args.env is not None else probe
+    given: dict = {}
+    if explicit and probe is scenario:
+        full = defaults.parse_args([])
+        vars(full).update({d: getattr(args, d) for d in explicit})
+        full.backend = "ns3"
+        kw = scenario.kwargs_from_args(full)
+        given = {k: v for k, v in kw.items() if k in scenario.setting_names()}
+    if args.episode_limit is not None:
+        given["episode_limit"] = args.episode_limit
+    if not given:
+        return scenario, {}, None
     try:
-        return XRScenario(ring_m=args.ring, **kw).validate().env_spec("xr-codec")
-    except ValueError as exc:
+        return scenario, given, scenario.expected_spec(given)
+    except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
 
 
+def _matches(scenario, given: dict, hello) -> str | None:
+    """Why a simulator's announced parameters disagree with the settings given (None: agree)."""
+    from xr_codec_marl.core.registry import find_scenario
+
+    if scenario is not None and find_scenario(hello.scenario) is not scenario:
+        return f"simulator scenario {hello.scenario!r}, this server serves {scenario.name!r}"
+    for name, want in given.items():
+        if name not in hello.parameters or isinstance(want, (tuple, list, dict)):
+            continue
+        text = hello.parameters[name]
+        if isinstance(want, (int, float)) and not isinstance(want, bool):
+            try:
+                got = float(text)
+            except ValueError:
+                return f"simulator {name} {text[:40]!r} is not a number"
+            if not math.isclose(got, float(want), rel_tol=1e-6):
+                return f"simulator {name} {got:g}, this server serves {want:g}"
+        elif str(want).lower() != text.lower():
+            return f"simulator {name} {text[:40]!r}, this server serves {want!r}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    from xr_codec_marl.baselines import policy_kind, policy_names
     from xr_codec_marl.bridge.server import BridgeServer
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    expected = _xr_expected_spec(args)
-    make = policy_factory(args.policy)
+    scenario, given, expected = _expected(args)
+    name = args.policy
+    if name is None:
+        name = (scenario.reference_policy if scenario is not None else None) or "random"
+    make = policy_factory(name)
     if expected is not None:
         make(expected)  # a bad policy name or checkpoint fails now, not per simulator
-    else:
-        from xr_codec_marl.baselines import policy_kind, policy_names
+    elif policy_kind(name, args.env) is None:
+        from xr_codec_marl.errors import choice_error
 
-        if policy_kind(args.policy) is None:
-            from xr_codec_marl.errors import choice_error
-
-            raise choice_error("policy", args.policy, policy_names())
+        raise choice_error("policy", name, policy_names(args.env))
+    if args.policy is None and scenario is None:
+        make = _reference_factory()
 
     def admit(hello, spec):
-        if args.ring is not None and "ring_m" in hello.parameters:
-            text = hello.parameters["ring_m"]
-            try:
-                ring = float(text)
-            except ValueError:
-                return f"simulator ring_m {text[:40]!r} is not a number"
-            if not math.isclose(ring, args.ring, rel_tol=1e-6):
-                return f"simulator ring {ring:g} m, this server serves {args.ring:g} m"
-        return None
+        return _matches(scenario, given, hello)
 
     try:
         server = BridgeServer(args.bind, expected_spec=expected, timeout_s=args.timeout,
                               admit=admit)
     except OSError as exc:
         raise UsageError(str(exc)) from None
-    print(f"xr-marl serve: policy {args.policy} on {server.endpoint}", file=sys.stderr, flush=True)
+    print(f"xr-marl serve: policy {args.policy or 'reference'} on {server.endpoint}",
+          file=sys.stderr, flush=True)
 
     def on_episode(session, ev, summary):
         rec = {"session": session.session_id, "seed": session.seed,
@@ -298,11 +377,10 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(rec), flush=True)
         else:
             k = summary.get("kpis", {})
+            shown = ", ".join(f"{n} {v:.4g}" for n, v in list(k.items())[:3])
             print(f"episode {session.session_id} seed {session.seed}: "
                   f"{'ok' if ev.clean else 'TRUNCATED (' + ev.reason + ')'}, "
-                  f"{summary['windows']} windows"
-                  + (f", delay {k['delay_ms']:.2f} ms, pdr {k['pdr']:.4f}" if "delay_ms" in k
-                     and "pdr" in k else ""), flush=True)
+                  f"{summary['windows']} windows" + (f", {shown}" if shown else ""), flush=True)
 
     def on_sigterm(signum, frame):  # `docker stop`, compose down: leave like on Ctrl-C
         raise KeyboardInterrupt
@@ -311,7 +389,7 @@ def run(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        serve_sessions(server, make, args.episodes, on_episode, shaping=args.reward_shaping)
+        serve_sessions(server, make, args.episodes, on_episode, settings=given)
     finally:
         server.close()  # simulators waiting on us get Close, not a timeout
         if previous is not None:

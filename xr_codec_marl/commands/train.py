@@ -5,8 +5,8 @@
 scalars (``tb/``) and ``run.json`` to ``--out``; running the same command again after an
 interruption continues the run from its checkpoint (written every 2 minutes of training by
 default, ``--set checkpoint_every_s=S``; ``--set checkpoint_every=N`` adds one every N
-windows; always at the end). Any registered scenario trains the same way, e.g.
-``--env matrix --game climbing`` (the small matrix games).
+windows; always at the end). Any registered scenario trains the same way, with its own
+flags after ``--env NAME``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ Scope = Literal["agent", "global"]
 class KpiSpec:
     """One KPI. ``name`` is what the environment reports (``spec.kpi_names`` or
     ``spec.global_kpi_names``); ``key`` is the name results use (``report_as`` when set, e.g.
-    the per-UE ``xqi`` reported as ``xr_index``)."""
+    a per-agent score reported under a name of the results' own)."""
 
     name: str
     unit: str = ""

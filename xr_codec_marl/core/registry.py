@@ -1,7 +1,7 @@
 """The scenario registry: every command finds scenarios here by name.
 
-Built-in scenarios live in :mod:`xr_codec_marl.scenarios` and are imported on first lookup
-(by module name, so this module depends on none of them). Users plug in their own scenario
+Built-in scenarios are the subpackages and modules of :mod:`xr_codec_marl.scenarios`,
+found and imported on first lookup (by module name, so this module depends on none of them). Users plug in their own scenario
 by calling :func:`register_scenario` from a module named in ``$XRMARL_PLUGINS``
 (comma-separated module names, imported on first lookup too) or exposed under the
 ``xr_codec_marl.scenarios`` entry-point group of an installed package.
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 from importlib import metadata
 
 from xr_codec_marl.core.scenario import Scenario
 from xr_codec_marl.errors import UsageError, choice_error
 
-#: Modules of the built-in scenarios, imported on first lookup.
-BUILTIN_SCENARIOS: tuple[str, ...] = ("xr_codec_marl.scenarios.xr", "xr_codec_marl.scenarios.matrix")
+#: The package whose subpackages and modules are the built-in scenarios.
+BUILTIN_PACKAGE = "xr_codec_marl.scenarios"
 PLUGINS_ENV = "XRMARL_PLUGINS"
 ENTRY_POINT_GROUP = "xr_codec_marl.scenarios"
 
@@ -45,8 +46,9 @@ def load_plugins() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in BUILTIN_SCENARIOS:
-        importlib.import_module(module)
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    for info in pkgutil.iter_modules(package.__path__, BUILTIN_PACKAGE + "."):
+        importlib.import_module(info.name)
     for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
         try:
             importlib.import_module(module)
@@ -77,7 +79,7 @@ def get_scenario(name: str) -> Scenario:
 
 def find_scenario(name: str) -> Scenario | None:
     """The scenario a spec or Hello names: by registry name or by its ns-3 binary name
-    (a simulator announces ``xr-codec``, the scenario is ``xr``); None if none matches."""
+    (a simulator's Hello names its binary); None if none matches."""
     load_plugins()
     if name in _SCENARIOS:
         return _SCENARIOS[name]

@@ -28,7 +28,7 @@ PolicyFactory = Callable[..., Any]
 class SweepAxis:
     """One axis a sweep can vary: a scenario setting and how the CLI names its values.
 
-    ``xr-marl sweep --axis NAME=V1,V2`` (or the scenario's own ``flag``, e.g. ``--rings``)
+    ``xr-marl sweep --axis NAME=V1,V2`` (or the scenario's own ``flag`` for it)
     sets ``setting`` to each value; results carry it as a column named ``setting``; cell
     directories are named ``{prefix}{value}``.
     """
@@ -39,7 +39,7 @@ class SweepAxis:
     default: tuple[Any, ...] = ()
     label: str = ""
     unit: str = ""
-    #: a flag of its own on ``xr-marl sweep`` (e.g. ``--rings``); empty: only ``--axis``
+    #: a flag of its own on ``xr-marl sweep`` ; empty: only ``--axis``
     flag: str = ""
     prefix: str = ""
 
@@ -93,7 +93,7 @@ class Scenario:
     sweep_axes: ClassVar[tuple[SweepAxis, ...]] = ()
     #: the policy learners are compared against and explanations are driven by
     reference_policy: ClassVar[str | None] = None
-    #: settings copied to the top level of results (e.g. ``ring_m`` for xr)
+    #: settings copied to the top level of results (e.g. its main sweep axis)
     record_settings: ClassVar[tuple[str, ...]] = ()
     #: colours of agents (by id or kind) in figures; others get the default cycle
     agent_colours: ClassVar[Mapping[str, str]] = {}

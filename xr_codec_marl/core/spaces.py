@@ -1,7 +1,7 @@
 """Action spaces of one agent: discrete, or hybrid (discrete heads + bounded continuous dims).
 
-A *discrete* space has ``n`` actions, optionally the physical values they stand for (codec
-rates in Mbps, transmit powers in dBm, ...) and whether they are *ordered* (action ``i + 1``
+A *discrete* space has ``n`` actions, optionally the physical values they stand for (rates
+in Mbps, transmit powers in dBm, ...) and whether they are *ordered* (action ``i + 1``
 is "more" than action ``i``; explanations such as RDFX's increase/decrease need that).
 
 A *hybrid* space has one or more categorical heads and ``D`` bounded continuous dimensions

@@ -20,8 +20,8 @@ def fmt(value: float | None, half: float | None, pattern: str, scale: float = 1.
     return text
 
 
-def render_eval_table(summary: dict[str, Any], kpis: tuple[KpiSpec, ...] = (),
-                      console: Console | None = None) -> None:
+def render_eval_table(summary: dict[str, Any], console: Console | None = None,
+                      kpis: tuple[KpiSpec, ...] = ()) -> None:
     """Print one evaluation: a row per agent and the team value, each KPI mean ± 95 % CI;
     columns are the declared KPIs (``kpis``, headline first) that the summary has."""
     console = console or Console(width=max(Console().width, 110))

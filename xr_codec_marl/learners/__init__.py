@@ -12,7 +12,7 @@ Modules, in the order data flows through them:
 - :mod:`~xr_codec_marl.learners.runner`    batches of episodes from any ``VecMultiAgentEnv``
 - :mod:`~xr_codec_marl.learners.replay`    padded episode buffer with a ``filled`` mask
 - :mod:`~xr_codec_marl.learners.trainer`   the loop: collect, learn, log, checkpoint, resume
-- :mod:`~xr_codec_marl.learners.checkpoint` weights_only-safe checkpoints, ``load_policy``
+- :mod:`~xr_codec_marl.learners.checkpoint` weights_only-safe checkpoints (``policy.load_policy`` loads one)
 - :mod:`~xr_codec_marl.learners.policy`    ``CheckpointPolicy`` (an ``ExplainablePolicy``)
 """
 

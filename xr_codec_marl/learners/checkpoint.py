@@ -140,13 +140,3 @@ def check_spec(saved: dict[str, Any], spec: EnvSpec, decomposed: bool, where: st
         problems.append(f"reward components {saved['reward_components']} != {now['reward_components']}")
     if problems:
         raise UsageError(f"checkpoint {where} does not match the environment: {'; '.join(problems)}")
-
-
-def load_policy(path: str, spec: EnvSpec):  # -> CheckpointPolicy (import cycle avoided)
-    """A greedy :class:`~xr_codec_marl.learners.policy.CheckpointPolicy` from a checkpoint.
-
-    Raises ``UsageError`` if the checkpoint is missing, corrupt or made for another spec.
-    """
-    from xr_codec_marl.learners.policy import CheckpointPolicy
-
-    return CheckpointPolicy.from_checkpoint(path, spec)

@@ -98,3 +98,8 @@ class CheckpointPolicy:
         self._last = prev if prev is not None else np.zeros((b, self.spec.n_agents), np.int64)
         avail = np.asarray(step.avail_actions, bool)
         return np.where(avail[:, :, None, :], q, -np.inf).astype(np.float32)
+
+
+def load_policy(path: str | Path, spec: EnvSpec) -> CheckpointPolicy:
+    """The greedy policy of the run directory or checkpoint file at ``path`` for ``spec``."""
+    return CheckpointPolicy.from_checkpoint(str(path), spec)

@@ -45,7 +45,7 @@ def episode_shapes(
 
 
 class EpisodeBuffer:
-    """A ring buffer of ``capacity`` padded episodes."""
+    """A circular buffer of ``capacity`` padded episodes."""
 
     def __init__(self, capacity: int, shapes: dict[str, tuple[int, ...]]) -> None:
         self.capacity = capacity
