@@ -21,7 +21,6 @@ namespace ns3
 NS_LOG_COMPONENT_DEFINE("XrTraffic");
 NS_OBJECT_ENSURE_REGISTERED(XrFlowHeader);
 NS_OBJECT_ENSURE_REGISTERED(XrSender);
-NS_OBJECT_ENSURE_REGISTERED(XrRlcBufferTracker);
 NS_OBJECT_ENSURE_REGISTERED(XrUeMonitor);
 
 // ------------------------------------------------------------------------------ XrFlowHeader
@@ -298,82 +297,6 @@ XrSender::SendPacket(uint32_t size, uint32_t frameId)
         m_monitor->OnSent(m_flowId, h.m_seq, size, Simulator::Now());
     }
     m_socket->Send(p);
-}
-
-// ------------------------------------------------------------------------------ XrRlcBufferTracker
-
-TypeId
-XrRlcBufferTracker::GetTypeId()
-{
-    static TypeId tid =
-        TypeId("ns3::XrRlcBufferTracker")
-            .SetParent<Object>()
-            .SetGroupName("XrMarl")
-            .AddConstructor<XrRlcBufferTracker>()
-            .AddAttribute("RlcHeaderBytes",
-                          "RLC UM header bytes subtracted from each TxPDU (10-bit SN: 2)",
-                          UintegerValue(2),
-                          MakeUintegerAccessor(&XrRlcBufferTracker::m_headerBytes),
-                          MakeUintegerChecker<uint32_t>());
-    return tid;
-}
-
-XrRlcBufferTracker::XrRlcBufferTracker()
-{
-}
-
-void
-XrRlcBufferTracker::SetCapacity(uint32_t bytes)
-{
-    m_capacity = bytes;
-}
-
-void
-XrRlcBufferTracker::Advance()
-{
-    const Time now = Simulator::Now();
-    m_area += m_occ * (now - m_last).GetSeconds();
-    m_last = now;
-}
-
-void
-XrRlcBufferTracker::OnPdcpTx(uint32_t bytes)
-{
-    Advance();
-    m_inBytes += bytes;
-    m_occ += bytes;
-}
-
-void
-XrRlcBufferTracker::OnRlcDrop(uint32_t bytes)
-{
-    // the SDU was counted in by OnPdcpTx just before: take it out again. A drop means the
-    // buffer could not take `bytes` more, so it holds more than capacity - bytes.
-    Advance();
-    m_dropBytes += bytes;
-    m_occ = std::max(m_occ - bytes, static_cast<double>(m_capacity) - bytes + 1);
-    m_occ = std::min(m_occ, static_cast<double>(m_capacity));
-}
-
-void
-XrRlcBufferTracker::OnRlcTx(uint32_t bytes)
-{
-    Advance();
-    m_outBytes += bytes;
-    ++m_outPdus;
-    const double payload = bytes > m_headerBytes ? bytes - m_headerBytes : 0;
-    m_occ = std::max(0.0, m_occ - payload);
-}
-
-double
-XrRlcBufferTracker::CloseWindow()
-{
-    Advance();
-    const double len = (Simulator::Now() - m_windowStart).GetSeconds();
-    const double ratio = len > 0 ? m_area / len / m_capacity : m_occ / m_capacity;
-    m_area = 0;
-    m_windowStart = Simulator::Now();
-    return std::clamp(ratio, 0.0, 1.0);
 }
 
 // ------------------------------------------------------------------------------ XrUeMonitor

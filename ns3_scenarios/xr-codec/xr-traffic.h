@@ -9,9 +9,8 @@
  *    (SetRateMbps); it applies from the next frame. With SizeStdFrac = 0 and JitterStdMs = 0
  *    it is a constant periodic flow (AR audio and pose).
  *  - XrUeMonitor: one per UE; receives that UE's flows and turns one window into KPIs.
- *  - XrRlcBufferTracker: the eNB's RLC transmit-buffer occupancy of one UE's XR bearer,
- *    integrated over time from PDCP TxPDU (bytes in), RLC TxDrop (bytes refused) and RLC
- *    TxPDU (bytes out) traces (LteRlcUm has no getter for its buffer).
+ *
+ * (The RLC transmit-buffer tracker is common/xrmarl-rlc-buffer.h's XrMarlRlcBufferTracker.)
  */
 #ifndef XR_TRAFFIC_H
 #define XR_TRAFFIC_H
@@ -97,40 +96,6 @@ class XrSender : public Application
     uint32_t m_seq{0};
     uint32_t m_frame{0};
     EventId m_frameEvent;
-};
-
-/// RLC transmit-buffer occupancy of one UE's bearer at the eNB, integrated over time.
-class XrRlcBufferTracker : public Object
-{
-  public:
-    static TypeId GetTypeId();
-    XrRlcBufferTracker();
-
-    void SetCapacity(uint32_t bytes);
-    void OnPdcpTx(uint32_t bytes);  ///< a PDCP PDU entered the RLC (or was refused, see drop)
-    void OnRlcDrop(uint32_t bytes); ///< RLC refused an SDU (buffer full)
-    void OnRlcTx(uint32_t bytes);   ///< RLC sent a PDU of this size (header included)
-    /// Time-averaged occupancy ratio since the last call; starts a new window.
-    double CloseWindow();
-    double Occupancy() const
-    {
-        return m_occ;
-    }
-
-    uint64_t m_inBytes{0};   ///< total PDCP PDU bytes offered to the RLC
-    uint64_t m_dropBytes{0}; ///< total bytes refused by the RLC
-    uint64_t m_outBytes{0};  ///< total RLC PDU bytes sent (headers included)
-    uint64_t m_outPdus{0};   ///< RLC PDUs sent
-
-  private:
-    void Advance();
-
-    uint32_t m_capacity{60000};
-    uint32_t m_headerBytes;
-    double m_occ{0};
-    double m_area{0}; ///< byte-seconds since the window started
-    Time m_last;
-    Time m_windowStart;
 };
 
 /// One UE's receiving side: a UDP socket for all its flows and the window KPIs.

@@ -1,0 +1,132 @@
+/*
+ * XrMarlAgentLoop: the agent side of a scenario's main(), on top of XrMarlBridgeClient.
+ *
+ * A scenario declares its agents (id, kind, observation size, action values) and KPI names,
+ * adds its own Hello parameters, and gives two callbacks: Measure (the KPIs of the window
+ * that ends now, n_agents x n_kpis row-major) and Apply (the joint action for the next
+ * window). Run() does the handshake (or standalone with --fixedAction), sends one Step
+ * every --stepInterval from the end of the warm-up to --episodeLimit, and runs the
+ * simulator. Along the way it keeps what every scenario reports: the per-window KPI lines
+ * (--printKpis), the mean KPIs, the exit code and the summary fields common to all
+ * scenarios (WriteRunFields, WriteStatus, WriteMeanKpis), so that the scenario's summary
+ * line only adds its own fields.
+ *
+ * Step 0 is sent before anything was measured: Measure is called (so that the scenario can
+ * start its windows) but the Step carries zeros, as the analytic backend at reset.
+ */
+#ifndef XRMARL_AGENT_LOOP_H
+#define XRMARL_AGENT_LOOP_H
+
+#include "xrmarl-bridge-client.h"
+#include "xrmarl-flags.h"
+#include "xrmarl-json.h"
+
+#include "ns3/nstime.h"
+#include "ns3/ptr.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ns3
+{
+
+/// One agent as the Hello announces it.
+struct XrMarlAgent
+{
+    std::string id;                   ///< unique agent id (e.g. "AR", "VR1")
+    std::string kind;                 ///< agent kind (e.g. "xr", "cg")
+    uint32_t obsSize{0};              ///< observation size (0 when the server computes it)
+    std::vector<double> actionValues; ///< what each discrete action means; n_actions = size
+};
+
+class XrMarlAgentLoop
+{
+  public:
+    /// The values of the window that ends now, n_agents * n_kpis, row-major by agent.
+    using MeasureCallback = std::function<std::vector<double>(uint64_t step)>;
+    /// The joint action (one index per agent) to apply from now on.
+    using ApplyCallback = std::function<void(const std::vector<uint32_t>& actions)>;
+
+    /**
+     * `scenario` names the scenario in the Hello and the summary, and prefixes error
+     * messages (it is also the binary's name). Installs the SIGINT/SIGTERM handlers.
+     */
+    XrMarlAgentLoop(const XrMarlFlags& flags,
+                    const std::string& scenario,
+                    const std::vector<std::string>& kpiNames);
+
+    void AddAgent(const XrMarlAgent& agent);
+    /// Parse --fixedAction for the agents added so far (exit EXIT_USAGE when malformed).
+    void CheckFixedAction();
+
+    /// The Hello being built (scenario, seed, run, agents and KPI names are filled in).
+    xrmarl::v1::Hello& Hello()
+    {
+        return m_hello;
+    }
+
+    /// Shorthand for Hello().mutable_parameters()[key] = value.
+    void SetParameter(const std::string& key, const std::string& value);
+
+    void SetMeasureCallback(MeasureCallback cb);
+    void SetApplyCallback(ApplyCallback cb);
+
+    /**
+     * Handshake, then schedule step 0 at `t0` and run the simulator until the terminal step
+     * (hard stop a millisecond after it). Returns false when the handshake failed (nothing
+     * was simulated; the scenario should print no summary and return Finish()).
+     */
+    bool Run(Time t0);
+
+    /// 0 after a complete episode, else the xrmarl::ExitCode of what went wrong.
+    int ExitCode() const;
+    /// What went wrong ("" when ExitCode() is 0).
+    std::string ErrorMessage() const;
+    /// Index of the last step sent (= windows measured).
+    uint64_t Windows() const
+    {
+        return m_lastStep;
+    }
+
+    /// Mean of KPI k of agent i over the measured windows (0 if none).
+    double MeanKpi(uint32_t agent, uint32_t k) const;
+
+    const std::vector<XrMarlAgent>& Agents() const
+    {
+        return m_agents;
+    }
+
+    /// Summary fields: seed, run, windows, sim_s, wall_s, sim_s_per_wall_s, standalone.
+    void WriteRunFields(XrMarlJsonWriter& js) const;
+    /// Summary fields: status ("ok" / "error") and, on error, error.
+    void WriteStatus(XrMarlJsonWriter& js) const;
+    /// This agent's mean KPIs as fields (KPI names in order).
+    void WriteMeanKpis(XrMarlJsonWriter& js, uint32_t agent) const;
+
+    /// Print the error on stderr (if any), dispose of the bridge, destroy the simulator;
+    /// returns ExitCode(), for main() to return.
+    int Finish();
+
+  private:
+    XrMarlStepReport Observe(uint64_t step);
+    void Act(uint64_t step, const std::vector<uint32_t>& actions);
+
+    const XrMarlFlags& m_flags;
+    std::string m_scenario;
+    std::vector<std::string> m_kpiNames;
+    std::vector<XrMarlAgent> m_agents;
+    xrmarl::v1::Hello m_hello;
+    std::vector<uint32_t> m_fixed;
+    MeasureCallback m_measure;
+    ApplyCallback m_apply;
+    Ptr<XrMarlBridgeClient> m_bridge;
+    bool m_ran{false};                ///< the simulation ran (handshake succeeded)
+    uint64_t m_lastStep{0};
+    std::vector<uint32_t> m_actions;  ///< in force in the current window
+    std::vector<double> m_sums;       ///< per agent and KPI, over windows 1..
+};
+
+} // namespace ns3
+
+#endif // XRMARL_AGENT_LOOP_H
