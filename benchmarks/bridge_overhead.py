@@ -56,6 +56,16 @@ def probe_spec(steps: int) -> EnvSpec:
     return EnvSpec("probe", agents, 15, (), XR_KPI_NAMES, 0.5, steps)
 
 
+def make_probe_policy(name: str, spec: EnvSpec):
+    """The named policy for the probe's XR-shaped spec: the xr scenario's rules (APS) apply to
+    it though the probe announces itself as scenario ``probe``."""
+    from xr_codec_marl.baselines import make_policy
+    from xr_codec_marl.scenarios.xr.scenario import XR
+
+    rules = XR.policies()
+    return rules[name](spec) if name in rules else make_policy(name, spec)
+
+
 def run_probe(probe: str, args: list[str], timeout_s: float) -> dict:
     out = subprocess.run([probe, *args], capture_output=True, text=True, timeout=timeout_s,
                          check=False)
@@ -158,14 +168,13 @@ def bench_bridge(probe: str, steps: int) -> dict:
 
 def bench_server(probe: str, steps: int, policy: str) -> dict:
     """The `xr-marl serve` loop with one probe session."""
-    from xr_codec_marl.baselines import make_policy
     from xr_codec_marl.commands.serve import serve_sessions
 
     with BridgeServer("tcp://127.0.0.1:*", timeout_s=5.0) as server:
         th, box = in_thread(lambda: run_probe(
             probe, [f"--endpoint={server.endpoint}", f"--steps={steps}", "--timeout-ms=5000"],
             timeout_s=600))
-        serve_sessions(server, lambda spec: make_policy(policy, spec), episodes=1)
+        serve_sessions(server, lambda spec: make_probe_policy(policy, spec), episodes=1)
         th.join(30)
     if "error" in box:
         raise box["error"]
@@ -174,13 +183,12 @@ def bench_server(probe: str, steps: int, policy: str) -> dict:
 
 def bench_env(probe: str, steps: int, policy: str) -> dict:
     """Ns3Env (attach mode) stepped by the policy; the probe started alongside."""
-    from xr_codec_marl.baselines import make_policy
     from xr_codec_marl.env.ns3_env import Ns3Env
 
     spec = probe_spec(steps)
     env = Ns3Env(spec=spec, workers=1, launch=False, endpoint="tcp://127.0.0.1:*",
                  timeout_s=5.0, connect_timeout_s=10.0)
-    pol = make_policy(policy, spec)
+    pol = make_probe_policy(policy, spec)
     try:
         th, box = in_thread(lambda: run_probe(
             probe, [f"--endpoint={env.endpoint}", f"--steps={steps}", "--timeout-ms=5000"],

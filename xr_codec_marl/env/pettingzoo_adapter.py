@@ -1,7 +1,7 @@
 """PettingZoo ``ParallelEnv`` view of any single-copy backend, for other MARL libraries.
 
 Rewards are scalars in PettingZoo, so each agent receives the team's summed reward; the
-component vector (delay, PDR, DRR) and the per-UE KPIs are in ``infos[agent]``, with the
+component vector and the per-agent KPIs are in ``infos[agent]``, with the
 action mask under ``infos[agent]["action_mask"]``.
 """
 
@@ -16,14 +16,16 @@ from pettingzoo import ParallelEnv
 from xr_codec_marl.core.api import Observation, VecMultiAgentEnv
 
 
-class XRParallelEnv(ParallelEnv):
+class MultiAgentParallelEnv(ParallelEnv):
     """Wraps a ``VecMultiAgentEnv`` with ``num_envs == 1`` as a PettingZoo parallel env."""
 
     metadata = {"name": "xr_codec_marl_v0", "render_modes": []}
 
     def __init__(self, env: VecMultiAgentEnv) -> None:
+        if not env.spec.is_discrete:
+            raise ValueError("the PettingZoo adapter takes discrete action spaces only so far")
         if env.num_envs != 1:
-            raise ValueError(f"XRParallelEnv wraps one environment copy, got num_envs={env.num_envs}")
+            raise ValueError(f"MultiAgentParallelEnv wraps one environment copy, got num_envs={env.num_envs}")
         self._env = env
         spec = env.spec
         self.spec = spec
@@ -50,11 +52,16 @@ class XRParallelEnv(ParallelEnv):
     def _split(self, step: Observation) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         obs, infos = {}, {}
         kpis = step.info.get("kpis")
+        glob = step.info.get("global_kpis")
+        shared = ({} if glob is None else
+                  dict(zip(self.spec.global_kpi_names, map(float, glob[0]))))
         for i, agent in enumerate(self.possible_agents):
             obs[agent] = step.obs[0, i]
             infos[agent] = {"action_mask": step.avail_actions[0, i].astype(np.int8)}
             if kpis is not None:
                 infos[agent]["kpis"] = dict(zip(self.spec.kpi_names, map(float, kpis[0, i])))
+            if shared:
+                infos[agent]["global_kpis"] = shared
         return obs, infos
 
     def reset(

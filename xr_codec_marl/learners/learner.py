@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from xr_codec_marl.core.spaces import describe
+from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.adaptive import AdaptiveWeights
 from xr_codec_marl.learners.agents import build_agent
 from xr_codec_marl.learners.config import LearnerConfig
@@ -42,7 +44,19 @@ class Dims:
 
     @classmethod
     def from_spec(cls, spec: Any) -> Dims:
+        """The sizes of ``spec``; ``UsageError`` unless every action space is discrete (value
+        learners pick among a finite set of actions)."""
+        require_discrete(spec)
         return cls(spec.n_agents, spec.obs_size, spec.n_actions, spec.state_size, spec.n_components)
+
+
+def require_discrete(spec: Any) -> None:
+    """``UsageError`` naming the first agent whose action space is not discrete."""
+    for agent in spec.agents:
+        if not agent.space.is_discrete:
+            raise UsageError(
+                f"value learners need discrete action spaces; agent {agent.agent_id} of "
+                f"{spec.name} has {describe(agent.space)} (use a policy-gradient learner)")
 
 
 # ----------------------------------------------------------------------------- pure maths

@@ -17,7 +17,7 @@ from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.agents import build_agent
 from xr_codec_marl.learners.checkpoint import check_spec, read_checkpoint
 from xr_codec_marl.learners.config import LearnerConfig
-from xr_codec_marl.learners.learner import AgentController, epsilon_greedy
+from xr_codec_marl.learners.learner import AgentController, epsilon_greedy, require_discrete
 from xr_codec_marl.learners.registry import get_algo
 
 
@@ -33,6 +33,7 @@ class CheckpointPolicy:
         self, name: str, spec: EnvSpec, agent: torch.nn.Module, component_names: tuple[str, ...],
         action_weights: torch.Tensor | None = None, epsilon: float = 0.05,
     ) -> None:
+        require_discrete(spec)
         self.name = name
         self.spec = spec
         self.component_names = component_names
