@@ -77,7 +77,7 @@ def bench(batch: int, structure: str, rng: np.random.Generator) -> dict[str, flo
     t_rdfx = timeit(lambda: (rdfx(q, k, "inc"), rdfx(q, k, "dec")))
     delta = rdfx(q, k, "inc")
     t_msx = timeit(lambda: msx(delta))
-    env = make_env("xr", "analytic", batch, 400.0, 0)
+    env = make_env("xr", "analytic", batch, 0, ring_m=400.0)
     env.reset(seed=0)
     acts = np.zeros((batch, N_AGENTS), np.int64)
 

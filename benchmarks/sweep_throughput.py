@@ -21,7 +21,8 @@ from xr_codec_marl.experiments.sweep import SweepConfig, run_sweep
 
 def measure(backend: str, jobs: int, episodes: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        cfg = SweepConfig(rings=(200.0, 300.0, 400.0), policies=("aps",), seeds=2, out=out,
+        cfg = SweepConfig(env="xr", axes={"ring": (200.0, 300.0, 400.0)}, policies=("aps",),
+                          seeds=2, out=out,
                           backend=backend, episodes=episodes, workers=jobs, sim_workers=1)
         t0 = time.perf_counter()
         cells, _, failures = run_sweep(cfg)

@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from xr_codec_marl.core.api import (
-    XR_KPI_NAMES,
-    XR_REWARD_COMPONENTS,
-    AgentSpec,
-    EnvSpec,
-    Observation,
-    StepResult,
-    validate_actions,
-)
+from xr_codec_marl.core.api import AgentSpec, EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES, XR_KPIS, XR_REWARD_COMPONENTS
 
 
-def fake_spec(n_actions: int = 4, episode_limit: int = 3) -> EnvSpec:
-    """AR/VR/CG agents, the three XR reward components and the XR KPIs."""
+def fake_spec(n_actions: int = 4, episode_limit: int = 3, ordered: bool = True) -> EnvSpec:
+    """AR/VR/CG agents with ``n_actions`` rates (ordered, as XR's; ``ordered=False``: abstract
+    actions), the three XR reward components and the XR KPI declarations."""
+    rates = tuple(float(5 * (i + 1)) for i in range(n_actions)) if ordered else ()
     agents = tuple(
-        AgentSpec(a, "xr" if a != "CG" else "cg", 5, n_actions) for a in ("AR", "VR", "CG")
+        AgentSpec(a, "xr" if a != "CG" else "cg", 5, n_actions, rates) for a in ("AR", "VR", "CG")
     )
-    return EnvSpec("fake-xr", agents, 15, XR_REWARD_COMPONENTS, XR_KPI_NAMES, 0.5, episode_limit)
+    return EnvSpec("fake-xr", agents, 15, XR_REWARD_COMPONENTS, XR_KPI_NAMES, 0.5, episode_limit,
+                   kpis=XR_KPIS)
 
 
 class FakeEnv:

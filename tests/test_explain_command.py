@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from xr_codec_marl.cli import main
-from xr_codec_marl.commands.explain import parse_checkpoint, parse_rings
+from xr_codec_marl.commands.explain import explain_points, parse_checkpoint
 from xr_codec_marl.errors import UsageError
+from xr_codec_marl.scenarios.xr.scenario import XR
 
 LIMIT = ["--episode-limit", "4"]
 
@@ -64,8 +65,9 @@ def test_explain_writes_table_figures_and_json(runs: dict[str, Path], tmp_path: 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--rings", "200,abc"], "--rings expects"),
+        (["--rings", "200,abc"], "--rings"),
         (["--rings", "0"], "ring radius must be > 0"),
+        (["--axis", "nope=1"], "no sweep axis 'nope'"),
         (["--kpi-table", "/nonexistent.csv"], "KPI table not found"),
         (["--train-log", "/nonexistent.csv"], "training log not found"),
     ],
@@ -88,12 +90,15 @@ def test_missing_and_non_decomposed_checkpoints_are_refused(runs: dict[str, Path
 
 
 def test_argument_parsers() -> None:
-    assert parse_rings("200,300,400,300", 1.0) == [200.0, 300.0, 400.0]
-    assert parse_rings(None, 250.0) == [250.0]
-    assert parse_checkpoint("runs/a@400") == ("runs/a", 400.0)
-    assert parse_checkpoint("runs/me@host/a") == ("runs/me@host/a", None)
+    points, bind = explain_points(XR, {"ring": ("200", "300", "400", "300")})
+    assert points == [{"ring_m": 200.0}, {"ring_m": 300.0}, {"ring_m": 400.0}]
+    assert bind.setting == "ring_m"
+    assert explain_points(XR, {})[0] == [{}]
+    parse = bind.parse
+    assert parse_checkpoint("runs/a@400", parse) == ("runs/a", 400.0)
+    assert parse_checkpoint("runs/me@host/a", parse) == ("runs/me@host/a", None)
     with pytest.raises(UsageError):
-        parse_checkpoint("runs/a@-3")
+        parse_checkpoint("runs/a@-3", parse)
 
 
 def test_kpi_table_input_is_checked(tmp_path: Path) -> None:
@@ -115,10 +120,11 @@ def test_kpi_table_input_is_checked(tmp_path: Path) -> None:
             "throughput_mbps": [9.0],
         }
     ).to_csv(good)
+    need = ["policy", "ring_m", "xr_index", "jitter_ms", "delay_ms", "plr"]
     ns = argparse.Namespace(no_kpis=False, kpi_table=str(good))
-    assert list(_kpi_input(ns, []).policy) == ["aps"]
+    assert list(_kpi_input(ns, [], need).policy) == ["aps"]
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"policy": ["aps"], "ring_m": [400.0]}).to_csv(bad)
     with pytest.raises(UsageError, match="lacks column"):
-        _kpi_input(argparse.Namespace(no_kpis=False, kpi_table=str(bad)), [])
+        _kpi_input(argparse.Namespace(no_kpis=False, kpi_table=str(bad)), [], need)
     assert _kpi_input(argparse.Namespace(no_kpis=True, kpi_table=str(good)), []) is None

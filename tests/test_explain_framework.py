@@ -8,12 +8,17 @@ import pytest
 
 from explain_fakes import CyclePolicy, FakeEnv, TableLearner, fake_spec
 from xr_codec_marl.explain.framework import (
-    COLUMNS,
-    KPI_COLUMNS,
+    ALT_COLUMNS,
     collect_kpis,
     explain_episodes,
+    explanation_columns,
+    kpi_columns,
     write_table,
 )
+from xr_codec_marl.scenarios.xr.kpis import XR_KPIS
+
+COLUMNS = explanation_columns(("ring_m",))
+KPI_COLUMNS = kpi_columns(("ring_m",), [k.key for k in XR_KPIS])
 
 # rows: delay, pdr, drr; columns: actions 0..3. Column sums 4, 6, 6, 4.5.
 Q = np.array([[1.0, 2.0, 0.0, 0.5], [3.0, 5.0, 4.0, 1.0], [0.0, -1.0, 2.0, 3.0]])
@@ -30,7 +35,7 @@ def _run(
     a = TableLearner(spec, Q, DRIFT, name="a")
     b = TableLearner(spec, -Q, name="b")
     table = explain_episodes(env, CyclePolicy(spec, offset=1), {"alg-a": a, "alg-b": b},
-                             episodes=episodes, seed=7, ring_m=300.0, backend="fake",
+                             episodes=episodes, seed=7, settings={"ring_m": 300.0}, backend="fake",
                              anchor=anchor)  # type: ignore[arg-type]  # fmt: skip
     return table, env, a, b
 
@@ -128,7 +133,7 @@ def test_wrong_q_shape_is_reported() -> None:
 def test_collect_kpis_averages_windows(tmp_path) -> None:  # type: ignore[no-untyped-def]
     spec = fake_spec()
     kpis = collect_kpis(FakeEnv(num_envs=2, spec=spec, ring_m=400.0), CyclePolicy(spec), episodes=2,
-                        seed=3, ring_m=400.0, backend="fake", name="aps")  # fmt: skip
+                        seed=3, settings={"ring_m": 400.0}, backend="fake", name="aps")  # fmt: skip
     assert list(kpis.columns) == list(KPI_COLUMNS) and len(kpis) == 2 * 2 * 3
     # actions 0, 1, 2 over the three windows -> mean u = 1
     row = kpis.iloc[0]
@@ -150,3 +155,26 @@ def test_importance_weighted_learners_choose_by_weighted_sum() -> None:
     assert (table.chosen_action == 3).all()
     plain = explain_episodes(FakeEnv(spec=spec), CyclePolicy(spec), {"p": TableLearner(spec, Q)}, 1)
     assert (plain.chosen_action == 1).all()
+
+
+def test_unordered_actions_have_no_inc_dec_but_an_alternative_comparison() -> None:
+    """RDFX inc/dec need ordered actions: NaN for unordered agents; 'alt' explains them."""
+    spec = fake_spec(ordered=False)
+    table = explain_episodes(FakeEnv(spec=spec), CyclePolicy(spec), {"a": TableLearner(spec, Q)},
+                             episodes=1)
+    assert list(table.columns) == explanation_columns((), alt=True)
+    assert set(ALT_COLUMNS) <= set(table.columns)
+    for col in ("inc_action", "dec_action", "rdfx_inc", "rdfx_dec", "msx_plus_inc",
+                "msx_minus_dec_size"):
+        assert table[col].isna().all(), col
+    # greedy action 1 (column sums 4, 6, 6, 4.5): the strongest alternative is action 2 (tie
+    # at 6 goes to the lower index among the others): RDX = Q[:, 1] - Q[:, 2] = [2, 1, -3]
+    t0 = table[(table.t == 0) & (table.env == 0) & (table.agent == "VR")].set_index("component")
+    assert (t0.chosen_action == 1).all() and (t0.alt_action == 2).all()
+    assert list(t0.rdx_alt) == [2.0, 1.0, -3.0]
+    # positives sum to 3 = the disadvantage: no MSX+ (strict), as for 'inc' in the ordered case
+    assert (t0.msx_plus_alt_size == 0).all()
+    # the ordered spec carries no alt columns and no NaN
+    ordered = explain_episodes(FakeEnv(spec=fake_spec()), CyclePolicy(fake_spec()),
+                               {"a": TableLearner(fake_spec(), Q)}, episodes=1)
+    assert "alt_action" not in ordered and not ordered.isna().any().any()

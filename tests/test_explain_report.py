@@ -19,6 +19,8 @@ from explain_fakes import CyclePolicy, FakeEnv, TableLearner, fake_spec
 from xr_codec_marl.explain.figures import read_importance_log
 from xr_codec_marl.explain.framework import collect_kpis, explain_episodes
 from xr_codec_marl.explain.report import build_report, summarise
+from xr_codec_marl.scenarios.xr.kpis import XR_KPIS
+from xr_codec_marl.scenarios.xr.scenario import XR
 
 COMPS = ("delay", "pdr", "drr")
 
@@ -38,11 +40,13 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
         }
         tabs.append(
             explain_episodes(
-                env, CyclePolicy(spec), learners, 2, seed=1, ring_m=ring, backend="fake"
+                env, CyclePolicy(spec), learners, 2, seed=1, settings={"ring_m": ring},
+                backend="fake"
             )
         )
         for name, pol in [("aps", CyclePolicy(spec)), ("pdr-first", learners["pdr-first"])]:
-            kpis.append(collect_kpis(env, pol, 2, seed=1, ring_m=ring, backend="fake", name=name))
+            kpis.append(collect_kpis(env, pol, 2, seed=1, settings={"ring_m": ring},
+                                     backend="fake", name=name))
     return pd.concat(tabs, ignore_index=True), pd.concat(kpis, ignore_index=True)
 
 
@@ -65,6 +69,7 @@ def _write_log(run_dir: Path, variance: bool) -> Path:
         }
     ).to_csv(run_dir / "log.csv", index=False)
     info = {
+        "env": "xr",
         "algo": "mha-dvdn",
         "ring_m": 300.0,
         "config": {"importance": "variance" if variance else "mean"},
@@ -135,7 +140,8 @@ def test_report_is_self_contained_and_renders_in_chromium(tmp_path: Path) -> Non
         log = read_importance_log(_write_log(tmp_path / f"run{variance}", variance))
         logs[log.label()] = log.table
     rep = build_report(
-        tmp_path / "out", table, kpis, logs, reference="aps", meta={"command": "test"}
+        tmp_path / "out", table, kpis, logs, reference="aps", meta={"command": "test"},
+        kpi_specs=XR_KPIS, axes=XR.sweep_axes,
     )
     assert set(rep.figures) == {
         "fig07_q_chosen",

@@ -8,13 +8,14 @@ from xr_codec_marl.cli import main
 from xr_codec_marl.errors import UsageError
 from xr_codec_marl.experiments.compare import compare_to_reference, pct_change_ci
 from xr_codec_marl.experiments.sweep import SweepConfig, cell_path, collect, plan, run_sweep
+from xr_codec_marl.scenarios.xr.kpis import XR_KPIS
 
 SCEN = {"episode_limit": 6}
 
 
 def cfg(tmp_path, **kw):
-    base = dict(rings=(200.0, 400.0), policies=("aps", "max"), seeds=2, out=str(tmp_path),
-                episodes=3, scenario=SCEN)
+    base = dict(env="xr", axes={"ring": (200.0, 400.0)}, policies=("aps", "max"), seeds=2,
+                out=str(tmp_path), episodes=3, scenario=SCEN)
     base.update(kw)
     return SweepConfig(**base)
 
@@ -22,12 +23,13 @@ def cfg(tmp_path, **kw):
 def test_plan_is_the_cross_product_and_validates(tmp_path):
     cells = plan(cfg(tmp_path))
     assert len(cells) == 2 * 2 * 2
-    assert {(c.ring_m, c.policy, c.seed) for c in cells} == {
+    assert {(c.settings["ring_m"], c.policy, c.seed) for c in cells} == {
         (r, p, s) for r in (200.0, 400.0) for p in ("aps", "max") for s in (0, 1)}
     with pytest.raises(UsageError, match="unknown policy 'best' in --policies"):
         plan(cfg(tmp_path, policies=("aps", "best")))
     with pytest.raises(UsageError, match="ring radius must be > 0"):
-        plan(cfg(tmp_path, rings=(0.0,)))
+        plan(cfg(tmp_path, axes={"ring": (0.0,)}))
+    assert cells[0].key == "ring200/aps/seed0"  # the layout existing sweep dirs resume from
 
 
 def test_store_rows_resume_and_reproducibility(tmp_path):
@@ -84,7 +86,8 @@ def test_compare_signs_follow_table_iv():
             rows.append({"policy": policy, "ring_m": 400.0, "seed": 0, "episode": e, "agent": "VR",
                          "xr_index": xqi + 0.01 * e, "jitter_ms": 1.0, "delay_ms": 5.0,
                          "plr": plr, "throughput_mbps": 20.0})
-    cmp = compare_to_reference(pd.DataFrame(rows))
+    cmp = compare_to_reference(pd.DataFrame(rows), "aps", [k for k in XR_KPIS if k.headline],
+                               ("ring_m",))
     one = cmp[(cmp.ring_m == 400.0) & (cmp.policy == "better")].set_index("kpi")
     assert one.loc["xr_index", "gain_pct"] == pytest.approx(100 * 0.4 / 4.02, rel=1e-6)
     assert one.loc["plr", "gain_pct"] == pytest.approx(50.0)  # PLR halved: +50 % gain

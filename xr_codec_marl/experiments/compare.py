@@ -1,30 +1,69 @@
-"""Table IV-style comparison: each policy's % change vs a reference (APS) with 95 % CIs.
+"""Table IV-style comparison: each policy's % change vs a reference policy with 95 % CIs.
 
-Episodes are paired: cell (ring, seed) evaluates every policy on the same evaluation seeds,
-so episode e of a policy and episode e of APS saw the same placements, shadowing and traffic
-draws. The % change of the mean, 100 (m_p - m_ref) / m_ref, gets a 95 % interval from a
-paired bootstrap over episodes (seeded, so tables reproduce). The paper's "gain" is the sign-
-adjusted change: up for XR index, down for jitter, delay and PLR.
+Which KPIs are compared, whether higher or lower is better and how per-agent values make the
+team value all come from the scenario's KPI declarations (:class:`~xr_codec_marl.core.kpis.
+KpiSpec`): the headline KPIs, in declaration order. Results are grouped by the sweep's axis
+columns (one group per combination of axis values, plus a pooled ``all`` group).
+
+Episodes are paired: cell (axis values, seed) evaluates every policy on the same evaluation
+seeds, so episode e of a policy and episode e of the reference saw the same random draws. The
+% change of the mean, 100 (m_p - m_ref) / m_ref, gets a 95 % interval from a paired bootstrap
+over episodes (seeded, so tables reproduce). The "gain" is the sign-adjusted change: positive
+when the KPI moved the better way (up for ``higher`` KPIs, down for ``lower`` ones); KPIs
+without a better direction report their plain change and are never "better" or "worse".
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-#: KPI -> +1 if higher is better, -1 if lower is better (Table IV arrows). Throughput is
-#: ours, not the paper's: without it a policy that sends less data "wins" every other column.
-TABLE4_KPIS: dict[str, int] = {
-    "xr_index": +1, "jitter_ms": -1, "delay_ms": -1, "plr": -1, "throughput_mbps": +1,
-}
-PAPER_MHA_DQMIX_GAIN = {"xr_index": 10.7, "jitter_ms": 41.4, "delay_ms": 33.3, "plr": 67.9}
+from xr_codec_marl.core.kpis import KpiSpec
+
+#: Columns of a sweep's result rows that are never KPIs.
+NON_KPI_COLUMNS = frozenset({
+    "policy", "kind", "seed", "episode", "eval_seed", "agent", "backend", "code_version",
+    "windows", "episode_limit", "truncation_reason", "env", "algorithm", "reference",
+})  # fmt: skip
+
+ALL = "all"
 
 
-def episode_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (policy, ring, seed, episode): KPIs averaged over agents."""
-    keys = ["policy", "ring_m", "seed", "episode"]
-    cols = [k for k in TABLE4_KPIS if k in rows.columns]
-    return rows.groupby(keys, sort=False)[cols].mean().reset_index()
+def headline(kpis: Sequence[KpiSpec]) -> tuple[KpiSpec, ...]:
+    """The headline KPIs of declarations (every KPI when none is marked headline)."""
+    marked = tuple(k for k in kpis if k.headline)
+    return marked or tuple(kpis)
+
+
+def arrow(kpi: KpiSpec) -> str:
+    return {"higher": "↑", "lower": "↓"}.get(kpi.direction, "")
+
+
+def infer_kpis(rows: pd.DataFrame, exclude: Sequence[str] = ()) -> tuple[KpiSpec, ...]:
+    """Plain declarations for the numeric KPI-looking columns of a table without any."""
+    skip = NON_KPI_COLUMNS | set(exclude)
+    return tuple(KpiSpec(str(c)) for c in rows.columns
+                 if c not in skip and not str(c).startswith("reward_")
+                 and pd.api.types.is_numeric_dtype(rows[c]))
+
+
+def team_table(rows: pd.DataFrame, keys: Sequence[str], kpis: Sequence[KpiSpec]) -> pd.DataFrame:
+    """One row per ``keys``: each KPI's agents combined by its declared ``team`` rule.
+
+    Global KPIs are repeated on every agent row, so they are averaged (a no-op)."""
+    how = {k.key: ("mean" if k.scope == "global" else k.team) for k in kpis if k.key in rows}
+    if not how:
+        return rows[list(keys)].drop_duplicates().reset_index(drop=True)
+    return rows.groupby(list(keys), sort=False).agg(how).reset_index()
+
+
+def episode_table(rows: pd.DataFrame, kpis: Sequence[KpiSpec],
+                  group: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per (policy, axis values, seed, episode): team values of ``kpis``."""
+    return team_table(rows, ["policy", *group, "seed", "episode"], kpis)
 
 
 def pct_change_ci(
@@ -48,60 +87,140 @@ def pct_change_ci(
     return float(change), float(lo), float(hi)
 
 
-def compare_to_reference(rows: pd.DataFrame, reference: str = "aps") -> pd.DataFrame:
-    """Per (ring, policy, KPI): means, % change vs the reference with CI, and the gain.
+def points(rows: pd.DataFrame, group: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The distinct combinations of the axis columns ``group``, sorted."""
+    if not group:
+        return []
+    return sorted({tuple(r) for r in rows[list(group)].itertuples(index=False, name=None)})
 
-    Includes an ``all`` ring row per policy: the change of the mean over every ring's
-    episodes (the paper's "average gain" reading).
+
+def compare_to_reference(rows: pd.DataFrame, reference: str, kpis: Sequence[KpiSpec],
+                         group: Sequence[str] = ()) -> pd.DataFrame:
+    """Per (axis values, policy, KPI): means, % change vs the reference with CI, and the gain.
+
+    ``kpis`` are the compared KPIs (usually the headline ones); ``group`` the axis columns.
+    Includes an ``all`` row per policy (``all`` in every axis column): the change of the mean
+    over every axis point's episodes (the "average gain" reading).
     """
-    ep = episode_table(rows)
+    group = [g for g in group if g in rows.columns]
+    kpis = [k for k in kpis if k.key in rows.columns]
+    ep = episode_table(rows, kpis, group)
     if reference not in set(ep["policy"]):
         raise ValueError(f"reference policy {reference!r} is not in the results")
+    pair = [*group, "seed", "episode"]
     out = []
-    for ring in [*sorted(ep["ring_m"].unique()), "all"]:
-        sub = ep if ring == "all" else ep[ep["ring_m"] == ring]
-        ref = sub[sub["policy"] == reference].set_index(["ring_m", "seed", "episode"])
+    for point in [*points(ep, group), ALL]:
+        if point == ALL:
+            sub, where = ep, {g: ALL for g in group}
+        else:
+            mask = np.logical_and.reduce([ep[g] == v for g, v in zip(group, point, strict=True)])
+            sub, where = ep[mask], dict(zip(group, point, strict=True))
+        ref = sub[sub["policy"] == reference].set_index(pair)
         for policy in sub["policy"].unique():
             if policy == reference:
                 continue
-            pol = sub[sub["policy"] == policy].set_index(["ring_m", "seed", "episode"])
+            pol = sub[sub["policy"] == policy].set_index(pair)
             common = pol.index.intersection(ref.index)
             if len(common) == 0:
                 continue
-            for kpi, sign in TABLE4_KPIS.items():
-                pv, rv = pol.loc[common, kpi].to_numpy(), ref.loc[common, kpi].to_numpy()
+            for kpi in kpis:
+                sign = kpi.sign or 1.0  # no better direction: the plain change
+                pv, rv = pol.loc[common, kpi.key].to_numpy(), ref.loc[common, kpi.key].to_numpy()
                 change, lo, hi = pct_change_ci(pv, rv)
+                glo, ghi = min(sign * lo, sign * hi), max(sign * lo, sign * hi)
                 out.append({
-                    "ring_m": ring, "policy": policy, "kpi": kpi, "episodes": len(common),
+                    **where, "policy": policy, "kpi": kpi.key, "episodes": len(common),
                     "mean": float(pv.mean()), "ref_mean": float(rv.mean()),
                     "change_pct": change, "ci_lo": lo, "ci_hi": hi,
-                    "gain_pct": sign * change,
-                    "gain_lo": min(sign * lo, sign * hi), "gain_hi": max(sign * lo, sign * hi),
-                    "better": bool(min(sign * lo, sign * hi) > 0),
-                    "worse": bool(max(sign * lo, sign * hi) < 0),
+                    "gain_pct": sign * change, "gain_lo": glo, "gain_hi": ghi,
+                    "better": bool(kpi.sign != 0 and glo > 0),
+                    "worse": bool(kpi.sign != 0 and ghi < 0),
                 })
     return pd.DataFrame(out)
 
 
-def table4_rows(cmp: pd.DataFrame, ring: object = "all") -> list[tuple[str, list[pd.Series | None]]]:
-    """Per policy, the comparison row of each Table IV KPI at ``ring`` (None where missing)."""
-    sub = cmp[cmp["ring_m"].astype(str) == str(ring)]
+def _select(cmp: pd.DataFrame, group: Sequence[str], point: object) -> pd.DataFrame:
+    if cmp.empty:
+        return cmp
+    values = [ALL] * len(group) if point == ALL else (
+        list(point) if isinstance(point, tuple) else [point])
+    mask = np.ones(len(cmp), bool)
+    for g, v in zip(group, values, strict=True):
+        mask &= (cmp[g].astype(str) == str(v)).to_numpy()
+    return cmp[mask]
+
+
+def table4_rows(cmp: pd.DataFrame, kpis: Sequence[KpiSpec], group: Sequence[str] = (),
+                point: object = ALL) -> list[tuple[str, list[Any]]]:
+    """Per policy, the comparison row of each KPI at ``point`` (None where missing).
+
+    ``point`` is ``"all"``, one axis value (one axis) or a tuple of values (one per axis)."""
+    sub = _select(cmp, [g for g in group if g in cmp.columns], point)
     out = []
     for policy, grp in sub.groupby("policy", sort=False):
         by_kpi = {r.kpi: r for r in grp.itertuples(index=False)}
-        out.append((str(policy), [by_kpi.get(k) for k in TABLE4_KPIS]))
+        out.append((str(policy), [by_kpi.get(k.key) for k in kpis]))
     return out
 
 
-def table4_markdown(cmp: pd.DataFrame, ring: object = "all") -> str:
+def table4_markdown(cmp: pd.DataFrame, kpis: Sequence[KpiSpec], group: Sequence[str] = (),
+                    point: object = ALL) -> str:
     """Markdown Table IV: gain % vs the reference (positive = better) with its 95 % CI."""
     head = "| policy | " + " | ".join(
-        f"{k} {'↑' if s > 0 else '↓'} %" for k, s in TABLE4_KPIS.items()) + " |\n"
-    head += "|---|" + "---:|" * len(TABLE4_KPIS) + "\n"
+        f"{k.key} {arrow(k)} %".replace("  ", " ") for k in kpis) + " |\n"
+    head += "|---|" + "---:|" * len(kpis) + "\n"
     lines = [
         f"| {policy} | " + " | ".join(
             "–" if r is None else f"{r.gain_pct:+.1f} [{r.gain_lo:+.1f}, {r.gain_hi:+.1f}]"
             for r in rows) + " |"
-        for policy, rows in table4_rows(cmp, ring)
+        for policy, rows in table4_rows(cmp, kpis, group, point)
     ]
     return head + "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------- axis labels
+def axis_of(setting: str, axes: Sequence[Any]) -> Any:
+    """The sweep axis (:class:`~xr_codec_marl.core.scenario.SweepAxis`) of a setting column."""
+    return next((a for a in axes if a.setting == setting), None)
+
+
+def value_text(value: Any, axis: Any = None, sep: str = " ") -> str:
+    """An axis value for people: ``400 m`` (with the axis' unit), ``b``."""
+    text = f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+    return f"{text}{sep}{axis.unit}" if axis is not None and axis.unit else text
+
+
+def axis_name(setting: str, axes: Sequence[Any]) -> str:
+    """Short name of a setting column's axis: the axis name, capitalised (``Speed``)."""
+    axis = axis_of(setting, axes)
+    return axis.name.replace("_", " ").capitalize() if axis is not None else setting
+
+
+def point_title(point: dict[str, Any], axes: Sequence[Any], short: bool = False) -> str:
+    """One axis point for headings: ``Variant b``, ``Radius 400 m`` (``short``: values
+    with units only, ``400 m``)."""
+    parts = []
+    for setting, value in point.items():
+        axis = axis_of(setting, axes)
+        text = value_text(value, axis)
+        parts.append(text if short and axis is not None and axis.unit else
+                     f"{axis_name(setting, axes)} {text}")
+    return ", ".join(parts)
+
+
+def pooled_title(group: Sequence[str], axes: Sequence[Any]) -> str:
+    """Heading of the pooled ``all`` group: ``all speeds`` for one axis named ``speed``."""
+    if len(group) == 1:
+        axis = axis_of(group[0], axes)
+        return f"all {axis.name.replace('_', ' ')}s" if axis is not None else f"all {group[0]}"
+    return "all points"
+
+
+def setting_columns(table: pd.DataFrame) -> list[str]:
+    """The settings columns of an explanation or KPI table (those between ``backend`` and
+    ``seed``, where :mod:`xr_codec_marl.explain.framework` puts them)."""
+    cols = [str(col) for col in table.columns]
+    if "backend" not in cols or "seed" not in cols:
+        return []
+    i, j = cols.index("backend"), cols.index("seed")
+    return cols[i + 1:j] if i < j else []

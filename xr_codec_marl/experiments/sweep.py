@@ -1,17 +1,34 @@
-"""Ring x policy x seed sweeps: plan cells, run them in parallel, store tidy rows, resume.
+"""Axis x policy x seed sweeps: plan cells, run them in parallel, store tidy rows, resume.
 
-A *cell* is one (ring, policy, seed). A policy is a rule (``aps``, ``max``, ...), one of the
-twelve learner names (trained inside the sweep, resumable from its checkpoint) or a
-checkpoint path. Each finished cell writes its rows — one per episode x agent, with every
-KPI, the team reward components, policy, ring, seed, backend and code version — to its own
-CSV, atomically; a rerun skips cells whose file exists, so an interrupted sweep resumes.
-``results.csv`` is the concatenation, rewritten atomically at the end.
+A sweep varies the scenario's own sweep axes (:class:`~xr_codec_marl.core.scenario.SweepAxis`,
+e.g. ``xr-marl sweep --axis NAME=V1,V2`` or the axis' own flag); several axes make their
+cartesian product. A *cell* is one (axis values, policy, seed). A policy is a rule of the
+scenario (its reference policy, its own rules, the generic ``max``/``min``/``random``/
+``fixed:K``), one of the learner names (trained inside the sweep, resumable from its
+checkpoint) or a checkpoint path.
+
+Each finished cell writes its rows to its own CSV, atomically; a rerun skips cells whose file
+exists, so an interrupted sweep resumes. ``results.csv`` is the concatenation, rewritten
+atomically at the end. One row per episode x agent, with:
+
+- ``policy``, ``kind`` (rule, learner, checkpoint), then one column per swept axis setting
+  and per setting the scenario records (``Scenario.record_settings``);
+- ``seed``, ``episode``, ``eval_seed``, ``agent``, ``backend``, ``code_version``, the
+  episode's measured ``windows``, its ``episode_limit`` and any ``truncation_reason``;
+- every declared KPI by its result key (agent-scope KPIs: the agent's episode mean; global
+  KPIs: the episode's value, repeated on each agent row of the episode);
+- ``reward_<component>``: the team reward components per window, episode mean.
+
+Cell files live under ``cells/<axis keys>/<policy>/seed<S>.csv``, the axis keys being each
+swept axis' ``cell_key`` (``{prefix}{value}``) in the scenario's axis order.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,70 +39,145 @@ import pandas as pd
 from xr_codec_marl.errors import UsageError, describe_exception
 from xr_codec_marl.experiments.results import code_version, write_atomic
 
-KPI_COLUMNS = ("xr_index", "delay_ms", "jitter_ms", "plr", "pdr", "throughput_mbps",
-               "buffer_ratio", "codec_rate_mbps")
-
 
 @dataclass(frozen=True)
 class SweepConfig:
     """Everything that defines a sweep (stored in ``sweep.json`` for the record)."""
 
-    rings: tuple[float, ...]
+    env: str
     policies: tuple[str, ...]
     seeds: int
     out: str
+    #: axis name -> values; empty: every axis of the scenario that has default values
+    axes: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     backend: str = "analytic"
-    env: str = "xr"
     episodes: int = 10
     train_steps: int = 20_000
     workers: int = 1
     sim_workers: int = 1  # ns-3 simulators per cell
     learner_overrides: tuple[str, ...] = ()
+    #: settings and backend options every cell starts from (the axes override theirs)
     scenario: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One unit of work: a policy at a ring with a seed."""
+    """One unit of work: a policy at one point of the axes with a seed."""
 
-    ring_m: float
+    #: (setting, value) of each swept axis, in the scenario's axis order
+    point: tuple[tuple[str, Any], ...]
     policy: str
     seed: int
+    #: the axis part of the key, e.g. ``scale2`` (empty without axes)
+    where: str = ""
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.point)
 
     @property
     def key(self) -> str:
         safe = self.policy.replace("/", "_").replace(os.sep, "_").strip("._") or "policy"
-        return f"ring{self.ring_m:g}/{safe}/seed{self.seed}"
+        return "/".join(p for p in (self.where, safe, f"seed{self.seed}") if p)
 
 
-def classify_policy(name: str) -> str:
+def resolve_axes(scenario: Any, requested: Mapping[str, Sequence[Any]]) -> list[tuple[Any, tuple]]:
+    """``[(SweepAxis, values)]`` in the scenario's axis order for the requested axes (by axis
+    name or setting name; string values parsed by the axis' ``parse``); with none requested,
+    every axis that has default values. ``UsageError`` for unknown axes or bad values."""
+    axes = tuple(scenario.sweep_axes)
+    by_name = {a.name: a for a in axes} | {a.setting: a for a in axes}
+    chosen: dict[str, tuple] = {}
+    for name, values in requested.items():
+        axis = by_name.get(name)
+        if axis is None:
+            known = ", ".join(a.name for a in axes) or "none"
+            raise UsageError(f"scenario {scenario.name!r} has no sweep axis {name!r}; "
+                             f"its axes: {known}")
+        if axis.name in chosen:
+            raise UsageError(f"sweep axis {axis.name!r} given twice")
+        parsed = []
+        for v in values:
+            try:
+                parsed.append(axis.parse(v) if isinstance(v, str) else v)
+            except (ValueError, TypeError) as exc:
+                raise UsageError(f"sweep axis {axis.name!r}: bad value {v!r}: {exc}") from None
+        if not parsed:
+            raise UsageError(f"sweep axis {axis.name!r} has no values")
+        chosen[axis.name] = tuple(dict.fromkeys(parsed))
+    if not requested:
+        chosen = {a.name: tuple(a.default) for a in axes if a.default}
+    return [(a, chosen[a.name]) for a in axes if a.name in chosen]
+
+
+def classify_policy(name: str, env: str | None = None) -> str:
     """``rule``, ``learner`` (to train) or ``checkpoint``; ``UsageError`` for anything else."""
-    from xr_codec_marl.baselines import POLICIES, policy_kind
+    from xr_codec_marl.baselines import policy_kind, scenario_policies
     from xr_codec_marl.learners.registry import ALGO_NAMES
 
-    kind = policy_kind(name)
+    kind = policy_kind(name, env)
     if kind == "rule":
         return kind
     if name in ALGO_NAMES:  # before paths: a folder named like a learner does not shadow it
         return "learner"
     if kind == "checkpoint":
         return kind
-    allowed = sorted(POLICIES) + ["fixed:K"] + list(ALGO_NAMES) + ["CHECKPOINT (path)"]
+    allowed = sorted(scenario_policies(env)) + ["fixed:K"] + list(ALGO_NAMES) + ["CHECKPOINT (path)"]
     raise UsageError(f"unknown policy {name!r} in --policies; allowed: {', '.join(allowed)}")
 
 
+def default_policies(env: str, backend: str = "analytic",
+                     settings: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The scenario's reference policy, then every rule (its own, then the generic ones) that
+    can act in its spec (``max``/``min`` only on ordered action spaces)."""
+    from xr_codec_marl.baselines import make_policy, scenario_policies
+    from xr_codec_marl.core.registry import get_scenario
+    from xr_codec_marl.env.factory import env_spec
+
+    scenario = get_scenario(env)
+    spec = env_spec(env, backend, **_settings_only(scenario, settings or {}))
+    names = [scenario.reference_policy] if scenario.reference_policy else []
+    for name in scenario_policies(env):
+        if name in names:
+            continue
+        try:
+            make_policy(name, spec)
+        except (UsageError, ValueError):
+            continue
+        names.append(name)
+    return tuple(names)
+
+
+def _settings_only(scenario: Any, kw: Mapping[str, Any]) -> dict[str, Any]:
+    names = set(scenario.setting_names())
+    return {k: v for k, v in kw.items() if k in names}
+
+
 def plan(cfg: SweepConfig) -> list[Cell]:
-    """All cells, in a stable order (rings, then policies, then seeds)."""
-    if not cfg.rings or not cfg.policies:
-        raise UsageError("a sweep needs at least one ring and one policy")
-    for ring in cfg.rings:
-        if not ring > 0:
-            raise UsageError(f"ring radius must be > 0 m, got {ring:g}")
+    """All cells, in a stable order (axis points, then policies, then seeds).
+
+    Every axis point's settings are validated by the scenario before anything runs."""
+    from xr_codec_marl.env.factory import check_env_backend
+
+    scenario = check_env_backend(cfg.env, cfg.backend)
+    if not cfg.policies:
+        raise UsageError("a sweep needs at least one policy")
     if cfg.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {cfg.seeds}")
     for p in cfg.policies:
-        classify_policy(p)
-    return [Cell(r, p, s) for r in cfg.rings for p in cfg.policies for s in range(cfg.seeds)]
+        classify_policy(p, cfg.env)
+    axes = resolve_axes(scenario, cfg.axes)
+    base = _settings_only(scenario, cfg.scenario)
+    cells = []
+    for combo in itertools.product(*[[(axis, v) for v in values] for axis, values in axes]):
+        point = tuple((axis.setting, v) for axis, v in combo)
+        where = "/".join(axis.cell_key(v) for axis, v in combo)
+        try:
+            scenario.make_settings(**{**base, **dict(point)})
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{where or 'sweep'}: {exc}") from None
+        cells += [Cell(point, p, s, where) for p in cfg.policies for s in range(cfg.seeds)]
+    return cells
 
 
 def cell_path(out: str | Path, cell: Cell) -> Path:
@@ -97,8 +189,8 @@ def run_dir(out: str | Path, cell: Cell) -> Path:
     return Path(out) / "runs" / cell.key
 
 
-def _env_kwargs(cfg: SweepConfig) -> dict[str, Any]:
-    kw = dict(cfg.scenario)
+def _env_kwargs(cfg: SweepConfig, cell: Cell) -> dict[str, Any]:
+    kw = {**cfg.scenario, **cell.settings}
     if cfg.backend == "ns3":
         kw["workers"] = cfg.sim_workers
     return kw
@@ -113,8 +205,8 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> Path:
     from xr_codec_marl.experiments.evaluation import evaluate_policy
 
     torch.set_num_threads(1)
-    kw = _env_kwargs(cfg)
-    kind = classify_policy(cell.policy)
+    kw = _env_kwargs(cfg, cell)
+    kind = classify_policy(cell.policy, cfg.env)
     eval_seed = 10_000 + 1_000 * cell.seed  # evaluation seeds never overlap training seeds
     ckpt: Path | str | None = None
     label = cell.policy
@@ -126,26 +218,33 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> Path:
         label = path.parent.name if path.is_file() else path.name
 
     def make_batch(n: int):
-        return make_env(cfg.env, cfg.backend, n, cell.ring_m, eval_seed, **kw)
+        return make_env(cfg.env, cfg.backend, n, eval_seed, **kw)
 
-    spec = env_spec(cfg.env, cfg.backend, cell.ring_m, **kw)
+    spec = env_spec(cfg.env, cfg.backend, **kw)
     policy = make_policy(str(ckpt) if ckpt else cell.policy, spec)
     batch = min(cfg.episodes, 256) if cfg.backend == "analytic" else cfg.sim_workers
     result = evaluate_policy(make_batch, policy, cfg.episodes, eval_seed, cfg.backend,
-                             cell.ring_m, batch_size=batch)
+                             batch_size=batch)
+    settings = {**cell.settings, **{k: v for k, v in result.record.items()
+                                    if k not in cell.settings}}
     rows = []
     version = code_version()
     windows = result.windows()
     for e in range(result.episodes):
         rewards = {f"reward_{c}": float(result.episode_rewards[e, j])
                    for j, c in enumerate(result.component_names)}
+        global_kpis = {k: float(v[e]) for k, v in result.episode_global.items()}
         for i, agent in enumerate(result.agent_ids):
-            row = {"policy": label, "kind": kind, "ring_m": cell.ring_m, "seed": cell.seed,
+            row = {"policy": label, "kind": kind, **settings, "seed": cell.seed,
                    "episode": e, "eval_seed": eval_seed, "agent": agent, "backend": cfg.backend,
                    "code_version": version,
                    "windows": int(windows[e]), "episode_limit": result.episode_limit,
                    "truncation_reason": result.truncation_reasons[e] if result.truncation_reasons else ""}
-            row.update({k: float(result.episode_kpis[k][e, i]) for k in KPI_COLUMNS})
+            for k in result.kpi_specs:
+                if k.key in result.episode_kpis:
+                    row[k.key] = float(result.episode_kpis[k.key][e, i])
+                elif k.key in global_kpis:
+                    row[k.key] = global_kpis[k.key]
             row.update(rewards)
             rows.append(row)
     buf = io.StringIO()
@@ -156,6 +255,7 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> Path:
 def train_cell(cfg: SweepConfig, cell: Cell) -> Path:
     """Train the cell's learner (resuming its checkpoint if any) and return the checkpoint."""
     from xr_codec_marl.env.factory import make_env
+    from xr_codec_marl.experiments.evaluation import recorded_settings
     from xr_codec_marl.learners.checkpoint import checkpoint_path, read_checkpoint
     from xr_codec_marl.learners.config import build_config
     from xr_codec_marl.learners.registry import get_algo
@@ -165,23 +265,35 @@ def train_cell(cfg: SweepConfig, cell: Cell) -> Path:
     base = read_checkpoint(out)["config"] if checkpoint_path(out).is_file() else None
     lcfg = build_config(None, list(cfg.learner_overrides), base)
     n = cfg.sim_workers if cfg.backend == "ns3" else lcfg.num_envs
-    env = make_env(cfg.env, cfg.backend, n, cell.ring_m, cell.seed, **_env_kwargs(cfg))
+    env = make_env(cfg.env, cfg.backend, n, cell.seed, **_env_kwargs(cfg, cell))
     try:
-        trainer = Trainer(env, get_algo(cell.policy), lcfg, cell.seed, out,
-                          {"env": cfg.env, "backend": cfg.backend, "ring_m": cell.ring_m,
-                           "sweep": cfg.out})
+        run_info = {"env": cfg.env, "backend": cfg.backend, **recorded_settings(env.spec),
+                    **cell.settings, "sweep": cfg.out}
+        trainer = Trainer(env, get_algo(cell.policy), lcfg, cell.seed, out, run_info)
         trainer.train(cfg.train_steps, progress=False)
     finally:
         env.close()
     return checkpoint_path(out)
 
 
+def _config_from_dict(cfg_dict: dict[str, Any]) -> SweepConfig:
+    return SweepConfig(**{**cfg_dict,
+                          "axes": {k: tuple(v) for k, v in cfg_dict["axes"].items()},
+                          "policies": tuple(cfg_dict["policies"]),
+                          "learner_overrides": tuple(cfg_dict["learner_overrides"])})
+
+
+def _cell_from_dict(d: dict[str, Any]) -> Cell:
+    return Cell(**{**d, "point": tuple((k, v) for k, v in d["point"])})
+
+
 def _run_cell_job(cfg_dict: dict[str, Any], cell_dict: dict[str, Any]) -> str:
     """Picklable entry point for process pools and Ray."""
-    cfg = SweepConfig(**{**cfg_dict, "rings": tuple(cfg_dict["rings"]),
-                         "policies": tuple(cfg_dict["policies"]),
-                         "learner_overrides": tuple(cfg_dict["learner_overrides"])})
-    return str(run_cell(cfg, Cell(**cell_dict)))
+    return str(run_cell(_config_from_dict(cfg_dict), _cell_from_dict(cell_dict)))
+
+
+def _config_dict(cfg: SweepConfig) -> dict[str, Any]:
+    return {**asdict(cfg), "axes": {k: tuple(v) for k, v in cfg.axes.items()}}
 
 
 def run_sweep(
@@ -195,7 +307,7 @@ def run_sweep(
     todo = [c for c in cells if not cell_path(cfg.out, c).is_file()]
     skipped = [c for c in cells if c not in todo]
     failures: dict[Cell, str] = {}
-    cfg_dict = asdict(cfg)
+    cfg_dict = _config_dict(cfg)
 
     def report(cell: Cell, path: str | None, err: BaseException | None) -> None:
         if err is not None:

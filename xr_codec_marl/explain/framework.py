@@ -1,54 +1,100 @@
 """The explanation framework of seed 002 Fig. 6: explain every learner on one shared trajectory.
 
-A reference policy (APS by default) drives the environment. At every window each decomposed
-learner is fed the same observation together with the joint action the *reference* took
-before it (``prev_actions``), so its recurrent state follows the trajectory the reference
-produced; its per-component Q-values are then explained with RDFX and MSX (``metrics``).
+A reference policy (the scenario's ``reference_policy`` by default) drives the environment.
+At every window each decomposed learner is fed the same observation together with the joint
+action the *reference* took before it (``prev_actions``), so its recurrent state follows the
+trajectory the reference produced; its per-component Q-values are then explained with RDFX
+and MSX (``metrics``).
 
 Which action is "chosen"? By default the learner's own greedy action
 ``argmax_u Σ_c Q_c(τ, u)`` (Algorithms 1–2, line 16; ``Σ_c l_c Q_c`` for MHA learners that
-act with importance weights) — what the learner *would* do in that state. That is what the paper's Figs. 7–11 describe ("the selected action", RDFX positive for
-"all actions chosen by each algorithm"), and it makes RDFX/MSX explain the learner's own
-preference rather than the reference's. ``anchor="reference"`` explains the reference's
-action through the learner's Q instead (how the learner judges what APS did).
+act with importance weights) — what the learner *would* do in that state. That is what the
+paper's Figs. 7–11 describe ("the selected action", RDFX positive for "all actions chosen by
+each algorithm"), and it makes RDFX/MSX explain the learner's own preference rather than the
+reference's. ``anchor="reference"`` explains the reference's action through the learner's Q
+instead (how the learner judges what the reference did).
+
+RDFX's "inc"/"dec" comparisons (the next higher / lower action) need an *ordered* action
+space: for agents whose space is not ordered (``AgentSpec.space.ordered``) every inc/dec
+column is NaN. When the spec has such agents the table also carries the comparison any
+discrete space allows — the chosen action vs its strongest alternative (``alt_*`` columns,
+:data:`ALT_COLUMNS`, for every agent) — so RDX and MSX still explain them.
 
 Output is a tidy :class:`pandas.DataFrame`, one row per (algorithm, episode, window t, env,
-agent, component); see :data:`COLUMNS`.
+agent, component); see :func:`explanation_columns`. The scenario settings the run used (its
+recorded settings, e.g. its sweep axis values) are columns between ``backend`` and ``seed``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from xr_codec_marl.core.api import EnvSpec, Observation, VecMultiAgentEnv
+from xr_codec_marl.experiments.compare import setting_columns  # noqa: F401  (re-exported)
 from xr_codec_marl.explain.metrics import explain_q
 from xr_codec_marl.policy import ExplainablePolicy, Policy
 
 Anchor = Literal["learner", "reference"]
 
-#: Columns of the explanation table, in order.
+#: Columns of the explanation table before the settings columns.
+HEAD_COLUMNS: tuple[str, ...] = ("algorithm", "reference", "backend")
+
+#: Columns of the explanation table after the settings columns, in order.
 COLUMNS: tuple[str, ...] = (
-    "algorithm", "reference", "backend", "ring_m", "seed", "episode", "t", "env", "agent",
+    "seed", "episode", "t", "env", "agent",
     "component", "chosen_action", "reference_action", "inc_action", "dec_action", "q_chosen",
     "rdfx_inc", "rdfx_dec", "msx_plus_inc", "msx_minus_inc", "msx_plus_dec", "msx_minus_dec",
     "msx_plus_inc_size", "msx_minus_inc_size", "msx_plus_dec_size", "msx_minus_dec_size",
 )  # fmt: skip
 
-#: KPI table columns (the Fig. 14 input; ``xr_index`` is the XQI of Table I).
-KPI_COLUMNS: tuple[str, ...] = (
-    "policy", "backend", "ring_m", "seed", "episode", "env", "agent",
-    "xr_index", "jitter_ms", "delay_ms", "plr", "throughput_mbps",
+#: The strongest-alternative comparison, present when some agent's actions are unordered.
+ALT_COLUMNS: tuple[str, ...] = (
+    "alt_action", "rdx_alt", "msx_plus_alt", "msx_minus_alt", "msx_plus_alt_size",
+    "msx_minus_alt_size",
 )  # fmt: skip
 
-_KPI_SOURCES = {"xr_index": "xqi", "jitter_ms": "jitter_ms", "delay_ms": "delay_ms",
-                "plr": "plr", "throughput_mbps": "throughput_mbps"}  # fmt: skip
+#: Columns of the inc/dec comparisons (NaN for agents with unordered actions).
+ORDERED_ONLY: tuple[str, ...] = (
+    "inc_action", "dec_action", "rdfx_inc", "rdfx_dec", "msx_plus_inc", "msx_minus_inc",
+    "msx_plus_dec", "msx_minus_dec", "msx_plus_inc_size", "msx_minus_inc_size",
+    "msx_plus_dec_size", "msx_minus_dec_size",
+)  # fmt: skip
+
+#: KPI table columns before the settings and after them (then one column per KPI key).
+KPI_HEAD: tuple[str, ...] = ("policy", "backend")
+KPI_COLUMNS: tuple[str, ...] = ("seed", "episode", "env", "agent")
 
 _PER_COMPONENT = ("q_chosen", "rdfx_inc", "rdfx_dec", "msx_plus_inc", "msx_minus_inc",
                   "msx_plus_dec", "msx_minus_dec")  # fmt: skip
+
+
+def explanation_columns(settings: Sequence[str] = (), alt: bool = False) -> list[str]:
+    """The explanation table's columns for these settings columns (``alt``: with
+    :data:`ALT_COLUMNS`)."""
+    return [*HEAD_COLUMNS, *settings, *COLUMNS, *(ALT_COLUMNS if alt else ())]
+
+
+def kpi_columns(settings: Sequence[str] = (), kpis: Sequence[str] = ()) -> list[str]:
+    """The KPI table's columns: policy, backend, settings, seed, episode, env, agent, KPIs."""
+    return [*KPI_HEAD, *settings, *KPI_COLUMNS, *kpis]
+
+
+def run_settings(spec: EnvSpec, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The settings columns of a run: ``settings`` when given, else the spec's recorded ones."""
+    if settings is not None:
+        return dict(settings)
+    from xr_codec_marl.experiments.evaluation import recorded_settings
+
+    return recorded_settings(spec)
+
+
+def unordered_agents(spec: EnvSpec) -> list[str]:
+    """Agents whose action space is not ordered (RDFX inc/dec is undefined for them)."""
+    return [a.agent_id for a in spec.agents if not getattr(a.space, "ordered", False)]
 
 
 def explain_episodes(
@@ -57,7 +103,7 @@ def explain_episodes(
     learners: Mapping[str, ExplainablePolicy],
     episodes: int,
     seed: int = 0,
-    ring_m: float = float("nan"),
+    settings: Mapping[str, Any] | None = None,
     backend: str = "",
     anchor: Anchor = "learner",
 ) -> pd.DataFrame:
@@ -66,8 +112,9 @@ def explain_episodes(
     Episode ``e`` resets the environment and every policy with seed ``seed + e``. At the first
     window ``prev_actions`` is ``None`` ("no previous action"): the training runner feeds the
     agents an all-zero last-action one-hot there, so a learner is explained on inputs like those
-    it was trained on, not on a made-up initial action. Returns the
-    tidy table (:data:`COLUMNS`). Raises ``ValueError`` when a learner's Q-values do not have
+    it was trained on, not on a made-up initial action. ``settings`` (setting -> value) become
+    columns (default: the spec's recorded settings). Returns the tidy table
+    (:func:`explanation_columns`). Raises ``ValueError`` when a learner's Q-values do not have
     shape ``[B, N, C, A]`` matching the environment spec.
     """
     if episodes < 1:
@@ -75,6 +122,8 @@ def explain_episodes(
     if anchor not in ("learner", "reference"):
         raise ValueError(f"anchor must be 'learner' or 'reference', got {anchor!r}")
     spec, b = env.spec, env.num_envs
+    values = run_settings(spec, settings)
+    alt = bool(unordered_agents(spec))
     frames: list[pd.DataFrame] = []
     for ep in range(episodes):
         ep_seed = seed + ep
@@ -91,7 +140,8 @@ def explain_episodes(
                 q = np.asarray(learner.q_values(step, prev), dtype=np.float64)
                 _check_q(name, q, spec, b, len(learner.component_names))
                 chosen = actions if anchor == "reference" else learner_greedy(learner, q, step)
-                rec[name].append(explain_q(q, chosen=chosen, avail=step.avail_actions))
+                rec[name].append(explain_q(q, chosen=chosen, avail=step.avail_actions, alt=alt,
+                                           weights=_weights(learner, q)))
             ref_actions.append(actions)
             step = env.step(actions)
             prev = actions
@@ -101,9 +151,11 @@ def explain_episodes(
             frames.append(
                 _to_frame(name, getattr(reference, "name", "reference"), rec[name],
                           np.stack(ref_actions), spec, learner.component_names,
-                          backend, ring_m, seed, ep)
+                          backend, values, seed, ep, alt)
             )  # fmt: skip
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    if not frames:
+        return pd.DataFrame(columns=explanation_columns(list(values), alt))
+    return pd.concat(frames, ignore_index=True)
 
 
 def learner_greedy(learner: ExplainablePolicy, q: np.ndarray, step: Observation) -> np.ndarray:
@@ -112,11 +164,16 @@ def learner_greedy(learner: ExplainablePolicy, q: np.ndarray, step: Observation)
     MHA learners trained with ``importance_in_action`` act on ``argmax_u Σ_c l_c Q_c``; their
     ``action_weights`` (``[C]``) are honoured so "chosen" is what the learner would really do.
     """
-    weights = getattr(learner, "action_weights", None)
-    w = np.ones(q.shape[-2]) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    w = _weights(learner, q)
     avail = np.asarray(step.avail_actions, bool)
     total = np.where(np.isfinite(q), q, 0.0) * w[:, None]
     return np.where(avail, total.sum(axis=-2), -np.inf).argmax(axis=-1)
+
+
+def _weights(learner: ExplainablePolicy, q: np.ndarray) -> np.ndarray:
+    """The component weights the learner ranks actions by (its ``action_weights``, else 1)."""
+    weights = getattr(learner, "action_weights", None)
+    return np.ones(q.shape[-2]) if weights is None else np.asarray(weights, np.float64).reshape(-1)
 
 
 def _check_q(name: str, q: np.ndarray, spec: EnvSpec, b: int, c: int) -> None:
@@ -133,9 +190,10 @@ def _to_frame(
     spec: EnvSpec,
     components: tuple[str, ...],
     backend: str,
-    ring_m: float,
+    settings: Mapping[str, Any],
     seed: int,
     episode: int,
+    alt: bool = False,
 ) -> pd.DataFrame:
     """Flatten one episode batch of per-step explanations ``[T, B, N(, C)]`` into tidy rows."""
     arr = {k: np.stack([r[k] for r in rec]) for k in rec[0]}  # [T, B, N, C] or [T, B, N]
@@ -143,25 +201,36 @@ def _to_frame(
     tt, ee, aa, cc = np.indices((t, b, n, c)).reshape(4, -1)
     per_step = {"chosen_action": arr["chosen"], "reference_action": ref_actions,
                 "inc_action": arr["inc"], "dec_action": arr["dec"]}  # fmt: skip
-    data: dict[str, object] = {
-        "algorithm": algorithm,
-        "reference": reference,
-        "backend": backend,
-        "ring_m": float(ring_m),
+    data: dict[str, object] = {"algorithm": algorithm, "reference": reference, "backend": backend}
+    data.update(settings)
+    data.update({
         "seed": seed,
         "episode": episode,
         "t": tt,
         "env": ee,
         "agent": np.asarray(spec.agent_ids)[aa],
         "component": np.asarray(components)[cc],
-    }
+    })
     for key, val in per_step.items():
         data[key] = np.repeat(val.reshape(-1), c)
     for key in _PER_COMPONENT:
         data[key] = arr[key].reshape(-1)
     for key in ("msx_plus_inc", "msx_minus_inc", "msx_plus_dec", "msx_minus_dec"):
         data[f"{key}_size"] = np.repeat(arr[key].sum(axis=-1).reshape(-1), c)
-    return pd.DataFrame(data, columns=list(COLUMNS))
+    if alt:
+        data["alt_action"] = np.repeat(arr["alt"].reshape(-1), c)
+        data["rdx_alt"] = arr["rdx_alt"].reshape(-1)
+        for key in ("msx_plus_alt", "msx_minus_alt"):
+            data[key] = arr[key].reshape(-1)
+            data[f"{key}_size"] = np.repeat(arr[key].sum(axis=-1).reshape(-1), c)
+    frame = pd.DataFrame(data, columns=explanation_columns(list(settings), alt))
+    unordered = np.array([not getattr(a.space, "ordered", False) for a in spec.agents])
+    if unordered.any():  # inc/dec mean nothing without an order: NaN, not made-up numbers
+        rows = unordered[aa]
+        for key in ORDERED_ONLY:
+            frame[key] = frame[key].astype(np.float64)
+            frame.loc[rows, key] = np.nan
+    return frame
 
 
 def collect_kpis(
@@ -169,20 +238,26 @@ def collect_kpis(
     policy: Policy,
     episodes: int,
     seed: int = 0,
-    ring_m: float = float("nan"),
+    settings: Mapping[str, Any] | None = None,
     backend: str = "",
     name: str | None = None,
 ) -> pd.DataFrame:
-    """Let ``policy`` drive (greedy) and average its per-UE KPIs over each episode's windows.
+    """Let ``policy`` drive (greedy) and average the declared KPIs over each episode's windows.
 
-    One row per (episode, env, agent) with :data:`KPI_COLUMNS` — the input of the Fig. 14
-    comparison. Needs ``info["kpis"]`` with the ``spec.kpi_names`` XR KPIs on every step.
+    One row per (episode, env, agent) with :func:`kpi_columns`: every declared KPI of the spec
+    by its result key (agent-scope KPIs per agent; global KPIs repeated on each agent row) —
+    the input of the Fig. 14 comparison. ``settings`` become columns (default: the spec's
+    recorded settings). Raises ``ValueError`` when the spec declares no KPI it reports.
     """
     spec, b = env.spec, env.num_envs
-    missing = [src for src in _KPI_SOURCES.values() if src not in spec.kpi_names]
-    if missing:
-        raise ValueError(f"environment reports no KPI(s) {missing}; has {list(spec.kpi_names)}")
-    cols = [spec.kpi_index(src) for src in _KPI_SOURCES.values()]
+    values = run_settings(spec, settings)
+    agent = [(k.key, spec.kpi_names.index(k.name)) for k in spec.kpis
+             if k.scope == "agent" and k.name in spec.kpi_names]
+    glob = [(k.key, spec.global_kpi_names.index(k.name)) for k in spec.kpis
+            if k.scope == "global" and k.name in spec.global_kpi_names]
+    if not agent and not glob:
+        raise ValueError(f"environment {spec.name!r} reports none of its declared KPIs")
+    keys = [k for k, _ in agent] + [k for k, _ in glob]
     rows = []
     for ep in range(episodes):
         step: Observation = env.reset(seed=seed + ep)
@@ -190,21 +265,27 @@ def collect_kpis(
         windows = []
         for _t in range(spec.episode_limit):
             step = env.step(policy.act(step, explore=False))
-            windows.append(np.asarray(step.info["kpis"], dtype=np.float64)[..., cols])
+            per_agent = np.asarray(step.info["kpis"], dtype=np.float64)[..., [c for _, c in agent]]
+            if glob:
+                g = np.asarray(step.info["global_kpis"], dtype=np.float64)[:, [c for _, c in glob]]
+                per_agent = np.concatenate(
+                    [per_agent, np.repeat(g[:, None, :], spec.n_agents, axis=1)], axis=-1)
+            windows.append(per_agent)
             if np.asarray(step.done).any():
                 break
         mean = np.mean(windows, axis=0)  # [B, N, K']
         ee, aa = np.indices(mean.shape[:2]).reshape(2, -1)
-        frame = pd.DataFrame(mean.reshape(-1, len(cols)), columns=list(_KPI_SOURCES))
+        frame = pd.DataFrame(mean.reshape(-1, len(keys)), columns=keys)
         frame.insert(0, "agent", np.asarray(spec.agent_ids)[aa])
         frame.insert(0, "env", ee)
         frame.insert(0, "episode", ep)
         frame.insert(0, "seed", seed)
-        frame.insert(0, "ring_m", float(ring_m))
+        for setting, value in reversed(list(values.items())):
+            frame.insert(0, setting, value)
         frame.insert(0, "backend", backend)
         frame.insert(0, "policy", name or getattr(policy, "name", "policy"))
         rows.append(frame)
-    return pd.concat(rows, ignore_index=True)[list(KPI_COLUMNS)]
+    return pd.concat(rows, ignore_index=True)[kpi_columns(list(values), keys)]
 
 
 def write_table(table: pd.DataFrame, path_stem: str) -> list[str]:

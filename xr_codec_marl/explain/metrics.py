@@ -10,16 +10,19 @@ Definitions (seed 002 §III-F, §V-G; REFERENCE.md §1):
 
 - RDX (eq. in §III-F): ``Δ_c(s, a_x, a_y) = Q_c(s, a_x) − Q_c(s, a_y)``, why ``a_x`` over ``a_y``.
 - RDFX (eqs. 28–29): ``RDFX_c(s, k, fluct) = Q_c[k] − Q̃_c`` with ``k`` the chosen action and
-  ``Q̃_c = Q_c[k+1]`` for ``"inc"`` (next higher codec rate) and ``Q_c[k−1]`` for ``"dec"``.
+  ``Q̃_c = Q_c[k+1]`` for ``"inc"`` (the next higher action of an *ordered* action space) and ``Q_c[k−1]`` for ``"dec"``.
   Eq. 29's fallback when the fluctuation set is empty is the last (inc) / first (dec) element.
   (The paper defines the dec set as Q minus the inc set, which contains ``Q[k]`` itself;
   comparing with ``Q[k]`` would make RDFX dec identically 0, so ``Q̃_dec`` is read as the
   element next to ``k``, ``Q[k−1]``, as REFERENCE.md §1 states.)
   The fluctuation set is empty exactly when ``k`` *is* the last (first) action, so the fallback
   compares ``k`` with itself: **RDFX inc is 0 for every component when the chosen action is the
-  highest rate, and RDFX dec is 0 when it is the lowest** ("no higher/lower rate to prefer it
-  over"). With an availability mask, "higher"/"lower"/"last"/"first" range over *available*
+  highest action, and RDFX dec is 0 when it is the lowest** ("no higher/lower action to
+  prefer it over"). With an availability mask, "higher"/"lower"/"last"/"first" range over *available*
   actions only, so an unavailable (``-inf``) action is never a comparison point.
+  RDFX needs an ordered action space ("higher"/"lower" must mean something); for any discrete
+  space, :func:`runner_up` gives the comparison RDX and MSX can always make: the chosen action
+  vs its strongest alternative (the best other available action by ``Σ_c w_c Q_c``).
 - MSX+ (eq. 10): the disadvantage ``d = Σ_c |min(Δ_c, 0)|``; MSX+ is a smallest set of components
   with ``Δ_c > 0`` whose sum is strictly greater than ``d``. Found by sorting the positive ``Δ``
   in decreasing order and taking the shortest prefix whose cumulative sum exceeds ``d``
@@ -62,6 +65,7 @@ __all__ = [
     "rdfx",
     "rdfx_neighbours",
     "rdx",
+    "runner_up",
 ]
 
 
@@ -138,7 +142,7 @@ def rdfx_neighbours(chosen: np.ndarray, avail: np.ndarray) -> tuple[np.ndarray, 
 def rdfx(q: T, chosen: Any, fluct: Fluct, avail: Any = None) -> T:
     """RDFX (eqs. 28–29) per component ``[..., C]`` of the chosen action vs its inc/dec neighbour.
 
-    Positive ``RDFX_c`` means component ``c`` prefers the chosen rate over the next higher
+    Positive ``RDFX_c`` means component ``c`` prefers the chosen action over the next higher
     (``"inc"``) or lower (``"dec"``) one. Zero at the edges (see the module docstring).
     """
     if fluct not in ("inc", "dec"):
@@ -149,6 +153,21 @@ def rdfx(q: T, chosen: Any, fluct: Fluct, avail: Any = None) -> T:
     inc, dec = rdfx_neighbours(ch, av)
     other = inc if fluct == "inc" else dec
     return _back(_take(qn, ch) - _take(qn, other), dev)
+
+
+def runner_up(q: T, chosen: Any, avail: Any = None, weights: Any = None) -> T:
+    """The strongest alternative to ``chosen [...]``: the available action other than it with
+    the largest ``Σ_c w_c Q_c`` (``weights [C]``, default all 1); ``chosen`` itself when no
+    other action is available. Works on any discrete action space (no order needed)."""
+    qn, dev = _to_numpy(q)
+    qn = qn.astype(np.float64, copy=False)
+    ch = np.asarray(_to_numpy(chosen)[0], dtype=np.int64)
+    av = available_from_q(qn) if avail is None else _to_numpy(avail)[0].astype(bool)
+    w = np.ones(qn.shape[-2]) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    total = (np.where(np.isfinite(qn), qn, 0.0) * w[:, None]).sum(axis=-2)
+    others = av & (np.arange(qn.shape[-1]) != ch[..., None])
+    best = np.where(others, total, -np.inf).argmax(axis=-1)
+    return _back(np.where(others.any(axis=-1), best, ch).astype(np.int64), dev)
 
 
 # ---------------------------------------------------------------------------------------- MSX
@@ -211,24 +230,37 @@ def msx(delta: T) -> tuple[T, T]:
 
 
 # ---------------------------------------------------------------------------- all in one pass
-def explain_q(q: Any, chosen: Any = None, avail: Any = None) -> dict[str, np.ndarray]:
+def explain_q(q: Any, chosen: Any = None, avail: Any = None, alt: bool = False,
+              weights: Any = None) -> dict[str, np.ndarray]:
     """Every per-step explanation of ``q [..., C, A]`` in one vectorised pass (numpy outputs).
 
     ``chosen`` defaults to the greedy action ``argmax_u Σ_c Q_c``. Returns ``chosen [...]``,
     ``inc``/``dec`` comparison actions ``[...]``, ``q_chosen``, ``rdfx_inc``, ``rdfx_dec``
     ``[..., C]`` (float) and ``msx_plus_inc``, ``msx_minus_inc``, ``msx_plus_dec``,
     ``msx_minus_dec`` ``[..., C]`` (bool). The inc and dec comparisons share one MSX pass.
+
+    ``alt=True`` adds the comparison with the strongest alternative (:func:`runner_up`, ranked
+    by ``Σ_c w_c Q_c`` with ``weights``): ``alt [...]``, ``rdx_alt [..., C]`` and
+    ``msx_plus_alt``, ``msx_minus_alt`` ``[..., C]``.
     """
     qn = _to_numpy(q)[0].astype(np.float64, copy=False)
     av = available_from_q(qn) if avail is None else _to_numpy(avail)[0].astype(bool)
     ch = greedy_actions(qn, av) if chosen is None else np.asarray(_to_numpy(chosen)[0], np.int64)
     inc, dec = rdfx_neighbours(ch, av)
-    idx = np.stack([ch, inc, dec], axis=-1)[..., None, :]  # [..., 1, 3]
-    g = np.take_along_axis(qn, np.broadcast_to(idx, qn.shape[:-1] + (3,)), axis=-1)  # [..., C, 3]
+    cmp = [ch, inc, dec]
+    if alt:
+        cmp.append(runner_up(qn, ch, av, weights))
+    k = len(cmp)
+    idx = np.stack(cmp, axis=-1)[..., None, :]  # [..., 1, k]
+    g = np.take_along_axis(qn, np.broadcast_to(idx, qn.shape[:-1] + (k,)), axis=-1)  # [..., C, k]
     q_ch = g[..., 0]
-    deltas = np.stack([q_ch - g[..., 1], q_ch - g[..., 2]])  # [2, ..., C]: inc, dec
+    deltas = np.stack([q_ch - g[..., j] for j in range(1, k)])  # [k-1, ..., C]: inc, dec(, alt)
     plus, minus = _msx_both(deltas)
-    return {"chosen": ch, "inc": inc, "dec": dec, "q_chosen": q_ch,
-            "rdfx_inc": deltas[0], "rdfx_dec": deltas[1],
-            "msx_plus_inc": plus[0], "msx_minus_inc": minus[0],
-            "msx_plus_dec": plus[1], "msx_minus_dec": minus[1]}  # fmt: skip
+    out = {"chosen": ch, "inc": inc, "dec": dec, "q_chosen": q_ch,
+           "rdfx_inc": deltas[0], "rdfx_dec": deltas[1],
+           "msx_plus_inc": plus[0], "msx_minus_inc": minus[0],
+           "msx_plus_dec": plus[1], "msx_minus_dec": minus[1]}  # fmt: skip
+    if alt:
+        out.update({"alt": cmp[3], "rdx_alt": deltas[2], "msx_plus_alt": plus[2],
+                    "msx_minus_alt": minus[2]})
+    return out
