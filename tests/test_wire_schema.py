@@ -116,6 +116,9 @@ def test_every_step_field_together_agrees_with_protobuf(seed):
     fast = codec.parse_step_envelope(data)
     assert fast is not None
     assert raw_fields(fast) == raw_fields(codec.raw_step_from_pb(codec.decode(data).step))
+    # protobuf's own layout takes the straight-line reader, not only the any-order fallback
+    start = 2 if data[1] < 0x80 else codec._varint(data, 1)[1]
+    assert codec._fields_in_order(data, start, len(data)) is not None
 
 
 def test_fast_action_encoder_field_table_is_the_schema():
