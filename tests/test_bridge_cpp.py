@@ -237,7 +237,13 @@ def probe_argv(steps: int):
 
 def test_ns3_env_launches_probes_and_survives_killing_one(probe, tmp_path):
     steps = 30
-    env = Ns3Env(spec=probe_spec(steps), workers=2, binary=probe, sim_argv=probe_argv(steps),
+    from xr_codec_marl.scenarios.xr.scenario import XR
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
+
+    spec = probe_spec(steps, rewards=True)
+    # the probe sends no rewards: the XR glue computes them from its (XR-named) KPIs
+    env = Ns3Env(spec=spec, workers=2, binary=probe, sim_argv=probe_argv(steps),
+                 glue=XR.ns3_glue(spec, XRScenario(episode_limit=steps)),
                  timeout_s=T, connect_timeout_s=5 * T, log_dir=tmp_path)
     try:
         first = env.reset(seed=5)
@@ -261,5 +267,176 @@ def test_ns3_env_launches_probes_and_survives_killing_one(probe, tmp_path):
         assert res.info["truncation_reason"][0] == "time limit"
         again = env.reset(seed=50)  # fresh processes for the next episode
         assert again.info["seeds"] == [50, 51] and len(env.launcher.processes) == 2
+    finally:
+        env.close()
+
+
+# --------------------------------------------------------------------------- v1.1 fields
+
+
+def probe_hybrid_spec(steps: int, global_kpis: int = 2) -> EnvSpec:
+    """What ``--hybrid --global-kpis=G --with-rewards`` announces (the probe's MakeHello)."""
+    from xr_codec_marl.core.spaces import ContinuousDim, DiscreteSpace, HybridSpace
+
+    heads = (DiscreteSpace(3, name="server", labels=("local", "edge", "cloud")),
+             DiscreteSpace(2, (0.5, 1.0), ordered=True, name="level"))
+    dims = {0: (ContinuousDim("offload", 0.0, 1.0), ContinuousDim("power", -10.0, 23.0, "dBm")),
+            1: (ContinuousDim("offload", 0.0, 1.0),), 2: ()}
+    agents = tuple(AgentSpec(a, k, 5, 6, (), HybridSpace(heads, dims[i]))
+                   for i, (a, k) in enumerate((("AR", "xr"), ("VR", "xr"), ("CG", "cg"))))
+    return EnvSpec("probe", agents, 15, XR_REWARD_COMPONENTS, XR_KPI_NAMES, 0.5, steps,
+                   global_kpi_names=tuple(f"g{g}" for g in range(global_kpis)))
+
+
+NEW_FLAGS = ("--hybrid", "--global-kpis=2", "--with-rewards", "--agent-rewards")
+
+
+def test_probe_round_trips_hybrid_actions_global_kpis_and_agent_rewards(probe):
+    """A real C++ client with every new field: hybrid spaces in its hello, global KPIs and
+    per-agent rewards in its steps, continuous values received, validated and reported."""
+    steps = 5
+    spec = probe_hybrid_spec(steps)
+    cont = lambda ev: [[0.125 * ev.step.step_index, -10.0 + ev.step.step_index],
+                       [1.0, 123.0],  # VR has one dimension: its padding column is ignored
+                       [0.0, 0.0]]
+    with BridgeServer("tcp://127.0.0.1:*", expected_spec=spec, timeout_s=T) as server:
+        proc = start_probe(probe, server.endpoint, f"--steps={steps}", "--print-steps",
+                           *NEW_FLAGS)
+        events, ended = [], 0
+        deadline = time.monotonic() + 5 * T
+        while not ended:
+            assert time.monotonic() < deadline
+            for ev in server.poll(0.05):
+                events.append(ev)
+                if isinstance(ev, StepReceived) and not ev.step.done:
+                    t = ev.step.step_index
+                    server.send_action(ev.session.session_id, [t % 6, 5, 0], cont(ev))
+                ended += isinstance(ev, Ended)
+        rc, lines = finish(proc)
+    assert rc == 0, lines
+    assert events[0].session.spec == spec  # action spaces and global KPI names as announced
+    got = [e.step for e in events if isinstance(e, StepReceived)]
+    a, c = np.meshgrid(np.arange(3), np.arange(3), indexing="ij")
+    for t, s in enumerate(got):
+        np.testing.assert_array_equal(s.global_kpis, [t, t + 0.5])
+        np.testing.assert_array_equal(s.agent_rewards, 0.25 * t + a + 0.125 * c)
+        assert s.avail_actions.shape == (3, 6)
+    step_lines = [x for x in lines if "step" in x and "actions" in x]
+    for x in step_lines[:steps]:
+        t = x["step"]
+        assert x["actions"] == [t % 6, 5, 0]
+        assert x["continuous"] == [0.125 * t, -10.0 + t, 1.0, 0.0, 0.0, 0.0]
+    assert lines[-1]["last_continuous"] == [0.125 * (steps - 1), -11.0 + steps, 1.0, 0, 0, 0]
+
+
+def test_probe_sends_every_field_of_the_schema(probe):
+    """What the probe sends with all its options covers every field of Hello, AgentInfo,
+    ActionHead, ContinuousDim and Step: a field added to the schema but not to the C++
+    side's messages fails here (exceptions listed with their reason)."""
+    not_sent = {
+        # the probe's agents are hybrid with these options; its default (v1) agents send
+        # action_values; ordered/labels of a discrete agent go through the same generated code
+        "AgentInfo": {"action_values", "actions_ordered", "action_labels"},
+        "Step": {"terminated"},  # the probe's episodes end at their limit (truncated)
+        "Hello": {"run"},  # the probe announces RngRun 0, the default (not on the wire)
+        "ActionHead": set(), "ContinuousDim": set(),
+    }
+    seen: dict[str, set[str]] = {k: set() for k in not_sent}
+
+    def note(msg) -> None:
+        seen[msg.DESCRIPTOR.name] |= {fd.name for fd, _ in msg.ListFields()}
+
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    proc = start_probe(probe, f"tcp://127.0.0.1:{port}", "--steps=2", *NEW_FLAGS)
+    try:
+        assert router.poll(int(3 * T * 1000)), "no hello from the probe"
+        ident, data = router.recv_multipart()
+        hello = codec.decode(data).hello
+        note(hello)
+        for agent in hello.agents:
+            note(agent)
+            for x in (*agent.heads, *agent.continuous):
+                note(x)
+        router.send_multipart([ident, codec.encode(codec.welcome_envelope("s1"))])
+        spec = codec.spec_from_hello(hello)
+        for t in range(3):
+            assert router.poll(int(3 * T * 1000))
+            ident, data = router.recv_multipart()
+            step = codec.decode(data).step
+            note(step)
+            reply = (codec.close_envelope("s1", "done") if t == 2 else codec.action_envelope(
+                "s1", t, [0, 0, 0], [0.5] * (spec.n_agents * spec.n_continuous)))
+            router.send_multipart([ident, codec.encode(reply)])
+        rc, lines = finish(proc)
+        assert rc == 0, lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        router.close(0)
+    for name, desc in (("Hello", pb.Hello), ("AgentInfo", pb.AgentInfo),
+                       ("ActionHead", pb.ActionHead), ("ContinuousDim", pb.ContinuousDim),
+                       ("Step", pb.Step)):
+        schema = {fd.name for fd in desc.DESCRIPTOR.fields}
+        missing = schema - seen[name] - not_sent[name]
+        assert not missing, f"the probe never sends {name}.{sorted(missing)}"
+
+
+@pytest.mark.parametrize("continuous, words", [
+    ([0.5, 99.0, 0.5, 0, 0, 0], "continuous value 99 of agent 0 dimension 1 is not within "
+                                "[-10, 23]"),
+    ([0.5, 0.0, float("nan"), 0, 0, 0], "continuous value nan of agent 1 dimension 0"),
+    ([0.5, 0.0], "action has 2 continuous values, expected 6 (3 agents x 2 dimensions)"),
+    ([], "action has 0 continuous values, expected 6"),
+])
+def test_probe_refuses_bad_continuous_values(probe, continuous, words):
+    """The C++ side validates continuous values against its own hello: CODE_ACTION, exit 4."""
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    proc = start_probe(probe, f"tcp://127.0.0.1:{port}", "--steps=3", "--hybrid")
+    try:
+        assert router.poll(int(3 * T * 1000)), "no hello from the probe"
+        ident, _ = router.recv_multipart()
+        router.send_multipart([ident, codec.encode(codec.welcome_envelope("s1"))])
+        assert router.poll(int(3 * T * 1000))
+        ident, _ = router.recv_multipart()
+        router.send_multipart([ident, codec.encode(
+            codec.action_envelope("s1", 0, [0, 1, 2], continuous))])
+        assert router.poll(int(3 * T * 1000))
+        _, reply = router.recv_multipart()
+        err = codec.decode(reply).error
+        assert err.code == Code.CODE_ACTION and words in err.message, err.message
+        rc, lines = finish(proc)
+        assert rc == 4 and lines[-1]["code"] == "CODE_ACTION"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        router.close(0)
+
+
+def test_ns3_env_steps_hybrid_probes_with_continuous_values(probe, tmp_path):
+    from xr_codec_marl.core.api import HybridActions
+
+    steps = 4
+    spec = probe_hybrid_spec(steps)
+
+    def argv(endpoint: str, seed: int, index: int) -> list[str]:
+        return [*probe_argv(steps)(endpoint, seed, index), *NEW_FLAGS]
+
+    env = Ns3Env(spec=spec, workers=2, binary=probe, sim_argv=argv, timeout_s=T,
+                 connect_timeout_s=5 * T, log_dir=tmp_path)
+    try:
+        first = env.reset(seed=3)
+        np.testing.assert_array_equal(first.info["global_kpis"], [[0, 0.5]] * 2)
+        for t in range(1, steps + 1):
+            cont = np.zeros((2, 3, 2))
+            cont[:, 0] = [0.5, 20.0]
+            res = env.step(HybridActions(np.full((2, 3), 5), cont))
+            np.testing.assert_array_equal(res.info["global_kpis"], [[t, t + 0.5]] * 2)
+        assert res.truncated.all() and res.info["truncation_reason"] == ["time limit"] * 2
     finally:
         env.close()

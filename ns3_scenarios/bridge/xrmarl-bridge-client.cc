@@ -75,6 +75,7 @@ XrMarlBridgeClient::DoDispose()
     }
     m_observe = nullptr;
     m_act = nullptr;
+    m_actHybrid = nullptr;
     Object::DoDispose();
 }
 
@@ -97,32 +98,50 @@ XrMarlBridgeClient::SetActionCallback(ActionCallback cb)
 }
 
 void
+XrMarlBridgeClient::SetHybridActionCallback(HybridActionCallback cb)
+{
+    m_actHybrid = std::move(cb);
+}
+
+void
 XrMarlBridgeClient::SetFixedActions(const std::vector<uint32_t>& actions)
 {
+    SetFixedActions(actions, {});
+}
+
+void
+XrMarlBridgeClient::SetFixedActions(const std::vector<uint32_t>& actions,
+                                    const std::vector<double>& continuous)
+{
     m_fixed = actions;
+    m_fixedContinuous = continuous;
     m_standalone = true;
+}
+
+uint32_t
+XrMarlBridgeClient::ContinuousDims() const
+{
+    return xrmarl::MakeActionLayout(m_hello).continuousDims;
 }
 
 bool
 XrMarlBridgeClient::Start(Time at)
 {
     NS_LOG_FUNCTION(this << at);
-    NS_ABORT_MSG_IF(!m_observe || !m_act, "XrMarlBridgeClient: set both callbacks before Start");
+    NS_ABORT_MSG_IF(!m_observe || !(m_act || m_actHybrid),
+                    "XrMarlBridgeClient: set the observe and an action callback before Start");
     m_hello.set_protocol_version(xrmarl::kProtocolVersion);
     m_hello.set_step_interval_s(m_stepInterval.GetSeconds());
     m_hello.set_episode_limit(m_episodeLimit);
-    std::vector<uint32_t> nActions;
-    for (const auto& a : m_hello.agents())
-    {
-        nActions.push_back(a.n_actions());
-    }
+    const xrmarl::ActionLayout layout = xrmarl::MakeActionLayout(m_hello);
     if (m_standalone)
     {
         const std::string bad = [&] {
             xrmarl::v1::Action a;
             for (uint32_t x : m_fixed)
                 a.add_actions(x);
-            return xrmarl::ValidateAction(a, 0, nActions);
+            a.mutable_continuous()->Assign(m_fixedContinuous.begin(), m_fixedContinuous.end());
+            return xrmarl::ValidateAction(a, 0, layout);
         }();
         if (!bad.empty())
         {
@@ -163,9 +182,11 @@ XrMarlBridgeClient::DoStep()
     XrMarlStepReport r = m_observe(m_step);
     const bool terminal = r.terminated || m_step >= m_episodeLimit;
     std::vector<uint32_t> actions;
+    std::vector<double> continuous;
     if (m_standalone)
     {
         actions = m_fixed;
+        continuous = m_fixedContinuous;
         if (xrmarl::Interrupted())
         {
             Fail(xrmarl::EXIT_INTERRUPTED, "interrupted by a signal");
@@ -195,6 +216,8 @@ XrMarlBridgeClient::DoStep()
         }
         step.mutable_rewards()->Assign(r.rewards.begin(), r.rewards.end());
         step.mutable_kpis()->Assign(r.kpis.begin(), r.kpis.end());
+        step.mutable_global_kpis()->Assign(r.globalKpis.begin(), r.globalKpis.end());
+        step.mutable_agent_rewards()->Assign(r.agentRewards.begin(), r.agentRewards.end());
         if (terminal)
         {
             step.set_terminated(r.terminated);
@@ -204,6 +227,7 @@ XrMarlBridgeClient::DoStep()
         try
         {
             actions = m_session->Exchange(step);
+            continuous = m_session->LastContinuous();
         }
         catch (const xrmarl::WireError& e)
         {
@@ -226,7 +250,14 @@ XrMarlBridgeClient::DoStep()
         Simulator::Stop();
         return;
     }
-    m_act(m_step, actions);
+    if (m_actHybrid)
+    {
+        m_actHybrid(m_step, actions, continuous);
+    }
+    else
+    {
+        m_act(m_step, actions);
+    }
     ++m_step;
     m_event = Simulator::Schedule(m_stepInterval, &XrMarlBridgeClient::DoStep, this);
 }

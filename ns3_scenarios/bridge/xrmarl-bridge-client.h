@@ -45,6 +45,10 @@ struct XrMarlStepReport
     std::vector<float> rewards;
     std::vector<float> kpis; ///< n_agents * n_kpis, row-major by agent
     bool terminated{false};
+    /// global KPIs, one per Hello.global_kpi_names (empty: not measured this window)
+    std::vector<float> globalKpis;
+    /// optional per-agent rewards: n_agents * n_reward_components, row-major (empty: none)
+    std::vector<float> agentRewards;
 };
 
 class XrMarlBridgeClient : public Object
@@ -58,15 +62,27 @@ class XrMarlBridgeClient : public Object
     using ObserveCallback = std::function<XrMarlStepReport(uint64_t stepIndex)>;
     /// Action callback: the joint action (one index per agent) to apply from now on.
     using ActionCallback = std::function<void(uint64_t stepIndex, const std::vector<uint32_t>&)>;
+    /// Hybrid action callback: also the continuous values, n_agents * ContinuousDims()
+    /// row-major by agent (the columns beyond an agent's own dimensions are 0).
+    using HybridActionCallback = std::function<void(
+        uint64_t stepIndex, const std::vector<uint32_t>&, const std::vector<double>&)>;
 
-    /// The handshake: the scenario describes its agents, KPIs, sizes, seed, parameters.
-    /// StepInterval and EpisodeLimit attributes override the Hello's fields.
+    /// The handshake: the scenario describes its agents (and their action spaces: see
+    /// xrmarl::AddActionHead / AddContinuousDim), KPIs, global KPI names, sizes, seed,
+    /// parameters. StepInterval and EpisodeLimit attributes override the Hello's fields.
     void SetHello(const xrmarl::v1::Hello& hello);
     void SetObserveCallback(ObserveCallback cb);
+    /// One of the two action callbacks must be set before Start (the hybrid one wins).
     void SetActionCallback(ActionCallback cb);
+    void SetHybridActionCallback(HybridActionCallback cb);
 
     /// Run without a server: apply this joint action at every step.
     void SetFixedActions(const std::vector<uint32_t>& actions);
+    /// ... with these continuous values (n_agents * ContinuousDims(), row-major).
+    void SetFixedActions(const std::vector<uint32_t>& actions, const std::vector<double>& continuous);
+
+    /// D: the most continuous action dimensions of any agent in the Hello (0: all discrete).
+    uint32_t ContinuousDims() const;
 
     /**
      * Connect and handshake now (blocking, at most TimeoutMs of wall time), then schedule
@@ -100,7 +116,9 @@ class XrMarlBridgeClient : public Object
     xrmarl::v1::Hello m_hello;
     ObserveCallback m_observe;
     ActionCallback m_act;
+    HybridActionCallback m_actHybrid;
     std::vector<uint32_t> m_fixed;
+    std::vector<double> m_fixedContinuous;
     bool m_standalone{false};
     std::unique_ptr<xrmarl::WireSession> m_session;
     uint64_t m_step{0};

@@ -49,6 +49,13 @@ const char* kUsage = R"(usage: xrmarl-bridge-probe [--option=value ...]
   --state-size=S       state size [15]; 0 = send no state
   --kpis=K             KPIs per agent [8] (xr-codec's XR_KPI_NAMES when 8)
   --with-rewards       also send a 3-component reward vector
+  --agent-rewards      also send per-agent rewards (needs --with-rewards)
+  --global-kpis=G      announce G global KPIs (g0, g1, ...) and send them every step [0]
+  --hybrid             announce hybrid action spaces (overrides --n-actions): every agent has
+                       heads server (n=3, labels local/edge/cloud) x level (n=2, values
+                       0.5/1, ordered) = 6 joint actions; continuous dimensions by agent
+                       index mod 3: 0: offload [0, 1] and power [-10, 23] dBm, 1: offload,
+                       2: none. Received continuous values are validated and reported.
   --timeout-ms=T       receive timeout [5000]
   --step-interval=S    step interval announced, seconds [0.5]
   --seed=S             seed announced in Hello [1]
@@ -62,6 +69,7 @@ const char* kUsage = R"(usage: xrmarl-bridge-probe [--option=value ...]
 Synthetic values of step t (exact in float32), agent a, index j:
   obs[a*O+j] = t + 0.5*a + 0.0625*j      state[j] = -(t + 0.125*j)
   kpis[a*K+k] = t + 0.25*a + 0.03125*k   rewards = [0.5*t, 1, -0.25]
+  global_kpis[g] = t + 0.5*g             agent_rewards[a*3+c] = 0.25*t + a + 0.125*c
   avail_actions all true; sim_time_s = t * step_interval; last step: truncated=true,
   truncation_reason="episode_limit".
 )";
@@ -78,6 +86,9 @@ struct Options
     uint32_t stateSize{15};
     uint32_t kpis{8};
     bool withRewards{false};
+    bool agentRewards{false};
+    bool hybrid{false};
+    uint32_t globalKpis{0};
     int timeoutMs{5000};
     double stepInterval{0.5};
     uint64_t seed{1};
@@ -143,9 +154,13 @@ Parse(int argc, char** argv)
             val = key.substr(eq + 1);
             key = key.substr(0, eq);
         }
-        if (key == "with-rewards" || key == "print-steps")
+        if (key == "with-rewards" || key == "print-steps" || key == "agent-rewards" ||
+            key == "hybrid")
         {
-            (key == "with-rewards" ? o.withRewards : o.printSteps) = true;
+            (key == "with-rewards"    ? o.withRewards
+             : key == "print-steps"   ? o.printSteps
+             : key == "agent-rewards" ? o.agentRewards
+                                      : o.hybrid) = true;
             continue;
         }
         if (!hasVal)
@@ -174,6 +189,8 @@ Parse(int argc, char** argv)
             o.stateSize = ParseUint(key, val);
         else if (key == "kpis")
             o.kpis = ParseUint(key, val);
+        else if (key == "global-kpis")
+            o.globalKpis = ParseUint(key, val);
         else if (key == "timeout-ms")
             o.timeoutMs = static_cast<int>(ParseUint(key, val));
         else if (key == "step-interval")
@@ -214,6 +231,14 @@ Parse(int argc, char** argv)
     {
         UsageError("--agents, --n-actions, --steps, --episodes and --timeout-ms must be > 0");
     }
+    if (o.agentRewards && !o.withRewards)
+    {
+        UsageError("--agent-rewards needs --with-rewards (the reward components)");
+    }
+    if (o.hybrid)
+    {
+        o.nActions = 6; // server x level
+    }
     const std::string bad = CheckEndpoint(o.endpoint);
     if (!bad.empty())
     {
@@ -240,6 +265,20 @@ MakeHello(const Options& o)
         ag->set_id(a < 3 ? ids[a] : "A" + std::to_string(a));
         ag->set_kind(a == 2 ? "cg" : "xr");
         ag->set_obs_size(o.obsSize);
+        if (o.hybrid)
+        {
+            AddActionHead(*ag, "server", 3, {}, false, {"local", "edge", "cloud"});
+            AddActionHead(*ag, "level", 2, {0.5, 1.0}, true);
+            if (a % 3 <= 1)
+            {
+                AddContinuousDim(*ag, "offload", 0.0, 1.0);
+            }
+            if (a % 3 == 0)
+            {
+                AddContinuousDim(*ag, "power", -10.0, 23.0, "dBm");
+            }
+            continue;
+        }
         ag->set_n_actions(o.nActions);
         for (uint32_t k = 0; k < o.nActions; ++k)
         {
@@ -257,6 +296,10 @@ MakeHello(const Options& o)
     for (uint32_t k = 0; k < o.kpis; ++k)
     {
         h.add_kpi_names(o.kpis == 8 ? kXrKpiNames[k] : "kpi" + std::to_string(k));
+    }
+    for (uint32_t g = 0; g < o.globalKpis; ++g)
+    {
+        h.add_global_kpi_names("g" + std::to_string(g));
     }
     h.set_step_interval_s(o.stepInterval);
     h.set_episode_limit(o.steps);
@@ -296,6 +339,20 @@ MakeStep(const Options& o, uint64_t t)
         for (uint32_t k = 0; k < o.kpis; ++k)
         {
             s.add_kpis(static_cast<float>(t + 0.25 * a + 0.03125 * k));
+        }
+    }
+    for (uint32_t g = 0; g < o.globalKpis; ++g)
+    {
+        s.add_global_kpis(static_cast<float>(t + 0.5 * g));
+    }
+    if (o.agentRewards)
+    {
+        for (uint32_t a = 0; a < o.agents; ++a)
+        {
+            for (uint32_t c = 0; c < 3; ++c)
+            {
+                s.add_agent_rewards(static_cast<float>(0.25 * t + a + 0.125 * c));
+            }
         }
     }
     if (t >= o.steps)
@@ -376,11 +433,27 @@ ErrorJson(const WireError& e)
 
 // ------------------------------------------------------------------------------ modes
 
+/// A JSON array of doubles that reads back exactly.
+std::string
+JsonDoubles(const std::vector<double>& v)
+{
+    std::ostringstream os;
+    os.precision(17);
+    os << "[";
+    for (size_t i = 0; i < v.size(); ++i)
+    {
+        os << (i ? "," : "") << v[i];
+    }
+    os << "]";
+    return os.str();
+}
+
 int
 RunEpisodes(const Options& o)
 {
     Stats stats;
     std::string lastActions;
+    std::string lastContinuous;
     std::string closeReason;
     size_t payload = 0;
     const auto t0 = Clock::now();
@@ -422,12 +495,21 @@ RunEpisodes(const Options& o)
                 for (size_t i = 0; i < actions.size(); ++i)
                     as << (i ? "," : "") << actions[i];
                 as << "]";
+                const std::string cont = JsonDoubles(session.LastContinuous());
                 if (!actions.empty())
+                {
                     lastActions = as.str();
+                    lastContinuous = cont;
+                }
                 if (o.printSteps)
                 {
                     std::cout << "{\"episode\":" << ep << ",\"step\":" << t
-                              << ",\"actions\":" << as.str() << "}\n";
+                              << ",\"actions\":" << as.str();
+                    if (o.hybrid)
+                    {
+                        std::cout << ",\"continuous\":" << (actions.empty() ? "[]" : cont);
+                    }
+                    std::cout << "}\n";
                 }
                 if (o.mode == "silent" && t == 0)
                 {
@@ -454,6 +536,8 @@ RunEpisodes(const Options& o)
                 "\"episodes\":" + std::to_string(o.episodes) + ",\"steps\":" +
                     std::to_string(o.steps) + ",\"payload_bytes\":" + std::to_string(payload) +
                     ",\"last_actions\":" + (lastActions.empty() ? "null" : lastActions) +
+                    ",\"last_continuous\":" +
+                    (lastContinuous.empty() ? "null" : lastContinuous) +
                     ",\"close_reason\":\"" + JsonEscape(closeReason) + "\"," + stats.Json());
     return EXIT_OK;
 }

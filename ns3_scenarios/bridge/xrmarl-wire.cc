@@ -3,7 +3,9 @@
  */
 #include "xrmarl-wire.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <chrono>
 #include <csignal>
@@ -315,6 +317,105 @@ ValidateAction(const v1::Action& action, uint64_t expectedStep, const std::vecto
     return "";
 }
 
+ActionLayout
+MakeActionLayout(const v1::Hello& hello)
+{
+    ActionLayout layout;
+    for (const auto& a : hello.agents())
+    {
+        layout.nActions.push_back(a.n_actions());
+        std::vector<ContinuousBounds> dims;
+        for (const auto& c : a.continuous())
+        {
+            dims.push_back({c.low(), c.high()});
+        }
+        layout.continuousDims =
+            std::max<uint32_t>(layout.continuousDims, static_cast<uint32_t>(dims.size()));
+        layout.continuous.push_back(std::move(dims));
+    }
+    return layout;
+}
+
+std::string
+ValidateAction(const v1::Action& action, uint64_t expectedStep, const ActionLayout& layout)
+{
+    std::string bad = ValidateAction(action, expectedStep, layout.nActions);
+    if (!bad.empty())
+    {
+        return bad;
+    }
+    std::ostringstream os;
+    const size_t d = layout.continuousDims;
+    const size_t want = layout.nActions.size() * d;
+    if (static_cast<size_t>(action.continuous_size()) != want)
+    {
+        os << "action has " << action.continuous_size() << " continuous values, expected "
+           << want << " (" << layout.nActions.size() << " agents x " << d << " dimensions)";
+        return os.str();
+    }
+    for (size_t i = 0; i < layout.continuous.size(); ++i)
+    {
+        const auto& dims = layout.continuous[i];
+        for (size_t j = 0; j < dims.size(); ++j)
+        {
+            const double v = action.continuous(static_cast<int>(i * d + j));
+            if (!std::isfinite(v) || v < dims[j].low || v > dims[j].high)
+            {
+                os.precision(17);
+                os << "continuous value " << v << " of agent " << i << " dimension " << j
+                   << " is not within [" << dims[j].low << ", " << dims[j].high << "]";
+                return os.str();
+            }
+        }
+    }
+    return "";
+}
+
+v1::ActionHead*
+AddActionHead(v1::AgentInfo& agent,
+              const std::string& name,
+              uint32_t n,
+              const std::vector<double>& values,
+              bool ordered,
+              const std::vector<std::string>& labels)
+{
+    auto* h = agent.add_heads();
+    h->set_name(name);
+    h->set_n(n);
+    h->mutable_values()->Assign(values.begin(), values.end());
+    h->set_ordered(ordered);
+    for (const auto& l : labels)
+    {
+        h->add_labels(l);
+    }
+    uint64_t joint = 1;
+    for (const auto& x : agent.heads())
+    {
+        joint *= x.n();
+    }
+    agent.set_n_actions(static_cast<uint32_t>(joint));
+    return h;
+}
+
+v1::ContinuousDim*
+AddContinuousDim(v1::AgentInfo& agent,
+                 const std::string& name,
+                 double low,
+                 double high,
+                 const std::string& unit)
+{
+    auto* c = agent.add_continuous();
+    c->set_name(name);
+    c->set_low(low);
+    c->set_high(high);
+    c->set_unit(unit);
+    if (agent.heads_size() == 0)
+    {
+        agent.set_n_actions(1);
+    }
+    return c;
+}
+
 namespace
 {
 [[noreturn]] void
@@ -354,11 +455,8 @@ WireSession::WireSession(const std::string& endpoint, int timeoutMs, const std::
 std::string
 WireSession::Handshake(const v1::Hello& hello)
 {
-    m_nActions.clear();
-    for (const auto& a : hello.agents())
-    {
-        m_nActions.push_back(a.n_actions());
-    }
+    m_layout = MakeActionLayout(hello);
+    m_lastContinuous.clear();
     v1::Envelope env;
     *env.mutable_hello() = hello;
     m_channel.Send(env, m_timeoutMs);
@@ -409,12 +507,14 @@ WireSession::Exchange(v1::Step& step)
         {
             return {};
         }
-        const std::string bad = ValidateAction(reply.action(), step.step_index(), m_nActions);
+        const std::string bad = ValidateAction(reply.action(), step.step_index(), m_layout);
         if (!bad.empty())
         {
             SendError(m_channel, v1::Error::CODE_ACTION, bad, m_timeoutMs);
             throw WireError(v1::Error::CODE_ACTION, "invalid action at " + when + ": " + bad);
         }
+        m_lastContinuous.assign(reply.action().continuous().begin(),
+                                reply.action().continuous().end());
         return {reply.action().actions().begin(), reply.action().actions().end()};
     }
     case v1::Envelope::kClose:

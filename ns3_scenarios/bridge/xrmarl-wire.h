@@ -110,10 +110,52 @@ std::string JsonEscape(const std::string& s);
 std::string BodyName(const v1::Envelope& env);
 
 /// Validate an Action against the handshake: n actions, each < nActions[i].
-/// Returns an empty string when valid, else a clear reason.
+/// Returns an empty string when valid, else a clear reason. (Discrete only: continuous
+/// values are not looked at; see the ActionLayout overload.)
 std::string ValidateAction(const v1::Action& action,
                            uint64_t expectedStep,
                            const std::vector<uint32_t>& nActions);
+
+/// Bounds of one continuous action dimension.
+struct ContinuousBounds
+{
+    double low{0};
+    double high{0};
+};
+
+/// What every Action of a session must match, fixed by the Hello.
+struct ActionLayout
+{
+    std::vector<uint32_t> nActions;                        ///< per agent: joint discrete index size
+    std::vector<std::vector<ContinuousBounds>> continuous; ///< per agent: its own dimensions
+    uint32_t continuousDims{0}; ///< D: most dimensions of any agent (0: all discrete)
+};
+
+/// The action layout a Hello announces.
+ActionLayout MakeActionLayout(const v1::Hello& hello);
+
+/// Validate an Action against the handshake: one index per agent, each < nActions[i], and
+/// n_agents * D continuous values (none when D == 0), each agent's own ones finite and within
+/// their [low, high] (the padding columns beyond them are ignored).
+/// Returns an empty string when valid, else a clear reason.
+std::string ValidateAction(const v1::Action& action,
+                           uint64_t expectedStep,
+                           const ActionLayout& layout);
+
+/// Hybrid action spaces: append a categorical head to an agent (n_actions becomes the
+/// product of its heads' sizes) ...
+v1::ActionHead* AddActionHead(v1::AgentInfo& agent,
+                              const std::string& name,
+                              uint32_t n,
+                              const std::vector<double>& values = {},
+                              bool ordered = false,
+                              const std::vector<std::string>& labels = {});
+/// ... or a bounded continuous dimension (an agent without heads gets n_actions = 1).
+v1::ContinuousDim* AddContinuousDim(v1::AgentInfo& agent,
+                                    const std::string& name,
+                                    double low,
+                                    double high,
+                                    const std::string& unit = "");
 
 /**
  * The simulator's side of the dialogue on top of a WireChannel: handshake, steps, goodbye.
@@ -129,9 +171,23 @@ class WireSession
     std::string Handshake(const v1::Hello& hello);
 
     /// Send a Step (session id and nothing else filled in here) and wait for the reply.
-    /// Non-terminal steps: returns the validated action vector.
+    /// Non-terminal steps: returns the validated action vector (its continuous values, if
+    /// the hello announced any, in LastContinuous()).
     /// Terminal steps: waits for Close (an Action is also accepted); returns empty.
     std::vector<uint32_t> Exchange(v1::Step& step);
+
+    /// Continuous values of the last Action: n_agents * ContinuousDims(), row-major by agent
+    /// (empty when every agent is discrete, or before the first action).
+    const std::vector<double>& LastContinuous() const
+    {
+        return m_lastContinuous;
+    }
+
+    /// D: the most continuous dimensions of any agent, as the hello announced.
+    uint32_t ContinuousDims() const
+    {
+        return m_layout.continuousDims;
+    }
 
     /// Send Goodbye (best effort, never throws). Sent at most once.
     void Goodbye(const std::string& reason);
@@ -162,7 +218,8 @@ class WireSession
     int m_timeoutMs;
     std::string m_sessionId;
     std::string m_closeReason;
-    std::vector<uint32_t> m_nActions;
+    ActionLayout m_layout;
+    std::vector<double> m_lastContinuous;
     bool m_saidGoodbye{false};
     bool m_welcomed{false};
 };

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -19,6 +20,8 @@ from google.protobuf.message import DecodeError
 
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.core.api import AgentSpec, EnvSpec
+from xr_codec_marl.core.spaces import ActionSpace, ContinuousDim, DiscreteSpace, HybridSpace, \
+    describe
 
 #: The protocol version this side speaks (``ProtocolVersion.PROTOCOL_VERSION_CURRENT``).
 PROTOCOL_VERSION: int = pb.PROTOCOL_VERSION_CURRENT
@@ -45,11 +48,17 @@ class WireLimits:
     state_size: int = 65536
     n_actions: int = 65536  # per agent
     kpis: int = 256  # KPI names (per agent)
+    global_kpis: int = 256  # global KPI names
     reward_components: int = 256
+    #: categorical heads and continuous dimensions of one agent's hybrid action space
+    action_heads: int = 64
+    continuous_dims: int = 256
     #: one step's largest array: n_agents x obs_size, x n_actions (avail), x kpis (16 MiB f32)
     step_values: int = 1 << 22
-    #: action values over all agents (8 MiB of doubles)
+    #: action values (and labels) over all agents and heads (8 MiB of doubles)
     action_values: int = 1 << 20
+    #: continuous values of one Action: n_agents x max continuous dimensions
+    continuous_values: int = 1 << 20
     #: any message but a step (hello, goodbye, error), refused unparsed beyond this
     hello_bytes: int = 16 << 20
     #: any message at all (the largest step allowed above is about 22 MiB)
@@ -151,10 +160,53 @@ def welcome_envelope(session_id: str) -> pb.Envelope:
 # Hello <-> EnvSpec
 
 
+def is_hybrid(agent: pb.AgentInfo) -> bool:
+    """The agent announces a hybrid action space (heads and/or continuous dimensions)."""
+    return bool(agent.heads) or bool(agent.continuous)
+
+
+def space_from_agent_info(a: pb.AgentInfo) -> ActionSpace:
+    """The action space an ``AgentInfo`` announces; a v1 one (none of the action-space fields)
+    is discrete with ``n_actions`` and ``action_values``, ordered exactly when it has values.
+    Call :func:`check_hello` first: an inconsistent description raises ``ValueError``."""
+    if is_hybrid(a):
+        return HybridSpace(
+            heads=tuple(DiscreteSpace(int(h.n), tuple(h.values), bool(h.ordered),
+                                      tuple(h.labels), h.name) for h in a.heads),
+            continuous=tuple(ContinuousDim(c.name, float(c.low), float(c.high), c.unit)
+                             for c in a.continuous),
+        )
+    values = tuple(a.action_values)
+    ordered = a.actions_ordered if a.HasField("actions_ordered") else bool(values)
+    return DiscreteSpace(int(a.n_actions), values, ordered, tuple(a.action_labels))
+
+
+def agent_info_from_spec(agent: AgentSpec) -> pb.AgentInfo:
+    """The ``AgentInfo`` of one agent. A discrete space that is ordered exactly when it has
+    values (the v1 default) and has no labels gives a v1-shaped message (no new fields)."""
+    info = pb.AgentInfo(id=agent.agent_id, kind=agent.kind, obs_size=agent.obs_size,
+                        n_actions=agent.n_actions)
+    space = agent.space
+    if isinstance(space, HybridSpace):
+        info.heads.extend(
+            pb.ActionHead(name=h.name, n=h.n, values=list(h.values), ordered=h.ordered,
+                          labels=list(h.labels)) for h in space.heads)
+        info.continuous.extend(
+            pb.ContinuousDim(name=c.name, low=c.low, high=c.high, unit=c.unit)
+            for c in space.continuous)
+        return info
+    info.action_values.extend(space.values)
+    if space.ordered != bool(space.values):
+        info.actions_ordered = space.ordered
+    info.action_labels.extend(space.labels)
+    return info
+
+
 def spec_from_hello(hello: pb.Hello) -> EnvSpec:
     """The environment spec a ``Hello`` announces (reward components may be empty)."""
     agents = tuple(
-        AgentSpec(a.id, a.kind, int(a.obs_size), int(a.n_actions), tuple(a.action_values))
+        AgentSpec(a.id, a.kind, int(a.obs_size), int(a.n_actions),
+                  () if is_hybrid(a) else tuple(a.action_values), space_from_agent_info(a))
         for a in hello.agents
     )
     return EnvSpec(
@@ -166,6 +218,7 @@ def spec_from_hello(hello: pb.Hello) -> EnvSpec:
         step_interval_s=float(hello.step_interval_s),
         episode_limit=int(hello.episode_limit),
         extra={"seed": int(hello.seed), "run": int(hello.run), **dict(hello.parameters)},
+        global_kpi_names=tuple(hello.global_kpi_names),
     )
 
 
@@ -184,22 +237,14 @@ def hello_from_spec(
         scenario=spec.name,
         seed=seed,
         run=run,
-        agents=[
-            pb.AgentInfo(
-                id=a.agent_id,
-                kind=a.kind,
-                obs_size=a.obs_size,
-                n_actions=a.n_actions,
-                action_values=list(a.action_values),
-            )
-            for a in spec.agents
-        ],
+        agents=[agent_info_from_spec(a) for a in spec.agents],
         state_size=spec.state_size,
         reward_components=list(spec.reward_components) if send_rewards else [],
         kpi_names=list(spec.kpi_names),
         step_interval_s=spec.step_interval_s,
         episode_limit=spec.episode_limit,
         parameters=parameters or {},
+        global_kpi_names=list(spec.global_kpi_names),
     )
 
 
@@ -218,14 +263,7 @@ def check_hello(hello: pb.Hello, expected: EnvSpec | None = None) -> None:
     if not hello.agents:
         problems.append("no agents")
     for a in hello.agents:
-        if a.n_actions < 1:
-            problems.append(f"agent {a.id!r} has no actions")
-        if a.action_values and len(a.action_values) != a.n_actions:
-            problems.append(
-                f"agent {a.id!r}: {len(a.action_values)} action values for {a.n_actions} actions"
-            )
-        elif a.action_values and not all(map(math.isfinite, a.action_values)):
-            problems.append(f"agent {a.id!r}: action values must be finite numbers")
+        problems += _agent_problems(a)
     if len({a.id for a in hello.agents}) != len(hello.agents):
         problems.append("duplicate agent ids")
     if not (hello.step_interval_s > 0 and math.isfinite(hello.step_interval_s)):
@@ -240,6 +278,49 @@ def check_hello(hello: pb.Hello, expected: EnvSpec | None = None) -> None:
             )
 
 
+def _choice_problems(who: str, n: int, values, labels) -> list[str]:
+    """Values and labels of ``n`` discrete choices: none or ``n`` of each, values finite."""
+    out = []
+    if values and len(values) != n:
+        out.append(f"{who}: {len(values)} action values for {n} actions")
+    elif values and not all(map(math.isfinite, values)):
+        out.append(f"{who}: action values must be finite numbers")
+    if labels and len(labels) != n:
+        out.append(f"{who}: {len(labels)} action labels for {n} actions")
+    return out
+
+
+def _agent_problems(a: pb.AgentInfo) -> list[str]:
+    """What is inconsistent in one agent's description (sizes already within the limits)."""
+    who = f"agent {a.id!r}"
+    if a.n_actions < 1:
+        return [f"{who} has no actions"]
+    if not is_hybrid(a):
+        return _choice_problems(who, a.n_actions, a.action_values, a.action_labels)
+    out = []
+    for field in ("action_values", "action_labels"):
+        if getattr(a, field):
+            out.append(f"{who}: a hybrid action space takes no {field} (its heads carry them)")
+    if a.HasField("actions_ordered"):
+        out.append(f"{who}: a hybrid action space takes no actions_ordered (its heads do)")
+    joint = 1
+    for k, h in enumerate(a.heads):
+        head = f"{who} head {k} ({h.name[:40]!r})"
+        if h.n < 1:
+            out.append(f"{head} has no choices")
+        out += _choice_problems(head, h.n, h.values, h.labels)
+        joint *= h.n
+    if joint != a.n_actions:
+        sizes = "x".join(str(h.n) for h in a.heads) or "no heads"
+        out.append(f"{who}: n_actions {a.n_actions} is not the product of its heads "
+                   f"({sizes} = {joint})")
+    for k, c in enumerate(a.continuous):
+        if not (math.isfinite(c.low) and math.isfinite(c.high) and c.low <= c.high):
+            out.append(f"{who} continuous dimension {k} ({c.name[:40]!r}) needs finite "
+                       f"low <= high, got [{c.low}, {c.high}]")
+    return out
+
+
 def _size_problems(hello: pb.Hello, lim: WireLimits = LIMITS) -> list[str]:
     """Every size in ``hello`` beyond :data:`LIMITS` (empty list: all within them).
 
@@ -252,25 +333,40 @@ def _size_problems(hello: pb.Hello, lim: WireLimits = LIMITS) -> list[str]:
         return [f"{n} agents, the limit is {lim.agents}"]  # do not even look at them
     for what, got, limit in (("state_size", hello.state_size, lim.state_size),
                              ("KPI names", len(hello.kpi_names), lim.kpis),
+                             ("global KPI names", len(hello.global_kpi_names), lim.global_kpis),
                              ("reward components", len(hello.reward_components),
                               lim.reward_components)):
         if got > limit:
             out.append(f"{what} {got}, the limit is {limit}")
-    obs = acts = n_values = 0
+    obs = acts = dims = n_values = 0
     for a in agents:
         for what, got, limit in (("obs_size", a.obs_size, lim.obs_size),
-                                 ("n_actions", a.n_actions, lim.n_actions)):
+                                 ("n_actions", a.n_actions, lim.n_actions),
+                                 ("action heads", len(a.heads), lim.action_heads),
+                                 ("continuous dimensions", len(a.continuous),
+                                  lim.continuous_dims)):
             if got > limit:
                 out.append(f"agent {a.id[:40]!r} {what} {got}, the limit is {limit}")
         obs, acts = max(obs, a.obs_size), max(acts, a.n_actions)
-        n_values += len(a.action_values)
+        dims = max(dims, len(a.continuous))
+        n_values += max(len(a.action_values), len(a.action_labels))
+        if len(a.heads) <= lim.action_heads:  # else not even looked at (reported above)
+            for h in a.heads:
+                if h.n > lim.n_actions:
+                    out.append(f"agent {a.id[:40]!r} head {h.name[:40]!r} n {h.n}, the limit "
+                               f"is {lim.n_actions}")
+                n_values += max(len(h.values), len(h.labels))
     for what, per_agent in (("obs", obs), ("avail_actions", acts),
-                            ("kpis", len(hello.kpi_names))):
+                            ("kpis", len(hello.kpi_names)),
+                            ("agent_rewards", len(hello.reward_components))):
         if n * per_agent > lim.step_values:
             out.append(f"{n} agents x {per_agent} {what} per agent = {n * per_agent} step "
                        f"values, the limit is {lim.step_values}")
     if n_values > lim.action_values:
         out.append(f"{n_values} action values, the limit is {lim.action_values}")
+    if n * dims > lim.continuous_values:
+        out.append(f"{n} agents x {dims} continuous dimensions = {n * dims} continuous action "
+                   f"values, the limit is {lim.continuous_values}")
     return out
 
 
@@ -290,15 +386,14 @@ def spec_differences(got: EnvSpec, expected: EnvSpec) -> list[str]:
                         f"agent {g.agent_id} {attr} {getattr(g, attr)!r} != "
                         f"expected {getattr(e, attr)!r}"
                     )
-            if g.action_values and e.action_values and (
-                len(g.action_values) != len(e.action_values)
-                or not np.allclose(g.action_values, e.action_values, rtol=1e-6, atol=1e-9)
-            ):
-                d.append(f"agent {g.agent_id} action values differ from the expected ones")
+            d += _space_differences(f"agent {g.agent_id}", g.space, e.space)
     if got.state_size != expected.state_size:
         d.append(f"state_size {got.state_size} != expected {expected.state_size}")
     if got.kpi_names != expected.kpi_names:
         d.append(f"kpi_names {list(got.kpi_names)} != expected {list(expected.kpi_names)}")
+    if got.global_kpi_names != expected.global_kpi_names:
+        d.append(f"global_kpi_names {list(got.global_kpi_names)} != "
+                 f"expected {list(expected.global_kpi_names)}")
     if got.reward_components and got.reward_components != expected.reward_components:
         d.append(
             f"reward_components {list(got.reward_components)} != "
@@ -311,6 +406,50 @@ def spec_differences(got: EnvSpec, expected: EnvSpec) -> list[str]:
     return d
 
 
+def _values_differ(got, expected) -> bool:
+    return bool(got) and bool(expected) and (
+        len(got) != len(expected) or not np.allclose(got, expected, rtol=1e-6, atol=1e-9))
+
+
+def _space_differences(who: str, got: ActionSpace, expected: ActionSpace) -> list[str]:
+    """Differences between two action spaces that matter on the wire (``n_actions`` is
+    compared by the caller). Values and labels are compared only when both sides have them,
+    and a discrete space's order only when ``got`` has values or says it is ordered (a v1
+    simulator that leaves its values out cannot say)."""
+    if isinstance(got, DiscreteSpace) != isinstance(expected, DiscreteSpace):
+        return [f"{who} action space {describe(got)} != expected {describe(expected)}"]
+    if isinstance(got, DiscreteSpace) and isinstance(expected, DiscreteSpace):
+        d = []
+        if _values_differ(got.values, expected.values):
+            d.append(f"{who} action values differ from the expected ones")
+        if got.ordered != expected.ordered and (got.values or got.ordered):
+            d.append(f"{who} actions ordered {got.ordered} != expected {expected.ordered}")
+        if got.labels and expected.labels and got.labels != expected.labels:
+            d.append(f"{who} action labels {list(got.labels)} != expected "
+                     f"{list(expected.labels)}")
+        return d
+    assert isinstance(got, HybridSpace) and isinstance(expected, HybridSpace)
+    if len(got.heads) != len(expected.heads) or len(got.continuous) != len(expected.continuous):
+        return [f"{who} action space {describe(got)} != expected {describe(expected)}"]
+    d = []
+    for k, (g, e) in enumerate(zip(got.heads, expected.heads)):
+        head = f"{who} head {k}"
+        for attr in ("name", "n", "ordered"):
+            if getattr(g, attr) != getattr(e, attr):
+                d.append(f"{head} {attr} {getattr(g, attr)!r} != expected {getattr(e, attr)!r}")
+        if _values_differ(g.values, e.values):
+            d.append(f"{head} ({g.name}) action values differ from the expected ones")
+        if g.labels and e.labels and g.labels != e.labels:
+            d.append(f"{head} ({g.name}) labels {list(g.labels)} != expected {list(e.labels)}")
+    for k, (g, e) in enumerate(zip(got.continuous, expected.continuous)):
+        if (g.name, g.unit) != (e.name, e.unit) or not (
+                math.isclose(g.low, e.low, rel_tol=1e-9, abs_tol=1e-12)
+                and math.isclose(g.high, e.high, rel_tol=1e-9, abs_tol=1e-12)):
+            d.append(f"{who} continuous dimension {k} {g.name!r} [{g.low:g}, {g.high:g}] "
+                     f"{g.unit!r} != expected {e.name!r} [{e.low:g}, {e.high:g}] {e.unit!r}")
+    return d
+
+
 # ---------------------------------------------------------------------------------------------
 # Step / Action against the handshake's sizes
 
@@ -319,8 +458,8 @@ def spec_differences(got: EnvSpec, expected: EnvSpec) -> list[str]:
 class WireLayout:
     """Sizes fixed by a ``Hello``: what every ``Step`` and ``Action`` of the session must match.
 
-    Per-agent vectors travel padded to the largest agent (``obs_size``, ``n_actions``),
-    row-major by agent, as the API's arrays are.
+    Per-agent vectors travel padded to the largest agent (``obs_size``, ``n_actions``,
+    ``n_continuous``), row-major by agent, as the API's arrays are.
     """
 
     n_agents: int
@@ -330,6 +469,11 @@ class WireLayout:
     state_size: int
     n_components: int
     n_kpis: int
+    n_global_kpis: int = 0
+    #: most continuous action dimensions of an agent (0: every agent is discrete)
+    n_continuous: int = 0
+    #: each agent's ``(low, high)`` per continuous dimension
+    continuous_bounds: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     @classmethod
     def from_spec(cls, spec: EnvSpec) -> WireLayout:
@@ -341,7 +485,23 @@ class WireLayout:
             state_size=spec.state_size,
             n_components=spec.n_components,
             n_kpis=len(spec.kpi_names),
+            n_global_kpis=len(spec.global_kpi_names),
+            n_continuous=spec.n_continuous,
+            continuous_bounds=tuple(tuple((c.low, c.high) for c in a.space.continuous)
+                                    for a in spec.agents),
         )
+
+    @cached_property
+    def continuous_low_high(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``low, high`` float64 ``[N, D]`` and the bool mask of each agent's own columns."""
+        shape = (self.n_agents, self.n_continuous)
+        low, high, used = np.zeros(shape), np.zeros(shape), np.zeros(shape, bool)
+        for i, dims in enumerate(self.continuous_bounds):
+            for j, (lo, hi) in enumerate(dims):
+                low[i, j], high[i, j], used[i, j] = lo, hi, True
+        for a in (low, high, used):
+            a.flags.writeable = False
+        return low, high, used
 
     @cached_property
     def all_true(self) -> np.ndarray:
@@ -374,6 +534,8 @@ class WireStep:
     terminated: bool
     truncated: bool
     truncation_reason: str
+    global_kpis: np.ndarray | None = None  # float32 [G] (None: not measured this step)
+    agent_rewards: np.ndarray | None = None  # float32 [N, C] (None: not sent)
 
     @property
     def done(self) -> bool:
@@ -395,7 +557,8 @@ class RawStep:
     session_id: str
     step_index: int
     sim_time_s: float
-    floats: np.ndarray  # obs, state, rewards, kpis back to back (one finiteness check)
+    #: obs, state, rewards, kpis, global_kpis, agent_rewards back to back (one finiteness check)
+    floats: np.ndarray
     obs: np.ndarray
     state: np.ndarray
     rewards: np.ndarray
@@ -405,36 +568,44 @@ class RawStep:
     terminated: bool
     truncated: bool
     truncation_reason: str
+    global_kpis: np.ndarray
+    agent_rewards: np.ndarray
 
 
 _EMPTY_F32 = np.zeros(0, np.float32)
 _EMPTY_F32.flags.writeable = False
 
+#: The float fields of ``Step`` in the order :class:`RawStep` keeps them in its one buffer.
+_FLOAT_FIELDS = ("obs", "state", "rewards", "kpis", "global_kpis", "agent_rewards")
 
-def _split(buf: np.ndarray, n_obs: int, n_state: int, n_rew: int) -> tuple[np.ndarray, ...]:
-    """obs, state, rewards, kpis views of ``buf`` (no view made for an empty field)."""
-    a, b = n_obs, n_obs + n_state
-    c = b + n_rew
-    return (
-        buf[:a] if n_obs else _EMPTY_F32,
-        buf[a:b] if n_state else _EMPTY_F32,
-        buf[b:c] if n_rew else _EMPTY_F32,
-        (buf[c:] if c else buf) if buf.size > c else _EMPTY_F32,
-    )
+
+def _split(buf: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
+    """Views of ``buf`` of the given sizes, back to back (no view made for an empty field)."""
+    out = []
+    i = 0
+    for n in sizes:
+        out.append(buf[i:i + n] if n else _EMPTY_F32)
+        i += n
+    return out
+
+
+def _raw_step(sid: str, idx: int, t: float, buf: np.ndarray, sizes: tuple[int, ...],
+              n_avail: int, avail: np.ndarray | None, term: bool, trunc: bool,
+              reason: str) -> RawStep:
+    obs, state, rew, kpis, gk, ar = _split(buf, sizes)
+    return RawStep(sid, idx, t, buf, obs, state, rew, kpis, n_avail, avail, term, trunc,
+                   reason, gk, ar)
 
 
 def raw_step_from_pb(step: pb.Step) -> RawStep:
     """The fields of a ``Step`` parsed by the protobuf runtime."""
-    o, st, r, k = step.obs, step.state, step.rewards, step.kpis
-    n = len(o) + len(st) + len(r) + len(k)
-    buf = np.fromiter(chain(o, st, r, k), np.float32, n)
+    fields = [getattr(step, f) for f in _FLOAT_FIELDS]
+    sizes = tuple(map(len, fields))
+    buf = np.fromiter(chain(*fields), np.float32, sum(sizes))
     av = step.avail_actions
     avail = None if all(av) else np.fromiter(av, bool, len(av))
-    return RawStep(
-        step.session_id, step.step_index, step.sim_time_s, buf,
-        *_split(buf, len(o), len(st), len(r)), len(av), avail,
-        step.terminated, step.truncated, step.truncation_reason,
-    )
+    return _raw_step(step.session_id, step.step_index, step.sim_time_s, buf, sizes, len(av),
+                     avail, step.terminated, step.truncated, step.truncation_reason)
 
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
@@ -457,8 +628,23 @@ _unpack_double = struct.Struct("<d").unpack_from
 _BOOL_BYTES = b"\x00\x01"
 
 
-#: (tag byte, field number) of the length-delimited array fields of ``Step``, in field order.
+#: (tag byte, field number) of the length-delimited array fields of ``Step`` up to field 8,
+#: in field order; :data:`_LATE_ARRAY_TAGS` those after the scalar fields 9-11.
 _ARRAY_TAGS = ((0x22, 4), (0x2A, 5), (0x32, 6), (0x3A, 7), (0x42, 8))
+_LATE_ARRAY_TAGS = ((0x62, 12), (0x6A, 13))
+#: numbers of the packed array fields of ``Step``
+_ARRAY_FIELDS = frozenset(f for _, f in _ARRAY_TAGS + _LATE_ARRAY_TAGS)
+
+#: Every ``Step`` field the fast path reads, by number (tests compare it with the schema).
+FAST_STEP_FIELDS: dict[int, str] = {
+    1: "session_id", 2: "step_index", 3: "sim_time_s", 4: "obs", 5: "state",
+    6: "avail_actions", 7: "rewards", 8: "kpis", 9: "terminated", 10: "truncated",
+    11: "truncation_reason", 12: "global_kpis", 13: "agent_rewards",
+}
+#: Every ``Action`` field :func:`encode_action` writes, by number.
+FAST_ACTION_FIELDS: dict[int, str] = {
+    1: "session_id", 2: "step_index", 3: "actions", 4: "continuous",
+}
 
 _Fields = tuple[str, int, float, bool, bool, str, dict[int, bytes]]
 
@@ -500,6 +686,11 @@ def _fields_in_order(data: bytes, i: int, end: int) -> _Fields | None:
         n, i = _varint(data, i + 1)
         reason = data[i:i + n].decode()
         i += n
+    for tag, field in _LATE_ARRAY_TAGS:
+        if i < end and data[i] == tag:
+            n, i = _varint(data, i + 1)
+            chunks[field] = data[i:i + n]
+            i += n
     return (sid, idx, t, term, trunc, reason, chunks) if i == end else None
 
 
@@ -519,7 +710,7 @@ def _fields_any_order(data: bytes, i: int, end: int) -> _Fields | None:
                 sid = data[i:j].decode()
             elif field == 11:
                 reason = data[i:j].decode()
-            elif field in chunks or not 4 <= field <= 8:
+            elif field in chunks or field not in _ARRAY_FIELDS:
                 return None  # an unknown field, or an array in several chunks
             else:
                 chunks[field] = data[i:j]
@@ -569,10 +760,12 @@ def parse_step_envelope(data: bytes) -> RawStep | None:
         return None
     sid, idx, t, term, trunc, reason, chunks = fields
     get = chunks.get
-    o, st, r, k = get(4, b""), get(5, b""), get(7, b""), get(8, b"")
-    if (len(o) | len(st) | len(r) | len(k)) & 3:
+    parts = (get(4, b""), get(5, b""), get(7, b""), get(8, b""), get(12, b""), get(13, b""))
+    lens = tuple(map(len, parts))
+    if any(x & 3 for x in lens):
         return None  # not whole float32s: protobuf will call it corrupt
-    buf = np.frombuffer(bytearray(b"".join((o, st, r, k))), _F32)  # bytearray: writable
+    sizes = tuple(x >> 2 for x in lens)
+    buf = np.frombuffer(bytearray(b"".join(parts)), _F32)  # bytearray: writable
     flags = get(6, b"")
     n_avail = len(flags)
     if flags.count(1) == n_avail:
@@ -581,8 +774,7 @@ def parse_step_envelope(data: bytes) -> RawStep | None:
         return None  # a bool encoded other than 0/1
     else:
         avail = np.frombuffer(bytearray(flags), bool)
-    return RawStep(sid, idx, t, buf, *_split(buf, len(o) >> 2, len(st) >> 2, len(r) >> 2),
-                   n_avail, avail, term, trunc, reason)
+    return _raw_step(sid, idx, t, buf, sizes, n_avail, avail, term, trunc, reason)
 
 
 def check_step(raw: RawStep, layout: WireLayout) -> WireStep:
@@ -593,7 +785,9 @@ def check_step(raw: RawStep, layout: WireLayout) -> WireStep:
     """
     n = layout.n_agents
     obs, state, rewards, kpis = raw.obs, raw.state, raw.rewards, raw.kpis
+    gkpis, arew = raw.global_kpis, raw.agent_rewards
     n_obs, n_state, n_rew, n_kpi = obs.size, state.size, rewards.size, kpis.size
+    n_gkpi, n_arew = gkpis.size, arew.size
     if n_obs and n_obs != n * layout.obs_size:
         raise _size_error("obs", n_obs, n * layout.obs_size)
     if n_state and n_state != layout.state_size:
@@ -602,12 +796,15 @@ def check_step(raw: RawStep, layout: WireLayout) -> WireStep:
         raise _size_error("rewards", n_rew, layout.n_components)
     if n_kpi and n_kpi != n * layout.n_kpis:
         raise _size_error("kpis", n_kpi, n * layout.n_kpis)
+    if n_gkpi and n_gkpi != layout.n_global_kpis:
+        raise _size_error("global_kpis", n_gkpi, layout.n_global_kpis)
+    if n_arew and n_arew != n * layout.n_components:
+        raise _size_error("agent_rewards", n_arew, n * layout.n_components)
     if not n_obs and not n_kpi:
         raise WireError(Code.CODE_SHAPE, "step carries neither observations nor KPIs")
     # a float64 sum: any inf/nan poisons it, and finite float32s cannot overflow it
     if not math.isfinite(raw.floats.sum(dtype=np.float64)):
-        bad = [w for w, a in (("obs", obs), ("state", state), ("rewards", rewards),
-                              ("kpis", kpis)) if not np.isfinite(a).all()]
+        bad = [w for w in _FLOAT_FIELDS if not np.isfinite(getattr(raw, w)).all()]
         raise WireError(Code.CODE_SHAPE, f"step {', '.join(bad)} contains non-finite values")
     n_avail = raw.n_avail
     if n_avail == 0:
@@ -632,6 +829,8 @@ def check_step(raw: RawStep, layout: WireLayout) -> WireStep:
         raw.terminated,
         raw.truncated,
         raw.truncation_reason,
+        gkpis if n_gkpi else None,
+        arew.reshape(n, layout.n_components) if n_arew else None,
     )
 
 
@@ -658,6 +857,39 @@ def check_actions(actions, layout: WireLayout, avail: np.ndarray | None = None) 
     return acts
 
 
+def check_continuous(continuous, layout: WireLayout) -> list[float]:
+    """Validate one joint action's continuous values (``[N, D]``, ``D = layout.n_continuous``;
+    ``None`` or an empty array for a session without continuous dimensions) and return them
+    flat, row-major by agent, with the columns beyond each agent's own dimensions zeroed.
+    Every value must be finite and within its dimension's ``[low, high]`` (``CODE_ACTION``)."""
+    n, d = layout.n_agents, layout.n_continuous
+    if continuous is None:
+        if d:
+            raise WireError(Code.CODE_ACTION, f"this session's agents have {d} continuous "
+                            "action dimensions: send their values too")
+        return []
+    try:
+        cont = np.asarray(continuous, np.float64)
+    except (TypeError, ValueError):
+        raise WireError(Code.CODE_ACTION, "continuous action values must be numbers") from None
+    if not d:
+        if cont.size:
+            raise WireError(Code.CODE_ACTION, f"{cont.size} continuous action values for "
+                            "agents without continuous dimensions")
+        return []
+    if cont.shape != (n, d):
+        raise WireError(Code.CODE_ACTION, f"continuous actions of shape {list(cont.shape)}, "
+                        f"expected [{n}, {d}] (agents x continuous dimensions)")
+    low, high, used = layout.continuous_low_high
+    cont = np.where(used, cont, 0.0)
+    bad = ~(np.isfinite(cont) & (cont >= low) & (cont <= high))
+    if bad.any():
+        i, j = (int(x) for x in np.argwhere(bad)[0])
+        raise WireError(Code.CODE_ACTION, f"agent {i}: continuous value {float(cont[i, j])!r} of "
+                        f"dimension {j} is not within [{low[i, j]:g}, {high[i, j]:g}]")
+    return cont.ravel().tolist()
+
+
 def _encode_varint(value: int) -> bytes:
     if value < 0x80:
         return bytes((value,))
@@ -669,11 +901,14 @@ def _encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
-def encode_action(session_id: str, step_index: int, actions: list[int]) -> bytes:
+def encode_action(session_id: str, step_index: int, actions: list[int],
+                  continuous: Sequence[float] = ()) -> bytes:
     """``Envelope{action}`` bytes, identical to protobuf's own serialization (tests check it).
 
     Hand-encoded because it is on every step's hot path: a handful of byte joins instead of
-    building three protobuf objects. ``actions`` must be non-negative ints (checked before).
+    building three protobuf objects. ``actions`` must be non-negative ints and ``continuous``
+    the flat continuous values (checked before: :func:`check_actions`,
+    :func:`check_continuous`).
     """
     parts = []
     if session_id:
@@ -685,14 +920,19 @@ def encode_action(session_id: str, step_index: int, actions: list[int]) -> bytes
         packed = bytes(actions) if max(actions) < 0x80 else \
             b"".join(_encode_varint(a) for a in actions)
         parts += (b"\x1a", _encode_varint(len(packed)), packed)
+    if len(continuous):
+        packed = np.asarray(continuous, "<f8").tobytes()
+        parts += (b"\x22", _encode_varint(len(packed)), packed)
     inner = b"".join(parts)
     return b"\x22" + _encode_varint(len(inner)) + inner
 
 
-def action_envelope(session_id: str, step_index: int, actions: list[int]) -> pb.Envelope:
+def action_envelope(session_id: str, step_index: int, actions: list[int],
+                    continuous: Sequence[float] = ()) -> pb.Envelope:
     """An ``Action`` envelope built by protobuf (the reference :func:`encode_action` matches)."""
     return pb.Envelope(
-        action=pb.Action(session_id=session_id, step_index=step_index, actions=actions)
+        action=pb.Action(session_id=session_id, step_index=step_index, actions=actions,
+                         continuous=list(continuous))
     )
 
 
@@ -709,6 +949,8 @@ def step_envelope(
     terminated: bool = False,
     truncated: bool = False,
     truncation_reason: str = "",
+    global_kpis=(),
+    agent_rewards=(),
 ) -> pb.Envelope:
     """A ``Step`` envelope from flat sequences (what a simulator sends; used by test sims)."""
     return pb.Envelope(
@@ -724,5 +966,7 @@ def step_envelope(
             terminated=terminated,
             truncated=truncated,
             truncation_reason=truncation_reason,
+            global_kpis=list(np.asarray(global_kpis, np.float32).ravel()),
+            agent_rewards=list(np.asarray(agent_rewards, np.float32).ravel()),
         )
     )

@@ -123,7 +123,10 @@ class Joined:
 
 @dataclass(frozen=True)
 class StepReceived:
-    """A simulator sent a step; unless ``step.done``, answer with :meth:`BridgeServer.send_action`."""
+    """A simulator sent a step; unless ``step.done``, answer with :meth:`BridgeServer.send_action`.
+
+    ``step`` carries everything the simulator sent, including ``global_kpis`` ``[G]`` and
+    ``agent_rewards`` ``[N, C]`` (``None`` where it sent none)."""
 
     session: Session
     step: WireStep
@@ -255,12 +258,17 @@ class BridgeServer:
                     self._check_at = now + EXPIRY_CHECK_S
                 return events
 
-    def send_action(self, session_id: str, actions: Sequence[int] | np.ndarray) -> bool:
-        """Answer a session's pending step with one action per agent.
+    def send_action(self, session_id: str, actions: Sequence[int] | np.ndarray,
+                    continuous: Sequence[Sequence[float]] | np.ndarray | None = None) -> bool:
+        """Answer a session's pending step with one action per agent (the joint discrete
+        index) and, for agents with hybrid action spaces, ``continuous`` values ``[N, D]``
+        (``D`` = the session's most continuous dimensions of an agent; columns beyond an
+        agent's own are ignored; required exactly when ``D > 0``).
 
         Returns ``False`` if the session is gone or closing (its :class:`Ended` event says
         why). Raises ``ValueError`` (a :class:`WireError` with ``CODE_ACTION``) for an action
-        vector of the wrong length, out of range or unavailable — nothing is sent then.
+        vector of the wrong length, out of range or unavailable, or continuous values of the
+        wrong shape, non-finite or out of their bounds — nothing is sent then.
         """
         s = self._sessions.get(session_id)
         if s is None or s.state is not SessionState.OUR_TURN:
@@ -269,8 +277,9 @@ class BridgeServer:
             return False
         step = s.pending
         acts = codec.check_actions(actions, s.layout, step.avail_actions)
+        cont = codec.check_continuous(continuous, s.layout)
         if not self._send_bytes(s.framing, codec.encode_action(s.session_id, step.step_index,
-                                                                acts)):
+                                                                acts, cont)):
             self._end(s, "simulator unreachable when sending its action", clean=False)
             return False
         s.state = SessionState.SIM_TURN

@@ -37,7 +37,14 @@ from xr_codec_marl.bridge.server import (
     Joined,
     StepReceived,
 )
-from xr_codec_marl.core.api import EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.core.api import (
+    EnvSpec,
+    HybridActions,
+    Observation,
+    StepResult,
+    split_actions,
+    validate_actions,
+)
 from xr_codec_marl.core.scenario import Ns3Glue
 from xr_codec_marl.errors import SimulatorError
 
@@ -205,10 +212,12 @@ class Ns3Env:
         return Observation(self._obs, self._state, self._avail,
                            self._info(first, self._kpis, np.zeros(b, bool)))
 
-    def step(self, actions: np.ndarray) -> StepResult:
-        """Send every live worker its joint action; collect each one's next window."""
+    def step(self, actions: np.ndarray | HybridActions) -> StepResult:
+        """Send every live worker its joint action (and continuous values, for hybrid action
+        spaces); collect each one's next window."""
         if self._needs_reset:
             raise RuntimeError("call reset() before step() (episode over or never started)")
+        _, continuous = split_actions(actions)
         actions = validate_actions(self.spec, actions, self._avail)
         b = self.num_envs
         incoming: list[WireStep | None] = [None] * b
@@ -218,7 +227,8 @@ class Ns3Env:
             if self._done[i]:
                 continue
             sid = self._sessions[i]
-            if sid is not None and self.server.send_action(sid, actions[i]):
+            if sid is not None and self.server.send_action(
+                    sid, actions[i], None if continuous is None else continuous[i]):
                 waiting.add(i)
             else:
                 died[i] = "simulator gone before its action could be sent"
@@ -453,13 +463,20 @@ class Ns3Env:
         """The step's ``info``. ``measured[i]``: worker ``i`` sent this window; where it did not
         (it died, went silent, or its episode was already over) ``kpis[i]`` are zeros standing
         for nothing, and no average may count them."""
-        return {
+        info: dict[str, object] = {
             "kpis": kpis.copy(),
             "measured": measured,
             "truncation_reason": list(self._reasons),
             "sim_time_s": np.array([ws.sim_time_s if ws is not None else np.nan for ws in steps]),
             "seeds": list(self._seeds),
         }
+        if self.spec.global_kpi_names:  # [B, G], zeros where a worker measured none
+            g = np.zeros((self.num_envs, len(self.spec.global_kpi_names)), np.float32)
+            for i, ws in enumerate(steps):
+                if ws is not None and ws.global_kpis is not None:
+                    g[i] = ws.global_kpis
+            info["global_kpis"] = g
+        return info
 
     def _end_episode(self, reason: str) -> None:
         """Close every live session and stop the launched simulators of the last episode."""

@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16xrmarl/v1/bridge.proto\x12\txrmarl.v1\"a\n\tAgentInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08obs_size\x18\x03 \x01(\r\x12\x11\n\tn_actions\x18\x04 \x01(\r\x12\x15\n\raction_values\x18\x05 \x03(\x01\"\xcf\x02\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x10\n\x08scenario\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\x0b\n\x03run\x18\x04 \x01(\r\x12$\n\x06\x61gents\x18\x05 \x03(\x0b\x32\x14.xrmarl.v1.AgentInfo\x12\x12\n\nstate_size\x18\x06 \x01(\r\x12\x19\n\x11reward_components\x18\x07 \x03(\t\x12\x11\n\tkpi_names\x18\x08 \x03(\t\x12\x17\n\x0fstep_interval_s\x18\t \x01(\x01\x12\x15\n\repisode_limit\x18\n \x01(\r\x12\x34\n\nparameters\x18\x0b \x03(\x0b\x32 .xrmarl.v1.Hello.ParametersEntry\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x18\n\x10protocol_version\x18\x02 \x01(\r\"\xd6\x01\n\x04Step\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nstep_index\x18\x02 \x01(\x04\x12\x12\n\nsim_time_s\x18\x03 \x01(\x01\x12\x0b\n\x03obs\x18\x04 \x03(\x02\x12\r\n\x05state\x18\x05 \x03(\x02\x12\x15\n\ravail_actions\x18\x06 \x03(\x08\x12\x0f\n\x07rewards\x18\x07 \x03(\x02\x12\x0c\n\x04kpis\x18\x08 \x03(\x02\x12\x12\n\nterminated\x18\t \x01(\x08\x12\x11\n\ttruncated\x18\n \x01(\x08\x12\x19\n\x11truncation_reason\x18\x0b \x01(\t\"A\n\x06\x41\x63tion\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nstep_index\x18\x02 \x01(\x04\x12\x0f\n\x07\x61\x63tions\x18\x03 \x03(\r\"\x88\x02\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.xrmarl.v1.Error.Code\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66\x61tal\x18\x03 \x01(\x08\"\xb9\x01\n\x04\x43ode\x12\x14\n\x10\x43ODE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43ODE_BAD_MESSAGE\x10\x01\x12\x13\n\x0f\x43ODE_UNEXPECTED\x10\x02\x12\x10\n\x0c\x43ODE_VERSION\x10\x03\x12\x0e\n\nCODE_SHAPE\x10\x04\x12\x0f\n\x0b\x43ODE_ACTION\x10\x05\x12\x18\n\x14\x43ODE_UNKNOWN_SESSION\x10\x06\x12\x10\n\x0c\x43ODE_TIMEOUT\x10\x07\x12\x11\n\rCODE_INTERNAL\x10\x08\"+\n\x05\x43lose\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"-\n\x07Goodbye\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x8f\x02\n\x08\x45nvelope\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.xrmarl.v1.HelloH\x00\x12%\n\x07welcome\x18\x02 \x01(\x0b\x32\x12.xrmarl.v1.WelcomeH\x00\x12\x1f\n\x04step\x18\x03 \x01(\x0b\x32\x0f.xrmarl.v1.StepH\x00\x12#\n\x06\x61\x63tion\x18\x04 \x01(\x0b\x32\x11.xrmarl.v1.ActionH\x00\x12!\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x10.xrmarl.v1.ErrorH\x00\x12!\n\x05\x63lose\x18\x06 \x01(\x0b\x32\x10.xrmarl.v1.CloseH\x00\x12%\n\x07goodbye\x18\x07 \x01(\x0b\x32\x12.xrmarl.v1.GoodbyeH\x00\x42\x06\n\x04\x62ody*Q\n\x0fProtocolVersion\x12 \n\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x1c\n\x18PROTOCOL_VERSION_CURRENT\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16xrmarl/v1/bridge.proto\x12\txrmarl.v1\"V\n\nActionHead\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\t\n\x01n\x18\x02 \x01(\r\x12\x0e\n\x06values\x18\x03 \x03(\x01\x12\x0f\n\x07ordered\x18\x04 \x01(\x08\x12\x0e\n\x06labels\x18\x05 \x03(\t\"F\n\rContinuousDim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03low\x18\x02 \x01(\x01\x12\x0c\n\x04high\x18\x03 \x01(\x01\x12\x0c\n\x04unit\x18\x04 \x01(\t\"\xfe\x01\n\tAgentInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08obs_size\x18\x03 \x01(\r\x12\x11\n\tn_actions\x18\x04 \x01(\r\x12\x15\n\raction_values\x18\x05 \x03(\x01\x12\x1c\n\x0f\x61\x63tions_ordered\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x15\n\raction_labels\x18\x07 \x03(\t\x12$\n\x05heads\x18\x08 \x03(\x0b\x32\x15.xrmarl.v1.ActionHead\x12,\n\ncontinuous\x18\t \x03(\x0b\x32\x18.xrmarl.v1.ContinuousDimB\x12\n\x10_actions_ordered\"\xe9\x02\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x10\n\x08scenario\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\x0b\n\x03run\x18\x04 \x01(\r\x12$\n\x06\x61gents\x18\x05 \x03(\x0b\x32\x14.xrmarl.v1.AgentInfo\x12\x12\n\nstate_size\x18\x06 \x01(\r\x12\x19\n\x11reward_components\x18\x07 \x03(\t\x12\x11\n\tkpi_names\x18\x08 \x03(\t\x12\x17\n\x0fstep_interval_s\x18\t \x01(\x01\x12\x15\n\repisode_limit\x18\n \x01(\r\x12\x34\n\nparameters\x18\x0b \x03(\x0b\x32 .xrmarl.v1.Hello.ParametersEntry\x12\x18\n\x10global_kpi_names\x18\x0c \x03(\t\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x18\n\x10protocol_version\x18\x02 \x01(\r\"\x82\x02\n\x04Step\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nstep_index\x18\x02 \x01(\x04\x12\x12\n\nsim_time_s\x18\x03 \x01(\x01\x12\x0b\n\x03obs\x18\x04 \x03(\x02\x12\r\n\x05state\x18\x05 \x03(\x02\x12\x15\n\ravail_actions\x18\x06 \x03(\x08\x12\x0f\n\x07rewards\x18\x07 \x03(\x02\x12\x0c\n\x04kpis\x18\x08 \x03(\x02\x12\x12\n\nterminated\x18\t \x01(\x08\x12\x11\n\ttruncated\x18\n \x01(\x08\x12\x19\n\x11truncation_reason\x18\x0b \x01(\t\x12\x13\n\x0bglobal_kpis\x18\x0c \x03(\x02\x12\x15\n\ragent_rewards\x18\r \x03(\x02\"U\n\x06\x41\x63tion\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nstep_index\x18\x02 \x01(\x04\x12\x0f\n\x07\x61\x63tions\x18\x03 \x03(\r\x12\x12\n\ncontinuous\x18\x04 \x03(\x01\"\x88\x02\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.xrmarl.v1.Error.Code\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66\x61tal\x18\x03 \x01(\x08\"\xb9\x01\n\x04\x43ode\x12\x14\n\x10\x43ODE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43ODE_BAD_MESSAGE\x10\x01\x12\x13\n\x0f\x43ODE_UNEXPECTED\x10\x02\x12\x10\n\x0c\x43ODE_VERSION\x10\x03\x12\x0e\n\nCODE_SHAPE\x10\x04\x12\x0f\n\x0b\x43ODE_ACTION\x10\x05\x12\x18\n\x14\x43ODE_UNKNOWN_SESSION\x10\x06\x12\x10\n\x0c\x43ODE_TIMEOUT\x10\x07\x12\x11\n\rCODE_INTERNAL\x10\x08\"+\n\x05\x43lose\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"-\n\x07Goodbye\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x8f\x02\n\x08\x45nvelope\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.xrmarl.v1.HelloH\x00\x12%\n\x07welcome\x18\x02 \x01(\x0b\x32\x12.xrmarl.v1.WelcomeH\x00\x12\x1f\n\x04step\x18\x03 \x01(\x0b\x32\x0f.xrmarl.v1.StepH\x00\x12#\n\x06\x61\x63tion\x18\x04 \x01(\x0b\x32\x11.xrmarl.v1.ActionH\x00\x12!\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x10.xrmarl.v1.ErrorH\x00\x12!\n\x05\x63lose\x18\x06 \x01(\x0b\x32\x10.xrmarl.v1.CloseH\x00\x12%\n\x07goodbye\x18\x07 \x01(\x0b\x32\x12.xrmarl.v1.GoodbyeH\x00\x42\x06\n\x04\x62ody*Q\n\x0fProtocolVersion\x12 \n\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x1c\n\x18PROTOCOL_VERSION_CURRENT\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +35,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_HELLO_PARAMETERSENTRY']._loaded_options = None
   _globals['_HELLO_PARAMETERSENTRY']._serialized_options = b'8\001'
-  _globals['_PROTOCOLVERSION']._serialized_start=1448
-  _globals['_PROTOCOLVERSION']._serialized_end=1529
-  _globals['_AGENTINFO']._serialized_start=37
-  _globals['_AGENTINFO']._serialized_end=134
-  _globals['_HELLO']._serialized_start=137
-  _globals['_HELLO']._serialized_end=472
-  _globals['_HELLO_PARAMETERSENTRY']._serialized_start=423
-  _globals['_HELLO_PARAMETERSENTRY']._serialized_end=472
-  _globals['_WELCOME']._serialized_start=474
-  _globals['_WELCOME']._serialized_end=529
-  _globals['_STEP']._serialized_start=532
-  _globals['_STEP']._serialized_end=746
-  _globals['_ACTION']._serialized_start=748
-  _globals['_ACTION']._serialized_end=813
-  _globals['_ERROR']._serialized_start=816
-  _globals['_ERROR']._serialized_end=1080
-  _globals['_ERROR_CODE']._serialized_start=895
-  _globals['_ERROR_CODE']._serialized_end=1080
-  _globals['_CLOSE']._serialized_start=1082
-  _globals['_CLOSE']._serialized_end=1125
-  _globals['_GOODBYE']._serialized_start=1127
-  _globals['_GOODBYE']._serialized_end=1172
-  _globals['_ENVELOPE']._serialized_start=1175
-  _globals['_ENVELOPE']._serialized_end=1446
+  _globals['_PROTOCOLVERSION']._serialized_start=1856
+  _globals['_PROTOCOLVERSION']._serialized_end=1937
+  _globals['_ACTIONHEAD']._serialized_start=37
+  _globals['_ACTIONHEAD']._serialized_end=123
+  _globals['_CONTINUOUSDIM']._serialized_start=125
+  _globals['_CONTINUOUSDIM']._serialized_end=195
+  _globals['_AGENTINFO']._serialized_start=198
+  _globals['_AGENTINFO']._serialized_end=452
+  _globals['_HELLO']._serialized_start=455
+  _globals['_HELLO']._serialized_end=816
+  _globals['_HELLO_PARAMETERSENTRY']._serialized_start=767
+  _globals['_HELLO_PARAMETERSENTRY']._serialized_end=816
+  _globals['_WELCOME']._serialized_start=818
+  _globals['_WELCOME']._serialized_end=873
+  _globals['_STEP']._serialized_start=876
+  _globals['_STEP']._serialized_end=1134
+  _globals['_ACTION']._serialized_start=1136
+  _globals['_ACTION']._serialized_end=1221
+  _globals['_ERROR']._serialized_start=1224
+  _globals['_ERROR']._serialized_end=1488
+  _globals['_ERROR_CODE']._serialized_start=1303
+  _globals['_ERROR_CODE']._serialized_end=1488
+  _globals['_CLOSE']._serialized_start=1490
+  _globals['_CLOSE']._serialized_end=1533
+  _globals['_GOODBYE']._serialized_start=1535
+  _globals['_GOODBYE']._serialized_end=1580
+  _globals['_ENVELOPE']._serialized_start=1583
+  _globals['_ENVELOPE']._serialized_end=1854
 # @@protoc_insertion_point(module_scope)

@@ -16,22 +16,56 @@ class ProtocolVersion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 PROTOCOL_VERSION_UNSPECIFIED: ProtocolVersion
 PROTOCOL_VERSION_CURRENT: ProtocolVersion
 
+class ActionHead(_message.Message):
+    __slots__ = ("name", "n", "values", "ordered", "labels")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    ORDERED_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    n: int
+    values: _containers.RepeatedScalarFieldContainer[float]
+    ordered: bool
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., n: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., ordered: _Optional[bool] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ContinuousDim(_message.Message):
+    __slots__ = ("name", "low", "high", "unit")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    low: float
+    high: float
+    unit: str
+    def __init__(self, name: _Optional[str] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., unit: _Optional[str] = ...) -> None: ...
+
 class AgentInfo(_message.Message):
-    __slots__ = ("id", "kind", "obs_size", "n_actions", "action_values")
+    __slots__ = ("id", "kind", "obs_size", "n_actions", "action_values", "actions_ordered", "action_labels", "heads", "continuous")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     OBS_SIZE_FIELD_NUMBER: _ClassVar[int]
     N_ACTIONS_FIELD_NUMBER: _ClassVar[int]
     ACTION_VALUES_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_ORDERED_FIELD_NUMBER: _ClassVar[int]
+    ACTION_LABELS_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    CONTINUOUS_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: str
     obs_size: int
     n_actions: int
     action_values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., obs_size: _Optional[int] = ..., n_actions: _Optional[int] = ..., action_values: _Optional[_Iterable[float]] = ...) -> None: ...
+    actions_ordered: bool
+    action_labels: _containers.RepeatedScalarFieldContainer[str]
+    heads: _containers.RepeatedCompositeFieldContainer[ActionHead]
+    continuous: _containers.RepeatedCompositeFieldContainer[ContinuousDim]
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., obs_size: _Optional[int] = ..., n_actions: _Optional[int] = ..., action_values: _Optional[_Iterable[float]] = ..., actions_ordered: _Optional[bool] = ..., action_labels: _Optional[_Iterable[str]] = ..., heads: _Optional[_Iterable[_Union[ActionHead, _Mapping]]] = ..., continuous: _Optional[_Iterable[_Union[ContinuousDim, _Mapping]]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("protocol_version", "scenario", "seed", "run", "agents", "state_size", "reward_components", "kpi_names", "step_interval_s", "episode_limit", "parameters")
+    __slots__ = ("protocol_version", "scenario", "seed", "run", "agents", "state_size", "reward_components", "kpi_names", "step_interval_s", "episode_limit", "parameters", "global_kpi_names")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +84,7 @@ class Hello(_message.Message):
     STEP_INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
     EPISODE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    GLOBAL_KPI_NAMES_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     scenario: str
     seed: int
@@ -61,7 +96,8 @@ class Hello(_message.Message):
     step_interval_s: float
     episode_limit: int
     parameters: _containers.ScalarMap[str, str]
-    def __init__(self, protocol_version: _Optional[int] = ..., scenario: _Optional[str] = ..., seed: _Optional[int] = ..., run: _Optional[int] = ..., agents: _Optional[_Iterable[_Union[AgentInfo, _Mapping]]] = ..., state_size: _Optional[int] = ..., reward_components: _Optional[_Iterable[str]] = ..., kpi_names: _Optional[_Iterable[str]] = ..., step_interval_s: _Optional[float] = ..., episode_limit: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    global_kpi_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, protocol_version: _Optional[int] = ..., scenario: _Optional[str] = ..., seed: _Optional[int] = ..., run: _Optional[int] = ..., agents: _Optional[_Iterable[_Union[AgentInfo, _Mapping]]] = ..., state_size: _Optional[int] = ..., reward_components: _Optional[_Iterable[str]] = ..., kpi_names: _Optional[_Iterable[str]] = ..., step_interval_s: _Optional[float] = ..., episode_limit: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., global_kpi_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("session_id", "protocol_version")
@@ -72,7 +108,7 @@ class Welcome(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., protocol_version: _Optional[int] = ...) -> None: ...
 
 class Step(_message.Message):
-    __slots__ = ("session_id", "step_index", "sim_time_s", "obs", "state", "avail_actions", "rewards", "kpis", "terminated", "truncated", "truncation_reason")
+    __slots__ = ("session_id", "step_index", "sim_time_s", "obs", "state", "avail_actions", "rewards", "kpis", "terminated", "truncated", "truncation_reason", "global_kpis", "agent_rewards")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
     SIM_TIME_S_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +120,8 @@ class Step(_message.Message):
     TERMINATED_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     TRUNCATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    GLOBAL_KPIS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_REWARDS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     step_index: int
     sim_time_s: float
@@ -95,17 +133,21 @@ class Step(_message.Message):
     terminated: bool
     truncated: bool
     truncation_reason: str
-    def __init__(self, session_id: _Optional[str] = ..., step_index: _Optional[int] = ..., sim_time_s: _Optional[float] = ..., obs: _Optional[_Iterable[float]] = ..., state: _Optional[_Iterable[float]] = ..., avail_actions: _Optional[_Iterable[bool]] = ..., rewards: _Optional[_Iterable[float]] = ..., kpis: _Optional[_Iterable[float]] = ..., terminated: _Optional[bool] = ..., truncated: _Optional[bool] = ..., truncation_reason: _Optional[str] = ...) -> None: ...
+    global_kpis: _containers.RepeatedScalarFieldContainer[float]
+    agent_rewards: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, session_id: _Optional[str] = ..., step_index: _Optional[int] = ..., sim_time_s: _Optional[float] = ..., obs: _Optional[_Iterable[float]] = ..., state: _Optional[_Iterable[float]] = ..., avail_actions: _Optional[_Iterable[bool]] = ..., rewards: _Optional[_Iterable[float]] = ..., kpis: _Optional[_Iterable[float]] = ..., terminated: _Optional[bool] = ..., truncated: _Optional[bool] = ..., truncation_reason: _Optional[str] = ..., global_kpis: _Optional[_Iterable[float]] = ..., agent_rewards: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Action(_message.Message):
-    __slots__ = ("session_id", "step_index", "actions")
+    __slots__ = ("session_id", "step_index", "actions", "continuous")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CONTINUOUS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     step_index: int
     actions: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, session_id: _Optional[str] = ..., step_index: _Optional[int] = ..., actions: _Optional[_Iterable[int]] = ...) -> None: ...
+    continuous: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, session_id: _Optional[str] = ..., step_index: _Optional[int] = ..., actions: _Optional[_Iterable[int]] = ..., continuous: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("code", "message", "fatal")
