@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     rep = build_report(out, table, kpis, logs, reference=reference_name, meta=meta,
                        kpi_specs=spec.kpis, axes=scenario.sweep_axes,
                        component_labels={r.name: r.label for r in spec.rewards if r.label},
-                       agent_colours=agent_colours(spec, scenario.agent_colours))
+                       agent_colours=agent_colours(spec, scenario.agent_colours, cycle=False))
     result = {"report": str(rep.path), "files": files, "figures": rep.figures,
               "summary": rep.summary, "warnings": rep.warnings + notes}  # fmt: skip
     (out / "summary.json").write_text(json.dumps(result, indent=2, default=json_default))

@@ -40,19 +40,24 @@ COMPARISONS = {"inc": "the next higher action", "dec": "the next lower action",
                "alt": "its strongest alternative"}  # fmt: skip
 
 
-def agent_colours(spec: Any, palette: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Colour per agent id: ``palette`` by agent id, then by agent kind, else the cycle."""
+def agent_colours(spec: Any, palette: Mapping[str, str] | None = None,
+                  cycle: bool = True) -> dict[str, str]:
+    """Colour per agent id: ``palette`` by agent id, then by agent kind, else (``cycle``) the
+    default cycle; without ``cycle`` agents the palette does not name are left out."""
     palette = palette or {}
     out = {}
     for i, a in enumerate(spec.agents):
-        out[a.agent_id] = palette.get(a.agent_id) or palette.get(a.kind) or _hex(CYCLE[i % len(CYCLE)])
+        colour = palette.get(a.agent_id) or palette.get(a.kind)
+        if colour or cycle:
+            out[a.agent_id] = colour or _hex(CYCLE[i % len(CYCLE)])
     return out
 
 
 @dataclass
 class Style:
     """What the figures name and colour: the settings columns and their sweep axes, component
-    labels and agent colours (all optional; plain names and the default cycle otherwise)."""
+    labels and agent colours for the agent panels' titles (all optional: plain names, the
+    default component cycle and black titles otherwise)."""
 
     group: Sequence[str] | None = None
     axes: Sequence[Any] = ()
