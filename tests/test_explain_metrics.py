@@ -225,3 +225,21 @@ def test_greedy_rdfx_sums_are_non_negative(q: np.ndarray) -> None:
     k = greedy_actions(q)
     assert rdfx(q, k, "inc").sum() >= 0
     assert rdfx(q, k, "dec").sum() >= 0
+
+
+def test_runner_up_is_the_best_other_available_action() -> None:
+    from xr_codec_marl.explain.metrics import runner_up
+
+    q = np.array([[1.0, 2.0, 0.0, 0.5], [3.0, 5.0, 4.0, 1.0], [0.0, -1.0, 2.0, 3.0]])  # sums 4 6 6 4.5
+    assert int(runner_up(q, np.int64(1))) == 2  # the tie at 6 goes to the lower other index
+    assert int(runner_up(q, np.int64(2))) == 1
+    assert int(runner_up(q, np.int64(1), weights=[0.0, 0.0, 1.0])) == 3  # ranked by sum_c w_c Q_c
+    avail = np.array([False, True, False, True])
+    assert int(runner_up(q, np.int64(1), avail)) == 3
+    assert int(runner_up(q, np.int64(1), np.array([False, True, False, False]))) == 1  # no other
+    out = explain_q(q[None], chosen=np.array([1]), alt=True)
+    np.testing.assert_array_equal(out["alt"], [2])
+    np.testing.assert_allclose(out["rdx_alt"][0], q[:, 1] - q[:, 2])
+    assert "alt" not in explain_q(q[None])  # only on request: ordered spaces keep inc/dec only
+    t = runner_up(torch.tensor(q), torch.tensor(1))
+    assert isinstance(t, torch.Tensor) and int(t) == 2

@@ -121,3 +121,22 @@ def test_ray_engine_runs_cells_on_a_local_cluster(tmp_path):
     run_sweep(local)
     local_rows = collect(tmp_path / "local", plan(local)).drop(columns="code_version")
     pd.testing.assert_frame_equal(ray_rows, local_rows)
+
+
+def test_compare_follows_the_declarations_team_rule_and_direction():
+    """A KPI without a better direction is never better/worse; team 'min' combines agents."""
+    from xr_codec_marl.core.kpis import KpiSpec
+
+    kpis = [KpiSpec("worst", direction="higher", team="min"), KpiSpec("size", direction="none")]
+    rows = []
+    for policy, lo in (("ref", 1.0), ("p", 2.0)):
+        for e in range(4):
+            for agent, v in (("a", lo), ("b", 10.0)):
+                rows.append({"policy": policy, "seed": 0, "episode": e, "agent": agent,
+                             "worst": v + 0.01 * e, "size": 2.0 * lo})
+    cmp = compare_to_reference(pd.DataFrame(rows), "ref", kpis).set_index("kpi")
+    assert cmp.loc["worst", "ref_mean"] == pytest.approx(1.015)  # min over agents, not mean
+    assert cmp.loc["worst", "better"]
+    assert cmp.loc["size", "change_pct"] == pytest.approx(100.0)
+    assert not cmp.loc["size", "better"] and not cmp.loc["size", "worse"]
+    assert set(cmp["policy"]) == {"p"} and "seed" not in cmp.columns
