@@ -41,7 +41,7 @@ import zmq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from xr_codec_marl.bridge import codec
+from xr_codec_marl.bridge import wire
 from xr_codec_marl.bridge.server import BridgeServer
 from xr_codec_marl.core.api import AgentSpec, EnvSpec
 from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
@@ -126,9 +126,9 @@ def bench_floor(probe: str, steps: int) -> dict:
         timeout_s=600))
     try:
         ident, _ = sock.recv_multipart()
-        sock.send_multipart([ident, codec.encode(codec.welcome_envelope("s"))])
-        replies = [codec.encode_action("s", t, [1, 2, 3]) for t in range(steps)]
-        replies.append(codec.encode(codec.close_envelope("s", "episode over")))
+        sock.send_multipart([ident, wire.encode(wire.welcome_envelope("s"))])
+        replies = [wire.encode_action("s", t, [1, 2, 3]) for t in range(steps)]
+        replies.append(wire.encode(wire.close_envelope("s", "episode over")))
         for reply in replies:
             if not sock.poll(5000):
                 raise RuntimeError("floor: probe stopped sending")
@@ -219,11 +219,11 @@ def in_process_costs(steps: int) -> dict:
     from xr_codec_marl.bridge.proto import bridge_pb2 as pb
     from xr_codec_marl.bridge.server import Joined
 
-    dealer.send(codec.encode(pb.Envelope(hello=codec.hello_from_spec(spec, send_rewards=False))))
+    dealer.send(wire.encode(pb.Envelope(hello=wire.hello_from_spec(spec, send_rewards=False))))
     sid = next(e for e in server.poll(1.0) if isinstance(e, Joined)).session.session_id
     dealer.recv()
     a, j = np.meshgrid(np.arange(3), np.arange(5), indexing="ij")
-    msgs = [codec.encode(codec.step_envelope(
+    msgs = [wire.encode(wire.step_envelope(
         sid, t, 0.5 * t, obs=t + 0.5 * a + 0.0625 * j, state=-(t + 0.125 * np.arange(15)),
         avail_actions=np.ones((3, 10), bool), kpis=np.full((3, 8), 0.5 + t % 7)))
         for t in range(steps)]
@@ -231,7 +231,7 @@ def in_process_costs(steps: int) -> dict:
     rep.bind("inproc://raw-bench")
     req = ctx.socket(zmq.REQ)
     req.connect("inproc://raw-bench")
-    reply = codec.encode_action(sid, 1, [1, 2, 3])
+    reply = wire.encode_action(sid, 1, [1, 2, 3])
 
     def raw(t: int) -> None:
         req.send(msgs[t])
@@ -241,8 +241,8 @@ def in_process_costs(steps: int) -> dict:
 
     def raw_protobuf(t: int) -> None:
         req.send(msgs[t])
-        env = codec.decode(rep.recv())
-        rep.send(codec.action_envelope(sid, env.step.step_index, [1, 2, 3]).SerializeToString())
+        env = wire.decode(rep.recv())
+        rep.send(wire.action_envelope(sid, env.step.step_index, [1, 2, 3]).SerializeToString())
         req.recv()
 
     def bridge(t: int) -> None:
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         if not is_up_to_date():
             build_ns3()
         probe = str(find_binary("xrmarl-bridge-probe"))
-    action_bytes = len(codec.encode(codec.action_envelope("0001-abcdef", 12345, [9, 9, 9])))
+    action_bytes = len(wire.encode(wire.action_envelope("0001-abcdef", 12345, [9, 9, 9])))
     info = machine()
     ways = ("raw", "floor", "bridge", "server", "env")
     results: dict[str, list[dict]] = {w: [] for w in ways}

@@ -16,8 +16,8 @@ import pytest
 import zmq
 from test_bridge_fakesim import T
 
-from xr_codec_marl.bridge import codec
-from xr_codec_marl.bridge.codec import Code
+from xr_codec_marl.bridge import wire
+from xr_codec_marl.bridge.wire import Code
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, Ended, Joined, StepReceived
 from xr_codec_marl.core.api import AgentSpec, EnvSpec
@@ -209,15 +209,15 @@ def test_probe_refuses_out_of_range_and_short_actions(probe):
         try:
             assert router.poll(int(3 * T * 1000)), "no hello from the probe"
             ident, _ = router.recv_multipart()
-            router.send_multipart([ident, codec.encode(codec.welcome_envelope("s1"))])
+            router.send_multipart([ident, wire.encode(wire.welcome_envelope("s1"))])
             assert router.poll(int(3 * T * 1000))
             ident, step = router.recv_multipart()
-            assert codec.decode(step).step.step_index == 0
-            router.send_multipart([ident, codec.encode(pb.Envelope(
+            assert wire.decode(step).step.step_index == 0
+            router.send_multipart([ident, wire.encode(pb.Envelope(
                 action=pb.Action(session_id="s1", step_index=0, actions=actions)))])
             assert router.poll(int(3 * T * 1000))
             _, reply = router.recv_multipart()
-            err = codec.decode(reply).error
+            err = wire.decode(reply).error
             assert err.code == Code.CODE_ACTION and words in err.message
             rc, lines = finish(proc)
             assert rc == 4 and lines[-1]["code"] == "CODE_ACTION"
@@ -354,22 +354,22 @@ def test_probe_sends_every_field_of_the_schema(probe):
     try:
         assert router.poll(int(3 * T * 1000)), "no hello from the probe"
         ident, data = router.recv_multipart()
-        hello = codec.decode(data).hello
+        hello = wire.decode(data).hello
         note(hello)
         for agent in hello.agents:
             note(agent)
             for x in (*agent.heads, *agent.continuous):
                 note(x)
-        router.send_multipart([ident, codec.encode(codec.welcome_envelope("s1"))])
-        spec = codec.spec_from_hello(hello)
+        router.send_multipart([ident, wire.encode(wire.welcome_envelope("s1"))])
+        spec = wire.spec_from_hello(hello)
         for t in range(3):
             assert router.poll(int(3 * T * 1000))
             ident, data = router.recv_multipart()
-            step = codec.decode(data).step
+            step = wire.decode(data).step
             note(step)
-            reply = (codec.close_envelope("s1", "done") if t == 2 else codec.action_envelope(
+            reply = (wire.close_envelope("s1", "done") if t == 2 else wire.action_envelope(
                 "s1", t, [0, 0, 0], [0.5] * (spec.n_agents * spec.n_continuous)))
-            router.send_multipart([ident, codec.encode(reply)])
+            router.send_multipart([ident, wire.encode(reply)])
         rc, lines = finish(proc)
         assert rc == 0, lines
     finally:
@@ -401,14 +401,14 @@ def test_probe_refuses_bad_continuous_values(probe, continuous, words):
     try:
         assert router.poll(int(3 * T * 1000)), "no hello from the probe"
         ident, _ = router.recv_multipart()
-        router.send_multipart([ident, codec.encode(codec.welcome_envelope("s1"))])
+        router.send_multipart([ident, wire.encode(wire.welcome_envelope("s1"))])
         assert router.poll(int(3 * T * 1000))
         ident, _ = router.recv_multipart()
-        router.send_multipart([ident, codec.encode(
-            codec.action_envelope("s1", 0, [0, 1, 2], continuous))])
+        router.send_multipart([ident, wire.encode(
+            wire.action_envelope("s1", 0, [0, 1, 2], continuous))])
         assert router.poll(int(3 * T * 1000))
         _, reply = router.recv_multipart()
-        err = codec.decode(reply).error
+        err = wire.decode(reply).error
         assert err.code == Code.CODE_ACTION and words in err.message, err.message
         rc, lines = finish(proc)
         assert rc == 4 and lines[-1]["code"] == "CODE_ACTION"

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # when run as a script by the launcher tests
     sys.path.insert(0, str(ROOT))
 
-from xr_codec_marl.bridge import codec
+from xr_codec_marl.bridge import wire
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, Ended, StepReceived
 from xr_codec_marl.core.api import EnvSpec
@@ -69,10 +69,10 @@ class SimSocket:
     def recv(self, timeout_s: float = T) -> pb.Envelope:
         if not self.sock.poll(int(timeout_s * 1000)):
             raise TimeoutError(f"no reply within {timeout_s} s")
-        return codec.decode(self.sock.recv())
+        return wire.decode(self.sock.recv())
 
     def hello(self, spec: EnvSpec, seed: int = 0, timeout_s: float = T, **kw) -> pb.Envelope:
-        self.send(pb.Envelope(hello=codec.hello_from_spec(spec, seed, **kw)))
+        self.send(pb.Envelope(hello=wire.hello_from_spec(spec, seed, **kw)))
         return self.recv(timeout_s)
 
     def close(self) -> None:
@@ -118,7 +118,7 @@ def run_episode(
                 "state": rng.uniform(0, 1, spec.state_size),
                 "rewards": rng.uniform(0, 1, spec.n_components) if t else (),
             }
-            sim.send(codec.step_envelope(sid, t, 0.5 * t, kpis=kpis, truncated=last,
+            sim.send(wire.step_envelope(sid, t, 0.5 * t, kpis=kpis, truncated=last,
                                          truncation_reason="episode limit" if last else "",
                                          **extra))
             if on_step is not None:

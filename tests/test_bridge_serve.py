@@ -49,7 +49,7 @@ def test_serve_answers_two_simulators_with_aps_and_reports_episodes(tmp_path, ca
 def test_serve_refuses_simulators_of_another_ring(tmp_path, capsys):
     from test_bridge_fakesim import SimSocket
 
-    from xr_codec_marl.bridge import codec
+    from xr_codec_marl.bridge import wire
     from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 
     ep = f"ipc://{tmp_path}/serve.sock"
@@ -57,7 +57,7 @@ def test_serve_refuses_simulators_of_another_ring(tmp_path, capsys):
     th, out = run_serve(["serve", "--bind", ep, "--policy", "max", "--episodes", "1",
                          "--ring", "200", "--episode-limit", "6", "--timeout", str(T)])
     sim = SimSocket(ep)
-    hello = codec.hello_from_spec(spec, 1, parameters={"ring_m": "400"})
+    hello = wire.hello_from_spec(spec, 1, parameters={"ring_m": "400"})
     sim.send(pb.Envelope(hello=hello))
     reply = sim.recv(2 * T)
     assert reply.error.message == "simulator ring_m 400, this server serves 200"

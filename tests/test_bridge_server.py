@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from test_bridge_fakesim import SimSocket, SimThread, T, serve_until_ended, xr_spec
 
-from xr_codec_marl.bridge import codec
-from xr_codec_marl.bridge.codec import Code, WireError
+from xr_codec_marl.bridge import wire
+from xr_codec_marl.bridge.wire import Code, WireError
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, Ended, Joined, StepReceived
 
@@ -47,12 +47,12 @@ def poll_until(server, pred, timeout_s=3 * T):
 def handshake(server, spec, seed=0, identity=None):
     """A simulator socket that has been welcomed (the server polled for it)."""
     sim = SimSocket(server.endpoint, identity)
-    sim.send(pb.Envelope(hello=codec.hello_from_spec(spec, seed, send_rewards=False)))
+    sim.send(pb.Envelope(hello=wire.hello_from_spec(spec, seed, send_rewards=False)))
     joined, _ = poll_until(server, lambda e: isinstance(e, Joined))
     reply = sim.recv()
     assert reply.WhichOneof("body") == "welcome"
     assert reply.welcome.session_id == joined.session.session_id
-    assert reply.welcome.protocol_version == codec.PROTOCOL_VERSION
+    assert reply.welcome.protocol_version == wire.PROTOCOL_VERSION
     return sim, joined.session
 
 
@@ -72,7 +72,7 @@ def test_handshake_accepts_matching_hello(server, spec):
 
 def test_handshake_refuses_other_protocol_version(server, spec):
     sim = SimSocket(server.endpoint)
-    sim.send(pb.Envelope(hello=codec.hello_from_spec(spec, protocol_version=2)))
+    sim.send(pb.Envelope(hello=wire.hello_from_spec(spec, protocol_version=2)))
     events = server.poll(0.15)
     reply = sim.recv()
     assert reply.WhichOneof("body") == "error"
@@ -85,7 +85,7 @@ def test_handshake_refuses_other_protocol_version(server, spec):
 def test_handshake_refuses_spec_mismatch_listing_differences(server, spec):
     other = xr_spec(7)
     sim = SimSocket(server.endpoint)
-    sim.send(pb.Envelope(hello=codec.hello_from_spec(other)))
+    sim.send(pb.Envelope(hello=wire.hello_from_spec(other)))
     server.poll(0.15)
     reply = sim.recv()
     assert reply.error.code == Code.CODE_SHAPE
@@ -98,7 +98,7 @@ def test_admit_hook_can_refuse(spec):
     with BridgeServer("tcp://127.0.0.1:*", timeout_s=T,
                       admit=lambda hello, s: "only seed 1" if hello.seed != 1 else None) as srv:
         sim = SimSocket(srv.endpoint)
-        sim.send(pb.Envelope(hello=codec.hello_from_spec(spec, seed=2)))
+        sim.send(pb.Envelope(hello=wire.hello_from_spec(spec, seed=2)))
         srv.poll(0.15)
         reply = sim.recv()
         assert reply.error.code == Code.CODE_UNEXPECTED and reply.error.message == "only seed 1"
@@ -182,7 +182,7 @@ def test_goodbye_mid_episode_is_not_clean(server, spec):
 def test_close_session_replies_close_to_next_step(server, spec):
     sim, session = handshake(server, spec)
     server.close_session(session.session_id, "reset")
-    sim.send(codec.step_envelope(session.session_id, 0, kpis=kpis(spec)))
+    sim.send(wire.step_envelope(session.session_id, 0, kpis=kpis(spec)))
     events = server.poll(0.2)
     assert not any(isinstance(e, StepReceived) for e in events)
     reply = sim.recv()
@@ -233,7 +233,7 @@ def test_server_only_messages_from_a_simulator_are_refused(server, body):
 
 def test_step_before_hello_is_unknown_session(server, spec):
     sim = SimSocket(server.endpoint)
-    sim.send(codec.step_envelope("nope", 0, kpis=kpis(spec)))
+    sim.send(wire.step_envelope("nope", 0, kpis=kpis(spec)))
     server.poll(0.2)
     assert sim.recv().error.code == Code.CODE_UNKNOWN_SESSION
     sim.close()
@@ -251,7 +251,7 @@ def test_step_before_hello_is_unknown_session(server, spec):
 )
 def test_step_with_wrong_sizes_is_refused(server, spec, fields, message):
     sim, session = handshake(server, spec)
-    sim.send(codec.step_envelope(session.session_id, 0, **fields))
+    sim.send(wire.step_envelope(session.session_id, 0, **fields))
     ev, events = poll_until(server, lambda e: isinstance(e, Ended))
     assert not any(isinstance(e, StepReceived) for e in events)
     assert message in ev.reason
@@ -262,7 +262,7 @@ def test_step_with_wrong_sizes_is_refused(server, spec, fields, message):
 
 def test_wrong_step_index_is_refused(server, spec):
     sim, session = handshake(server, spec)
-    sim.send(codec.step_envelope(session.session_id, 3, kpis=kpis(spec)))
+    sim.send(wire.step_envelope(session.session_id, 3, kpis=kpis(spec)))
     ev, _ = poll_until(server, lambda e: isinstance(e, Ended))
     assert "step index 3, expected 0" in ev.reason
     assert sim.recv().error.code == Code.CODE_UNEXPECTED
@@ -273,7 +273,7 @@ def test_bad_actions_raise_clearly_and_send_nothing(server, spec):
     sim, session = handshake(server, spec)
     avail = np.ones((3, 10), bool)
     avail[1, 4] = False
-    sim.send(codec.step_envelope(session.session_id, 0, kpis=kpis(spec), avail_actions=avail))
+    sim.send(wire.step_envelope(session.session_id, 0, kpis=kpis(spec), avail_actions=avail))
     poll_until(server, lambda e: isinstance(e, StepReceived))
     sid = session.session_id
     with pytest.raises(WireError, match="2 actions for 3 agents") as exc:
@@ -295,8 +295,8 @@ def test_bad_actions_raise_clearly_and_send_nothing(server, spec):
 
 def test_two_steps_without_waiting_is_refused(server, spec):
     sim, session = handshake(server, spec)
-    sim.send(codec.step_envelope(session.session_id, 0, kpis=kpis(spec)))
-    sim.send(codec.step_envelope(session.session_id, 1, kpis=kpis(spec)))
+    sim.send(wire.step_envelope(session.session_id, 0, kpis=kpis(spec)))
+    sim.send(wire.step_envelope(session.session_id, 1, kpis=kpis(spec)))
     ev, _ = poll_until(server, lambda e: isinstance(e, Ended))
     assert "before our reply" in ev.reason
     sim.close()
@@ -323,7 +323,7 @@ def test_bind_conflict_is_a_clear_error(server):
 def test_close_answers_waiting_simulators(spec):
     srv = BridgeServer("tcp://127.0.0.1:*", expected_spec=spec, timeout_s=T)
     sim, session = handshake(srv, spec)
-    sim.send(codec.step_envelope(session.session_id, 0, kpis=kpis(spec)))
+    sim.send(wire.step_envelope(session.session_id, 0, kpis=kpis(spec)))
     poll_until(srv, lambda e: isinstance(e, StepReceived))
     srv.close()
     reply = sim.recv()
@@ -344,7 +344,7 @@ def test_deferred_hello_waits_for_readmit(spec):
     with BridgeServer("tcp://127.0.0.1:*", timeout_s=T,
                       admit=lambda hello, s: None if gate["open"] else DEFER) as srv:
         sim = SimSocket(srv.endpoint)
-        sim.send(pb.Envelope(hello=codec.hello_from_spec(spec, seed=3)))
+        sim.send(pb.Envelope(hello=wire.hello_from_spec(spec, seed=3)))
         assert srv.poll(0.2) == [] and not srv.sessions
         with pytest.raises(TimeoutError):
             sim.recv(0.1)  # no answer yet: neither welcome nor refusal
@@ -366,14 +366,14 @@ def test_req_client_framing_is_kept(spec):
         req = zmq.Context.instance().socket(zmq.REQ)
         req.setsockopt(zmq.LINGER, 0)
         req.connect(srv.endpoint)
-        req.send(codec.encode(pb.Envelope(hello=codec.hello_from_spec(spec, seed=8))))
+        req.send(wire.encode(pb.Envelope(hello=wire.hello_from_spec(spec, seed=8))))
         joined, _ = poll_until(srv, lambda e: isinstance(e, Joined))
         assert req.poll(int(T * 1000)), "no welcome"
-        sid = codec.decode(req.recv()).welcome.session_id
+        sid = wire.decode(req.recv()).welcome.session_id
         assert sid == joined.session.session_id and joined.session.framing[1:] == (b"",)
-        req.send(codec.encode(codec.step_envelope(sid, 0, kpis=kpis(spec))))
+        req.send(wire.encode(wire.step_envelope(sid, 0, kpis=kpis(spec))))
         poll_until(srv, lambda e: isinstance(e, StepReceived))
         assert srv.send_action(sid, [1, 2, 3])
         assert req.poll(int(T * 1000)), "no action"
-        assert list(codec.decode(req.recv()).action.actions) == [1, 2, 3]
+        assert list(wire.decode(req.recv()).action.actions) == [1, 2, 3]
         req.close(0)

@@ -184,8 +184,10 @@ def test_worker_uses_real_simulator_flags():
     worker = (REPO / "docker/ns3-worker.sh").read_text()
     flags = set(re.findall(r'"\$BIN" (.*?)&\n', worker, re.S)[0].split("--")[1:])
     names = {f.split("=")[0].strip() for f in flags}
-    source = (REPO / "ns3_scenarios/xr-codec/xr-codec.cc").read_text()
-    known = set(re.findall(r'cmd\.AddValue\("(\w+)"', source))
+    # xr-codec's options: its own and the common/ library's (standard flags, RAN)
+    source = "".join(p.read_text() for p in (REPO / "ns3_scenarios").rglob("*.cc"))
+    known = set(re.findall(r'AddValue\("(\w+)"', source))
+    assert {"ringRadius", "seed", "endpoint"} <= known  # the scan finds them
     assert names <= known, names - known
 
 

@@ -16,8 +16,8 @@ import pytest
 import zmq
 from test_bridge_fakesim import SimSocket, SimThread, T, xr_spec
 
-from xr_codec_marl.bridge import codec
-from xr_codec_marl.bridge.codec import LIMITS, Code, WireError
+from xr_codec_marl.bridge import wire
+from xr_codec_marl.bridge.wire import LIMITS, Code, WireError
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, check_endpoint
 from xr_codec_marl.cli import main
@@ -69,10 +69,10 @@ def test_serve_refuses_what_its_policy_cannot_serve_and_keeps_serving(tmp_path, 
     ep = f"ipc://{tmp_path}/serve.sock"
     th, out = run_cli(["serve", "--bind", ep, "--policy", "aps", "--episodes", "1",
                          "--timeout", str(T)])
-    err = refused(ep, codec.hello_from_spec(without_plr(), 1), timeout_s=10 * T)
+    err = refused(ep, wire.hello_from_spec(without_plr(), 1), timeout_s=10 * T)
     assert err.code == Code.CODE_INTERNAL and "'plr'" in err.message, err
     assert "\n" not in err.message
-    huge = codec.hello_from_spec(xr_spec(4), 2)
+    huge = wire.hello_from_spec(xr_spec(4), 2)
     huge.agents[0].n_actions = 2**31
     del huge.agents[0].action_values[:]
     err = refused(ep, huge)
@@ -154,7 +154,7 @@ def test_any_exception_in_a_policy_ends_only_its_session(tmp_path, caplog, fail_
 
 
 def _hello(**changes) -> pb.Hello:
-    hello = codec.hello_from_spec(xr_spec(4))
+    hello = wire.hello_from_spec(xr_spec(4))
     for path, value in changes.items():
         msg = hello.agents[0] if path.startswith("agent_") else hello
         name = path.removeprefix("agent_")
@@ -171,7 +171,7 @@ def _hello(**changes) -> pb.Hello:
      f"n_actions {LIMITS.n_actions + 1}"),
     (lambda: _hello(agent_obs_size=2**32 - 1), "obs_size 4294967295"),
     (lambda: _hello(state_size=LIMITS.state_size + 1), f"state_size {LIMITS.state_size + 1}"),
-    (lambda: pb.Hello(protocol_version=codec.PROTOCOL_VERSION, step_interval_s=0.5,
+    (lambda: pb.Hello(protocol_version=wire.PROTOCOL_VERSION, step_interval_s=0.5,
                       agents=[pb.AgentInfo(id=f"a{i}", n_actions=2, obs_size=1)
                               for i in range(LIMITS.agents + 1)]),
      f"{LIMITS.agents + 1} agents, the limit is {LIMITS.agents}"),
@@ -179,7 +179,7 @@ def _hello(**changes) -> pb.Hello:
      f"KPI names {LIMITS.kpis + 1}"),
     (lambda: _hello(reward_components=["r"] * (LIMITS.reward_components + 1)),
      f"reward components {LIMITS.reward_components + 1}"),
-    (lambda: pb.Hello(protocol_version=codec.PROTOCOL_VERSION, step_interval_s=0.5,
+    (lambda: pb.Hello(protocol_version=wire.PROTOCOL_VERSION, step_interval_s=0.5,
                       agents=[pb.AgentInfo(id=f"a{i}", n_actions=LIMITS.n_actions, obs_size=1)
                               for i in range(100)]),
      "avail_actions per agent"),
@@ -190,7 +190,7 @@ def _hello(**changes) -> pb.Hello:
 def test_hellos_beyond_the_limits_or_with_non_finite_values_are_refused(make, message):
     hello = make()
     with pytest.raises(WireError, match="bad hello") as info:
-        codec.check_hello(hello)
+        wire.check_hello(hello)
     assert info.value.code == Code.CODE_SHAPE and message in info.value.message
     assert "\n" not in info.value.message
 
@@ -199,7 +199,7 @@ def test_the_real_scenarios_are_inside_the_limits():
     from xr_codec_marl.scenarios.xr.settings import XRScenario
 
     for spec in (XRScenario().env_spec("xr"), XRScenario(n_rates=64).env_spec("xr")):
-        codec.check_hello(codec.hello_from_spec(spec))
+        wire.check_hello(wire.hello_from_spec(spec))
 
 
 def _million_agent_hello_bytes() -> bytes:
@@ -213,17 +213,17 @@ def _million_agent_hello_bytes() -> bytes:
         body = b"\x0a" + bytes([len(ident)]) + ident + rest
         return b"\x2a" + bytes([len(body)]) + body  # Hello.agents = 5, length-delimited
 
-    head = pb.Hello(protocol_version=codec.PROTOCOL_VERSION, step_interval_s=0.5,
+    head = pb.Hello(protocol_version=wire.PROTOCOL_VERSION, step_interval_s=0.5,
                     kpi_names=["plr"]).SerializeToString()
     hello = head + b"".join(map(agent, range(10**6)))
-    return b"\x0a" + codec._encode_varint(len(hello)) + hello  # Envelope.hello = 1
+    return b"\x0a" + wire._encode_varint(len(hello)) + hello  # Envelope.hello = 1
 
 
 def test_a_million_agent_hello_is_refused_before_it_is_parsed():
     data = _million_agent_hello_bytes()
     assert LIMITS.hello_bytes < len(data) < LIMITS.message_bytes
     with pytest.raises(WireError, match="over the limit") as info:
-        codec.decode(data)
+        wire.decode(data)
     assert info.value.code == Code.CODE_SHAPE
 
 
@@ -240,7 +240,7 @@ def test_the_server_refuses_a_million_agent_hello_without_growing(tmp_path):
             for _ in range(50):
                 assert server.poll(0.1) == []
                 if sim.sock.poll(0):
-                    reply = codec.decode(sim.sock.recv())
+                    reply = wire.decode(sim.sock.recv())
                     break
             grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
         finally:

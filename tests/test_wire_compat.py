@@ -26,8 +26,8 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, unknown_fields
 from test_bridge_fakesim import T, fake_kpis, xr_spec
 
-from xr_codec_marl.bridge import codec
-from xr_codec_marl.bridge.codec import Code, WireError
+from xr_codec_marl.bridge import wire
+from xr_codec_marl.bridge.wire import Code, WireError
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, Ended, Joined, StepReceived
 from xr_codec_marl.baselines.rules import FixedPolicy
@@ -177,14 +177,14 @@ def test_new_schema_keeps_every_v1_field_unchanged(v1):
     old_enums = {e.name: e for e in v1.file_proto.enum_type}
     assert {(v.name, v.number) for v in old_enums["ProtocolVersion"].value} <= \
         {(v.name, v.number) for e in new.enum_type for v in e.value}
-    assert codec.PROTOCOL_VERSION == 1
+    assert wire.PROTOCOL_VERSION == 1
 
 
 def test_v1_classes_parse_new_messages_with_every_new_field(v1):
     """The new server's Action (continuous values) and a new simulator's Hello/Step (action
     spaces, global KPIs, per-agent rewards) parse with the v1 classes, old fields intact."""
     cont = [0.25, -3.0, 0.0, 0.0]
-    data = codec.encode_action("0001-abc", 7, [5, 2], cont)
+    data = wire.encode_action("0001-abc", 7, [5, 2], cont)
     old = v1.Envelope()
     old.ParseFromString(data)
     assert old.WhichOneof("body") == "action"
@@ -194,11 +194,11 @@ def test_v1_classes_parse_new_messages_with_every_new_field(v1):
     # ... kept as unknown and written back unchanged: a v1 relay would not lose them
     assert old.SerializeToString() == data
     spec = hybrid_spec()
-    hello_bytes = pb.Envelope(hello=codec.hello_from_spec(spec, seed=3)).SerializeToString()
+    hello_bytes = pb.Envelope(hello=wire.hello_from_spec(spec, seed=3)).SerializeToString()
     old.ParseFromString(hello_bytes)
     assert [a.n_actions for a in old.hello.agents] == [6, 3]
     assert list(old.hello.kpi_names) == list(spec.kpi_names)
-    step = codec.step_envelope("s", 2, 1.0, kpis=np.ones(4), global_kpis=[1, 2],
+    step = wire.step_envelope("s", 2, 1.0, kpis=np.ones(4), global_kpis=[1, 2],
                                agent_rewards=np.ones((2, 2)))
     old.ParseFromString(step.SerializeToString())
     assert list(old.step.kpis) == [1.0] * 4 and old.step.step_index == 2
@@ -208,10 +208,10 @@ def test_a_discrete_spec_announces_a_v1_shaped_hello(v1):
     """Spaces a v1 peer can express (discrete, ordered iff it has values, no labels) put no
     new field in the hello: byte for byte what the v1 schema writes."""
     spec = xr_spec(4)
-    new = codec.hello_from_spec(spec, seed=5, run=1, parameters={"v1": "yes"})
+    new = wire.hello_from_spec(spec, seed=5, run=1, parameters={"v1": "yes"})
     old = v1_hello(v1, spec, 5, send_rewards=True)
     assert new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True)
-    got = codec.spec_from_hello(pb.Hello.FromString(old.SerializeToString()))
+    got = wire.spec_from_hello(pb.Hello.FromString(old.SerializeToString()))
     assert got == spec
     assert all(isinstance(a.space, DiscreteSpace) and a.space.ordered for a in got.agents)
 
@@ -316,7 +316,7 @@ def new_episode(endpoint: str, spec: EnvSpec, seed: int, record: list) -> str:
         sid = reply.welcome.session_id
         for t in range(spec.episode_limit + 1):
             last = t == spec.episode_limit
-            sim.send(codec.step_envelope(
+            sim.send(wire.step_envelope(
                 sid, t, 0.1 * t, obs=np.full((n, 3), t), state=np.arange(4) + t,
                 rewards=[t, -t], kpis=np.arange(4) * t,
                 global_kpis=[] if t == 2 else [10.0 + t, 0.5],
@@ -390,11 +390,11 @@ def test_send_action_checks_continuous_values_against_the_handshake():
 
 
 def test_discrete_sessions_refuse_continuous_values():
-    layout = codec.WireLayout.from_spec(xr_spec())
-    assert codec.check_continuous(None, layout) == []
-    assert codec.check_continuous(np.zeros((3, 0)), layout) == []
+    layout = wire.WireLayout.from_spec(xr_spec())
+    assert wire.check_continuous(None, layout) == []
+    assert wire.check_continuous(np.zeros((3, 0)), layout) == []
     with pytest.raises(WireError, match="3 continuous action values for agents without"):
-        codec.check_continuous([1, 2, 3], layout)
+        wire.check_continuous([1, 2, 3], layout)
 
 
 def test_ns3_env_steps_hybrid_actions_and_reports_global_kpis():
@@ -444,22 +444,22 @@ def test_ns3_env_steps_hybrid_actions_and_reports_global_kpis():
     (lambda h: h.agents[1].action_labels.pop(), "agent 'D1': 2 action labels for 3 actions"),
 ])
 def test_inconsistent_action_spaces_are_shape_errors(mutate, message):
-    hello = codec.hello_from_spec(hybrid_spec())
+    hello = wire.hello_from_spec(hybrid_spec())
     mutate(hello)
     with pytest.raises(WireError) as exc:
-        codec.check_hello(hello)
+        wire.check_hello(hello)
     assert exc.value.code == Code.CODE_SHAPE
     assert message in exc.value.message
 
 
 def test_limits_bound_the_new_sizes():
-    hello = codec.hello_from_spec(hybrid_spec())
-    hello.global_kpi_names.extend(["g"] * codec.LIMITS.global_kpis)
+    hello = wire.hello_from_spec(hybrid_spec())
+    hello.global_kpi_names.extend(["g"] * wire.LIMITS.global_kpis)
     a = hello.agents[0]
-    a.continuous.extend([pb.ContinuousDim(low=0, high=1)] * codec.LIMITS.continuous_dims)
-    a.heads.extend([pb.ActionHead(n=1)] * codec.LIMITS.action_heads)
+    a.continuous.extend([pb.ContinuousDim(low=0, high=1)] * wire.LIMITS.continuous_dims)
+    a.heads.extend([pb.ActionHead(n=1)] * wire.LIMITS.action_heads)
     with pytest.raises(WireError) as exc:
-        codec.check_hello(hello)
+        wire.check_hello(hello)
     for what in ("global KPI names 258, the limit is 256", "continuous dimensions 258",
                  "action heads 66, the limit is 64"):
         assert what in exc.value.message
@@ -474,7 +474,7 @@ def test_spec_differences_cover_action_spaces_and_global_kpis():
         AgentSpec("D1", "device", 3, 3, (1.0, 2.0, 4.0))),  # ordered (the v1 default)
         spec.state_size, spec.reward_components, spec.kpi_names, spec.step_interval_s,
         spec.episode_limit, global_kpi_names=("energy_j",))
-    diffs = codec.spec_differences(other, spec)
+    diffs = wire.spec_differences(other, spec)
     text = "; ".join(diffs)
     assert "agent D0 head 1 name 'lvl' != expected 'level'" in text
     assert "agent D0 continuous dimension 1 'power' [-10, 20]" in text
@@ -484,10 +484,10 @@ def test_spec_differences_cover_action_spaces_and_global_kpis():
                        spec.state_size, spec.reward_components, spec.kpi_names,
                        spec.step_interval_s, spec.episode_limit, global_kpi_names=("energy_j",
                                                                                    "fairness"))
-    assert codec.spec_differences(discrete, spec) == [
+    assert wire.spec_differences(discrete, spec) == [
         "agent D0 action space discrete(6) != expected hybrid(3x2 + 2 continuous)"]
     # a v1 simulator that leaves its action values out cannot say whether they are ordered
     v1ish = EnvSpec(spec.name, (spec.agents[0], AgentSpec("D1", "device", 3, 3)),
                     spec.state_size, (), spec.kpi_names, spec.step_interval_s,
                     spec.episode_limit, global_kpi_names=spec.global_kpi_names)
-    assert codec.spec_differences(v1ish, spec) == []
+    assert wire.spec_differences(v1ish, spec) == []

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from google.protobuf.descriptor import FieldDescriptor as FD
 
-from xr_codec_marl.bridge import codec
+from xr_codec_marl.bridge import wire
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 
 #: Fields of ``Step`` deliberately not on the fast path (it then falls back to protobuf).
@@ -66,10 +66,10 @@ def step_with(rng, names) -> pb.Step:
     return step
 
 
-def raw_fields(raw: codec.RawStep) -> dict[str, object]:
+def raw_fields(raw: wire.RawStep) -> dict[str, object]:
     """What a RawStep says about every Step field, by field name (plain Python values)."""
     out: dict[str, object] = {}
-    for name in codec.FAST_STEP_FIELDS.values():
+    for name in wire.FAST_STEP_FIELDS.values():
         if name == "avail_actions":
             out[name] = ([True] * raw.n_avail if raw.avail_actions is None
                          else raw.avail_actions.tolist())
@@ -82,8 +82,8 @@ def raw_fields(raw: codec.RawStep) -> dict[str, object]:
 def test_fast_step_path_field_table_is_the_schema():
     schema = {fd.number: fd.name for fd in pb.Step.DESCRIPTOR.fields
               if fd.name not in STEP_FIELDS_NOT_ON_FAST_PATH}
-    assert codec.FAST_STEP_FIELDS == schema
-    assert codec._ARRAY_FIELDS == {fd.number for fd in pb.Step.DESCRIPTOR.fields
+    assert wire.FAST_STEP_FIELDS == schema
+    assert wire._ARRAY_FIELDS == {fd.number for fd in pb.Step.DESCRIPTOR.fields
                                    if fd.is_repeated}
 
 
@@ -93,12 +93,12 @@ def test_every_step_field_alone_takes_the_fast_path(field):
     step = step_with(rng, {field})
     assert step.ListFields(), f"{field} was not set"
     data = pb.Envelope(step=step).SerializeToString()
-    fast = codec.parse_step_envelope(data)
+    fast = wire.parse_step_envelope(data)
     if field in STEP_FIELDS_NOT_ON_FAST_PATH:
         assert fast is None
         return
     assert fast is not None, f"the fast path does not read Step.{field}"
-    slow = codec.raw_step_from_pb(codec.decode(data).step)
+    slow = wire.raw_step_from_pb(wire.decode(data).step)
     assert raw_fields(fast) == raw_fields(slow)
     want = getattr(step, field)
     assert raw_fields(fast)[field] == (list(want) if step.DESCRIPTOR.fields_by_name[field]
@@ -113,18 +113,18 @@ def test_every_step_field_together_agrees_with_protobuf(seed):
         names = {n for n in names if rng.random() < 0.5}
     step = step_with(rng, names)
     data = pb.Envelope(step=step).SerializeToString()
-    fast = codec.parse_step_envelope(data)
+    fast = wire.parse_step_envelope(data)
     assert fast is not None
-    assert raw_fields(fast) == raw_fields(codec.raw_step_from_pb(codec.decode(data).step))
+    assert raw_fields(fast) == raw_fields(wire.raw_step_from_pb(wire.decode(data).step))
     # protobuf's own layout takes the straight-line reader, not only the any-order fallback
-    start = 2 if data[1] < 0x80 else codec._varint(data, 1)[1]
-    assert codec._fields_in_order(data, start, len(data)) is not None
+    start = 2 if data[1] < 0x80 else wire._varint(data, 1)[1]
+    assert wire._fields_in_order(data, start, len(data)) is not None
 
 
 def test_fast_action_encoder_field_table_is_the_schema():
     schema = {fd.number: fd.name for fd in pb.Action.DESCRIPTOR.fields
               if fd.name not in ACTION_FIELDS_NOT_ON_FAST_PATH}
-    assert codec.FAST_ACTION_FIELDS == schema
+    assert wire.FAST_ACTION_FIELDS == schema
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -138,9 +138,9 @@ def test_every_action_field_is_written_by_the_fast_encoder(seed):
         kwargs[fd.name] = v if seed % 3 else (type(v)() if not isinstance(v, str) else "")
         if seed % 3 and fd.name == "actions":
             kwargs[fd.name] = [x % 200 for x in v]  # one-byte and multi-byte varints
-    data = codec.encode_action(**kwargs)
-    assert data == codec.action_envelope(**kwargs).SerializeToString()
-    got = codec.decode(data).action
+    data = wire.encode_action(**kwargs)
+    assert data == wire.action_envelope(**kwargs).SerializeToString()
+    got = wire.decode(data).action
     for name, v in kwargs.items():
         assert (list(getattr(got, name)) if isinstance(v, list) else getattr(got, name)) == v
 
@@ -163,7 +163,7 @@ def full_hello() -> pb.Hello:
                             action_values=[2.0, 4.0, 8.0], actions_ordered=False,
                             action_labels=["low", "mid", "high"])
     return pb.Hello(
-        protocol_version=codec.PROTOCOL_VERSION, scenario="full", seed=11, run=3,
+        protocol_version=wire.PROTOCOL_VERSION, scenario="full", seed=11, run=3,
         agents=[hybrid, discrete], state_size=7, reward_components=["a", "b"],
         kpi_names=["delay_ms", "plr"], step_interval_s=0.25, episode_limit=9,
         parameters={"servers": "3"}, global_kpi_names=["energy_j", "fairness"],
@@ -189,9 +189,9 @@ def test_the_full_hello_sets_every_field_of_the_schema():
 
 def test_hello_to_spec_and_back_keeps_every_field():
     h = full_hello()
-    codec.check_hello(h)
-    spec = codec.spec_from_hello(h)
-    again = codec.hello_from_spec(spec, seed=spec.extra["seed"], run=spec.extra["run"],
+    wire.check_hello(h)
+    spec = wire.spec_from_hello(h)
+    again = wire.hello_from_spec(spec, seed=spec.extra["seed"], run=spec.extra["run"],
                                   parameters={"servers": spec.extra["servers"]})
     assert again == h
-    codec.check_hello(again, spec)
+    wire.check_hello(again, spec)

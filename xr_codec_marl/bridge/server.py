@@ -28,8 +28,8 @@ import numpy as np
 import zmq
 from zmq import zmq_poll
 
-from xr_codec_marl.bridge import codec
-from xr_codec_marl.bridge.codec import Code, WireError, WireLayout, WireStep
+from xr_codec_marl.bridge import wire
+from xr_codec_marl.bridge.wire import Code, WireError, WireLayout, WireStep
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.core.api import EnvSpec
 from xr_codec_marl.errors import UsageError, describe_exception
@@ -189,8 +189,8 @@ class BridgeServer:
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable sends raise, never vanish
         self._sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted sim may reuse its identity
-        # ZeroMQ drops a peer whose message is larger, before buffering it (codec.LIMITS)
-        self._sock.setsockopt(zmq.MAXMSGSIZE, codec.LIMITS.message_bytes)
+        # ZeroMQ drops a peer whose message is larger, before buffering it (wire.LIMITS)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, wire.LIMITS.message_bytes)
         # close or not, the socket goes without blocking: on GC, at exit, or in close()
         self._finalizer = weakref.finalize(self, _release, self._sock,
                                            self._ctx if self._own_ctx else None)
@@ -276,9 +276,9 @@ class BridgeServer:
                 raise RuntimeError(f"{s.name} has no step waiting for an action")
             return False
         step = s.pending
-        acts = codec.check_actions(actions, s.layout, step.avail_actions)
-        cont = codec.check_continuous(continuous, s.layout)
-        if not self._send_bytes(s.framing, codec.encode_action(s.session_id, step.step_index,
+        acts = wire.check_actions(actions, s.layout, step.avail_actions)
+        cont = wire.check_continuous(continuous, s.layout)
+        if not self._send_bytes(s.framing, wire.encode_action(s.session_id, step.step_index,
                                                                 acts, cont)):
             self._end(s, "simulator unreachable when sending its action", clean=False)
             return False
@@ -311,7 +311,7 @@ class BridgeServer:
             return
         s.close_reason = reason
         if s.state is SessionState.OUR_TURN:
-            self._send(s.framing, codec.close_envelope(s.session_id, reason))
+            self._send(s.framing, wire.close_envelope(s.session_id, reason))
             s.state = SessionState.CLOSING
         else:
             s.state = SessionState.CLOSE_PENDING
@@ -328,8 +328,8 @@ class BridgeServer:
         if s is None:
             return
         if s.state is not SessionState.CLOSING:
-            self._send(s.framing, codec.error_envelope(code, reason, fatal=True))
-        log.warning("%s: aborted: %s: %s", s.name, codec.code_name(code), reason)
+            self._send(s.framing, wire.error_envelope(code, reason, fatal=True))
+        log.warning("%s: aborted: %s: %s", s.name, wire.code_name(code), reason)
         self._end(s, reason, clean=False)
 
     def close(self) -> None:
@@ -339,7 +339,7 @@ class BridgeServer:
         self._closed = True
         for s in list(self._sessions.values()):
             if s.state is SessionState.OUR_TURN:
-                self._send(s.framing, codec.close_envelope(s.session_id, "server shutting down"))
+                self._send(s.framing, wire.close_envelope(s.session_id, "server shutting down"))
         self._sessions.clear()
         self._by_identity.clear()
         self._sock.close(linger=100)  # let the Close messages out, never block for long
@@ -356,7 +356,7 @@ class BridgeServer:
         """A one-frame message (the normal case): a session's step takes the fast path."""
         session = self._by_identity.get(identity)
         if session is not None:
-            raw = codec.parse_step_envelope(data)
+            raw = wire.parse_step_envelope(data)
             if raw is not None:
                 self._on_step((identity,), session, raw, events)
                 return
@@ -378,18 +378,18 @@ class BridgeServer:
             return
         data = frames[-1]
         if session is not None and not fast_tried:  # a step, read straight from the bytes
-            raw = codec.parse_step_envelope(data)
+            raw = wire.parse_step_envelope(data)
             if raw is not None:
                 self._on_step(framing, session, raw, events)
                 return
         try:
-            env = codec.decode(data)
+            env = wire.decode(data)
         except WireError as err:
             self._refuse(framing, session, events, err)
             return
         kind = env.WhichOneof("body")
         if kind == "step":
-            self._on_step(framing, session, codec.raw_step_from_pb(env.step), events)
+            self._on_step(framing, session, wire.raw_step_from_pb(env.step), events)
         elif kind == "hello":
             self._on_hello(identity, framing, session, env.hello, events)
         elif kind == "goodbye":
@@ -417,8 +417,8 @@ class BridgeServer:
                 self._end(old, "simulator sent a new hello (restarted?)", clean=False,
                           events=events)
         try:
-            codec.check_hello(hello, self.expected_spec)
-            spec = codec.spec_from_hello(hello)
+            wire.check_hello(hello, self.expected_spec)
+            spec = wire.spec_from_hello(hello)
             if self.admit is not None:
                 refusal = self.admit(hello, spec)
                 if refusal is DEFER:
@@ -438,7 +438,7 @@ class BridgeServer:
             return
         sid = f"{next(self._counter):04d}-{secrets.token_hex(3)}"
         s = Session(sid, identity, hello, spec, WireLayout.from_spec(spec), framing)
-        if not self._send(framing, codec.welcome_envelope(sid)):
+        if not self._send(framing, wire.welcome_envelope(sid)):
             log.warning("hello from %r: simulator unreachable for the welcome", identity)
             return
         s.deadline = time.monotonic() + self.timeout_s
@@ -451,7 +451,7 @@ class BridgeServer:
         self,
         framing: tuple[bytes, ...],
         s: Session | None,
-        raw: codec.RawStep,
+        raw: wire.RawStep,
         events: list[Event],
     ) -> None:
         if s is None or raw.session_id != s.session_id:
@@ -462,7 +462,7 @@ class BridgeServer:
             )
             return
         if s.state is SessionState.CLOSE_PENDING or s.state is SessionState.CLOSING:
-            self._send(framing, codec.close_envelope(s.session_id, s.close_reason))
+            self._send(framing, wire.close_envelope(s.session_id, s.close_reason))
             s.state = SessionState.CLOSING
             s.deadline = time.monotonic() + self.timeout_s
             return
@@ -475,7 +475,7 @@ class BridgeServer:
                 Code.CODE_UNEXPECTED, f"step index {raw.step_index}, expected {s.next_index}"))
             return
         try:
-            ws = codec.check_step(raw, s.layout)
+            ws = wire.check_step(raw, s.layout)
         except WireError as err:
             self._refuse(framing, s, events, err)
             return
@@ -484,7 +484,7 @@ class BridgeServer:
         s.framing = framing
         if ws.terminated or ws.truncated:
             reason = "episode over" if ws.terminated else (ws.truncation_reason or "truncated")
-            self._send(framing, codec.close_envelope(s.session_id, reason))
+            self._send(framing, wire.close_envelope(s.session_id, reason))
             s.close_reason = reason
             s.state = SessionState.CLOSING
             s.deadline = time.monotonic() + self.timeout_s
@@ -510,7 +510,7 @@ class BridgeServer:
     def _on_sim_error(
         self, identity: bytes, s: Session | None, err: pb.Error, events: list[Event]
     ) -> None:
-        text = f"simulator reported {codec.code_name(err.code)}: {err.message}"
+        text = f"simulator reported {wire.code_name(err.code)}: {err.message}"
         if s is None:
             log.warning("%r (no session): %s", identity, text)
             return
@@ -538,7 +538,7 @@ class BridgeServer:
             if s.state is SessionState.OUR_TURN or now < s.deadline:
                 continue
             if s.state is SessionState.SIM_TURN:
-                self._send(s.framing, codec.error_envelope(
+                self._send(s.framing, wire.error_envelope(
                     Code.CODE_TIMEOUT, f"no message within {self.timeout_s:g} s", fatal=True))
                 self._end(s, f"simulator silent for {self.timeout_s:g} s (dead or hung)",
                           clean=False, events=events)

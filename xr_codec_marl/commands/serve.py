@@ -181,7 +181,7 @@ def serve_sessions(
     ``settings`` (scenario settings, e.g. reward shaping) configure the glue that builds
     observations and rewards from raw KPIs. Returns the number of episodes that ended.
     """
-    from xr_codec_marl.bridge.codec import Code, WireError
+    from xr_codec_marl.bridge.wire import Code, WireError
     from xr_codec_marl.bridge.server import Ended, Joined, StepReceived
     from xr_codec_marl.errors import describe_exception
 

@@ -25,7 +25,7 @@ from typing import Self
 
 import numpy as np
 
-from xr_codec_marl.bridge.codec import Code, WireStep
+from xr_codec_marl.bridge.wire import Code, WireStep
 from xr_codec_marl.bridge.launcher import SimProcess, SimulatorLauncher
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import (

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xr_codec_marl.bridge import codec
-from xr_codec_marl.bridge.codec import Code, WireError, WireLayout
+from xr_codec_marl.bridge import wire
+from xr_codec_marl.bridge.wire import Code, WireError, WireLayout
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.scenarios.xr.settings import XRScenario
 
@@ -43,7 +43,7 @@ def test_generated_code_imports_with_the_installed_runtime_and_names_the_generat
     runtime = tuple(int(x) for x in google.protobuf.__version__.split(".")[:3])
     assert gen[0] == runtime[0] and gen <= runtime  # the runtime's own rule
     assert pb.DESCRIPTOR.name == "xrmarl/v1/bridge.proto"
-    assert codec.PROTOCOL_VERSION == 1
+    assert wire.PROTOCOL_VERSION == 1
 
 
 # --------------------------------------------------------------------------- decode
@@ -51,16 +51,16 @@ def test_generated_code_imports_with_the_installed_runtime_and_names_the_generat
 
 def test_garbage_and_empty_envelopes_are_bad_messages():
     with pytest.raises(WireError, match="not a bridge Envelope") as exc:
-        codec.decode(b"\x0a\xff\xff\xff\xff\x0fgarbage")
+        wire.decode(b"\x0a\xff\xff\xff\xff\x0fgarbage")
     assert exc.value.code == Code.CODE_BAD_MESSAGE
     with pytest.raises(WireError, match="without a body"):
-        codec.decode(b"")
+        wire.decode(b"")
     with pytest.raises(WireError, match="without a body"):
-        codec.decode(b"\xf8\x07\x01")  # only an unknown field
+        wire.decode(b"\xf8\x07\x01")  # only an unknown field
 
 
 def step_bytes(**fields) -> bytes:
-    return codec.encode(codec.step_envelope("0001-abc", 3, 1.5, **fields))
+    return wire.encode(wire.step_envelope("0001-abc", 3, 1.5, **fields))
 
 
 def both_paths(data: bytes, layout: WireLayout = LAYOUT):
@@ -72,9 +72,9 @@ def both_paths(data: bytes, layout: WireLayout = LAYOUT):
         except WireError as err:
             return err
 
-    raw = codec.parse_step_envelope(data)
-    fast = None if raw is None else run(lambda: codec.check_step(raw, layout))
-    slow = run(lambda: codec.check_step(codec.raw_step_from_pb(codec.decode(data).step), layout))
+    raw = wire.parse_step_envelope(data)
+    fast = None if raw is None else run(lambda: wire.check_step(raw, layout))
+    slow = run(lambda: wire.check_step(wire.raw_step_from_pb(wire.decode(data).step), layout))
     return fast, slow
 
 
@@ -116,12 +116,12 @@ def test_decoded_arrays_are_the_steps_own():
     changes neither the received bytes' next decoding nor the layout's cached defaults."""
     for avail_fields in ({}, {"avail_actions": np.ones((3, 10))}):
         data = step_bytes(obs=np.ones((3, 5)), kpis=np.ones((3, 8)), **avail_fields)
-        a = codec.check_step(codec.parse_step_envelope(data), LAYOUT)
+        a = wire.check_step(wire.parse_step_envelope(data), LAYOUT)
         for arr in (a.obs, a.kpis, a.avail_actions):
             assert arr.flags.writeable
         a.obs[:] = 7
         a.avail_actions[:] = False
-        b = codec.check_step(codec.parse_step_envelope(data), LAYOUT)
+        b = wire.check_step(wire.parse_step_envelope(data), LAYOUT)
         assert (b.obs == 1).all() and b.avail_actions.all()
 
 
@@ -150,23 +150,23 @@ def test_bad_steps_are_shape_errors_on_both_paths(fields, message):
 def test_non_canonical_encodings_fall_back_to_protobuf():
     good = step_bytes(kpis=np.ones(24))
     # the same kpis as 24 unpacked float fields (legal protobuf, never written by protobuf)
-    inner = codec.encode(pb.Envelope(step=pb.Step(session_id="0001-abc", step_index=3,
+    inner = wire.encode(pb.Envelope(step=pb.Step(session_id="0001-abc", step_index=3,
                                                   sim_time_s=1.5)))[2:]
     unpacked = inner + b"".join(b"\x45" + np.float32(1).tobytes() for _ in range(24))
-    data = b"\x1a" + codec._encode_varint(len(unpacked)) + unpacked
-    assert codec.parse_step_envelope(data) is None
-    assert_same(codec.check_step(codec.raw_step_from_pb(codec.decode(data).step), LAYOUT),
-                codec.check_step(codec.parse_step_envelope(good), LAYOUT))
+    data = b"\x1a" + wire._encode_varint(len(unpacked)) + unpacked
+    assert wire.parse_step_envelope(data) is None
+    assert_same(wire.check_step(wire.raw_step_from_pb(wire.decode(data).step), LAYOUT),
+                wire.check_step(wire.parse_step_envelope(good), LAYOUT))
     # kpis split over two packed chunks: protobuf concatenates them
     half = np.ones(12, np.float32).tobytes()
     chunk = b"\x42" + bytes([len(half)]) + half
-    data = b"\x1a" + codec._encode_varint(len(inner) + 2 * len(chunk)) + inner + chunk + chunk
-    assert codec.parse_step_envelope(data) is None
-    assert codec.decode(data).step.kpis == [1.0] * 24
+    data = b"\x1a" + wire._encode_varint(len(inner) + 2 * len(chunk)) + inner + chunk + chunk
+    assert wire.parse_step_envelope(data) is None
+    assert wire.decode(data).step.kpis == [1.0] * 24
     # an unknown field, trailing bytes, another body: not for the fast path
-    assert codec.parse_step_envelope(good + b"\x08\x01") is None
-    assert codec.parse_step_envelope(codec.encode(pb.Envelope(goodbye=pb.Goodbye()))) is None
-    assert codec.parse_step_envelope(b"\x1a\x05\x0a") is None  # truncated
+    assert wire.parse_step_envelope(good + b"\x08\x01") is None
+    assert wire.parse_step_envelope(wire.encode(pb.Envelope(goodbye=pb.Goodbye()))) is None
+    assert wire.parse_step_envelope(b"\x1a\x05\x0a") is None  # truncated
 
 
 def test_fields_in_any_order_take_the_fast_path_and_agree():
@@ -183,8 +183,8 @@ def test_fields_in_any_order_take_the_fast_path_and_agree():
         parts.append(one.SerializeToString())
     parts.append(b"\x48\x81\x00")  # terminated = true as a two-byte varint
     inner = b"".join(parts)
-    data = b"\x1a" + codec._encode_varint(len(inner)) + inner
-    assert codec._fields_in_order(data, 3, len(data)) is None  # not the canonical layout ...
+    data = b"\x1a" + wire._encode_varint(len(inner)) + inner
+    assert wire._fields_in_order(data, 3, len(data)) is None  # not the canonical layout ...
     fast, slow = both_paths(data)
     assert fast is not None  # ... yet still the fast path, agreeing with protobuf
     assert_same(fast, slow)
@@ -230,21 +230,21 @@ def test_fast_step_path_agrees_with_protobuf(sid, idx, t, obs, state, avail, rew
 @given(sid=st.text(max_size=20), idx=st.integers(0, 2**64 - 1),
        actions=st.lists(st.integers(0, 2**32 - 1), max_size=8))
 def test_hand_encoded_action_equals_protobuf(sid, idx, actions):
-    assert codec.encode_action(sid, idx, actions) == \
-        codec.action_envelope(sid, idx, actions).SerializeToString()
+    assert wire.encode_action(sid, idx, actions) == \
+        wire.action_envelope(sid, idx, actions).SerializeToString()
 
 
 def test_check_actions_names_the_problem():
     avail = np.ones((3, 10), bool)
     avail[0, 3] = False
-    assert codec.check_actions(np.array([1, 2, 9]), LAYOUT, avail) == [1, 2, 9]
+    assert wire.check_actions(np.array([1, 2, 9]), LAYOUT, avail) == [1, 2, 9]
     for acts, msg in (([1, 2], "2 actions for 3 agents"),
                       ([1, 2, 10], "agent 2: action 10 out of range [0, 9]"),
                       ([-1, 2, 3], "agent 0: action -1 out of range"),
                       ([3, 2, 1], "agent 0: action 3 is not available"),
                       (np.array([1.5, 2, 3]), "actions must be integer indices")):
         with pytest.raises(WireError, match=re.escape(msg)) as exc:
-            codec.check_actions(acts, LAYOUT, avail)
+            wire.check_actions(acts, LAYOUT, avail)
         assert exc.value.code == Code.CODE_ACTION
 
 
@@ -252,22 +252,22 @@ def test_check_actions_names_the_problem():
 
 
 def test_hello_round_trip_and_checks():
-    hello = codec.hello_from_spec(SPEC, seed=4, run=2, parameters={"ring_m": "400"})
-    got = codec.spec_from_hello(codec.decode(codec.encode(pb.Envelope(hello=hello))).hello)
+    hello = wire.hello_from_spec(SPEC, seed=4, run=2, parameters={"ring_m": "400"})
+    got = wire.spec_from_hello(wire.decode(wire.encode(pb.Envelope(hello=hello))).hello)
     assert got == SPEC and got.extra["ring_m"] == "400" and got.extra["seed"] == 4
-    codec.check_hello(hello, SPEC)
+    wire.check_hello(hello, SPEC)
     with pytest.raises(WireError, match="version 3 is not supported") as exc:
-        codec.check_hello(codec.hello_from_spec(SPEC, protocol_version=3))
+        wire.check_hello(wire.hello_from_spec(SPEC, protocol_version=3))
     assert exc.value.code == Code.CODE_VERSION
-    bad = codec.hello_from_spec(SPEC)
+    bad = wire.hello_from_spec(SPEC)
     bad.agents[1].n_actions = 0
     bad.step_interval_s = 0
     with pytest.raises(WireError, match="agent 'VR' has no actions.*step_interval_s must be > 0"):
-        codec.check_hello(bad)
+        wire.check_hello(bad)
     other = XRScenario(n_rates=5, episode_limit=9).env_spec("xr")
     with pytest.raises(WireError) as exc:
-        codec.check_hello(codec.hello_from_spec(other), SPEC)
+        wire.check_hello(wire.hello_from_spec(other), SPEC)
     assert exc.value.code == Code.CODE_SHAPE
     assert "agent AR n_actions 5 != expected 10" in exc.value.message
     assert "episode_limit 9 != expected 40" in exc.value.message
-    codec.check_hello(codec.hello_from_spec(SPEC, send_rewards=False), SPEC)  # raw KPIs: fine
+    wire.check_hello(wire.hello_from_spec(SPEC, send_rewards=False), SPEC)  # raw KPIs: fine
