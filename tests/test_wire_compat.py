@@ -397,7 +397,7 @@ def test_discrete_sessions_refuse_continuous_values():
         wire.check_continuous([1, 2, 3], layout)
 
 
-def test_ns3_env_steps_hybrid_actions_and_reports_global_kpis():
+def test_ns3_env_steps_hybrid_actions_and_reports_global_kpis_and_agent_rewards():
     spec = hybrid_spec()
     records: list[list] = [[], []]
     env = Ns3Env(spec, workers=2, launch=False, endpoint="tcp://127.0.0.1:*", timeout_s=T,
@@ -418,6 +418,9 @@ def test_ns3_env_steps_hybrid_actions_and_reports_global_kpis():
             g = res.info["global_kpis"]
             assert g.shape == (2, 2) and g.dtype == np.float32
             np.testing.assert_array_equal(g, [[0, 0]] * 2 if t == 2 else [[10.0 + t, 0.5]] * 2)
+            r = res.info["agent_rewards"]  # the simulators' per-agent rewards, [B, N, C]
+            n, c = spec.n_agents, spec.n_components
+            np.testing.assert_array_equal(r, [np.arange(n * c).reshape(n, c) + 100 * t] * 2)
         assert res.truncated.all()
     finally:
         env.close()

@@ -16,6 +16,8 @@ Shapes (``A`` = max actions over agents, ``C`` = reward components, ``K`` = KPIs
 - ``info["kpis"]``  float32 ``[B, N, K]`` per-agent KPIs of the step, names in ``spec.kpi_names``
 - ``info["global_kpis"]`` float32 ``[B, G]`` KPIs of the whole environment (when
   ``spec.global_kpi_names`` is not empty)
+- ``info["agent_rewards"]`` float32 ``[B, N, C]`` per-agent reward components, when the
+  backend has them (optional)
 
 Actions are ``int [B, N]`` joint discrete indices; agents with a hybrid action space also
 take ``float [B, N, D]`` continuous values (:class:`HybridActions`).

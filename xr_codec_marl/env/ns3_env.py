@@ -476,6 +476,13 @@ class Ns3Env:
                 if ws is not None and ws.global_kpis is not None:
                     g[i] = ws.global_kpis
             info["global_kpis"] = g
+        sent = [ws.agent_rewards for ws in steps if ws is not None and ws.agent_rewards is not None]
+        if sent:  # optional per-agent rewards [B, N, C], zeros where a worker sent none
+            r = np.zeros((self.num_envs, *sent[0].shape), np.float32)
+            for i, ws in enumerate(steps):
+                if ws is not None and ws.agent_rewards is not None:
+                    r[i] = ws.agent_rewards
+            info["agent_rewards"] = r
         return info
 
     def _end_episode(self, reason: str) -> None:
