@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from xr_codec_marl.learners.checkpoint import checkpoint_path, read_checkpoint
     from xr_codec_marl.learners.config import build_config
     from xr_codec_marl.learners.registry import get_algo
-    from xr_codec_marl.experiments.evaluation import recorded_settings
+    from xr_codec_marl.core.registry import recorded_settings
     from xr_codec_marl.learners.trainer import Trainer
 
     algo = get_algo(args.algo)

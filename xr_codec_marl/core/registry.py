@@ -1,8 +1,8 @@
 """The scenario registry: every command finds scenarios here by name.
 
 Built-in scenarios are the subpackages and modules of :mod:`xr_codec_marl.scenarios`,
-found and imported on first lookup (by module name, so this module depends on none of them). Users plug in their own scenario
-by calling :func:`register_scenario` from a module named in ``$XRMARL_PLUGINS``
+found and imported on first lookup (by module name, so this module depends on none of them).
+Users plug in their own scenario by calling :func:`register_scenario` from a module named in ``$XRMARL_PLUGINS``
 (comma-separated module names, imported on first lookup too) or exposed under the
 ``xr_codec_marl.scenarios`` entry-point group of an installed package.
 """
@@ -14,6 +14,9 @@ import os
 import pkgutil
 from importlib import metadata
 
+from typing import Any
+
+from xr_codec_marl.core.api import EnvSpec
 from xr_codec_marl.core.scenario import Scenario
 from xr_codec_marl.errors import UsageError, choice_error
 
@@ -89,3 +92,13 @@ def find_scenario(name: str) -> Scenario | None:
 def ns3_binaries() -> tuple[str, ...]:
     """Every registered scenario's ns-3 executable (what ``build-ns3`` must produce)."""
     return tuple(sorted({s.binary for s in all_scenarios() if s.binary}))
+
+
+def recorded_settings(spec: EnvSpec) -> dict[str, Any]:
+    """The settings a spec's scenario wants at the top level of results (its
+    ``record_settings``, e.g. its main sweep axis), read from ``spec.extra["settings"]``."""
+    scenario = find_scenario(str(spec.extra.get("scenario", spec.name)))
+    settings = spec.extra.get("settings", {})
+    if scenario is None:
+        return {}
+    return {k: settings[k] for k in scenario.record_settings if k in settings}

@@ -97,6 +97,8 @@ class Scenario:
     record_settings: ClassVar[tuple[str, ...]] = ()
     #: colours of agents (by id or kind) in figures; others get the default cycle
     agent_colours: ClassVar[Mapping[str, str]] = {}
+    #: sentences the sweep report prints under its comparison (what to read it against)
+    report_notes: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ settings
     def setting_names(self) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ import numpy as np
 
 from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
 from xr_codec_marl.core.kpis import KpiSpec
+from xr_codec_marl.core.registry import recorded_settings
 from xr_codec_marl.experiments.stats import mean_ci95
 from xr_codec_marl.policy import Policy
 
@@ -240,14 +241,3 @@ def evaluate_policy(
         env=str(spec.extra.get("scenario", spec.name)),
         record=recorded_settings(spec),
     )
-
-
-def recorded_settings(spec: EnvSpec) -> dict[str, Any]:
-    """The settings a scenario wants at the top level of results (its ``record_settings``)."""
-    from xr_codec_marl.core.registry import find_scenario
-
-    scenario = find_scenario(str(spec.extra.get("scenario", spec.name)))
-    settings = spec.extra.get("settings", {})
-    if scenario is None:
-        return {}
-    return {k: settings[k] for k in scenario.record_settings if k in settings}

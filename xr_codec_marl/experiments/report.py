@@ -435,7 +435,7 @@ def build_sweep_report(
     cmp = compare_to_reference(rows, reference, compared, group) if has_cmp else pd.DataFrame()
     point_list = points(rows, group)
     if has_cmp:
-        notes = tuple(getattr(scenario, "report_notes", ()) or ())
+        notes = tuple(scenario.report_notes) if scenario is not None else ()
         parts.append(f"<h2>Gain vs {html.escape(ref_title)} (Table IV style)</h2>")
         parts.append("<p>Gain in % (positive = better: ↑ KPIs higher, ↓ KPIs lower; a KPI "
                      "without a better direction shows its plain % change); bracket = 95 % "

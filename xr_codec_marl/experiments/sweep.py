@@ -255,7 +255,7 @@ def run_cell(cfg: SweepConfig, cell: Cell) -> Path:
 def train_cell(cfg: SweepConfig, cell: Cell) -> Path:
     """Train the cell's learner (resuming its checkpoint if any) and return the checkpoint."""
     from xr_codec_marl.env.factory import make_env
-    from xr_codec_marl.experiments.evaluation import recorded_settings
+    from xr_codec_marl.core.registry import recorded_settings
     from xr_codec_marl.learners.checkpoint import checkpoint_path, read_checkpoint
     from xr_codec_marl.learners.config import build_config
     from xr_codec_marl.learners.registry import get_algo

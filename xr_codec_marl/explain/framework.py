@@ -87,7 +87,7 @@ def run_settings(spec: EnvSpec, settings: Mapping[str, Any] | None) -> dict[str,
     """The settings columns of a run: ``settings`` when given, else the spec's recorded ones."""
     if settings is not None:
         return dict(settings)
-    from xr_codec_marl.experiments.evaluation import recorded_settings
+    from xr_codec_marl.core.registry import recorded_settings
 
     return recorded_settings(spec)
 

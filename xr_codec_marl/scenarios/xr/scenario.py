@@ -45,7 +45,13 @@ class XRCodecScenario(Scenario):
     )
     reference_policy = "aps"
     record_settings = ("ring_m",)
-    agent_colours = {"AR": "#1f77b4", "VR": "#ff7f0e", "CG": "#2ca02c"}
+    agent_colours = {"AR": "#9467bd", "VR": "#8c564b", "CG": "#e377c2"}
+    report_notes = (
+        "Throughput is our addition to the paper's four columns: a policy that simply sends "
+        "less wins those four.",
+        "The paper's MHA-DQMIX average gains: xr_index 10.7 %, jitter 41.4 %, delay 33.3 %, "
+        "plr 67.9 %.",
+    )
 
     def settings_record(self, settings: XRScenario) -> dict[str, Any]:
         return settings.to_dict()
