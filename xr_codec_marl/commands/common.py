@@ -5,38 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from xr_codec_marl.core.argtypes import nonnegative_float, positive_float, positive_int
 from xr_codec_marl.errors import UsageError
 
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def positive_float(text: str) -> float:
-    value = _number(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def nonnegative_float(text: str) -> float:
-    value = _number(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
+__all__ = ["add_env_args", "nonnegative_float", "peek_env", "positive_float", "positive_int",
+           "scenario_kwargs", "select_env", "selected_scenario"]
 
 
 #: The scenario whose flags the parsers carry: ``--env`` peeked from the command line before
@@ -137,11 +110,3 @@ def scenario_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     elif args.endpoint or args.attach:
         raise UsageError("--endpoint and --attach apply to --backend ns3 only")
     return kw
-
-
-def settings_only(args: argparse.Namespace, kw: dict[str, Any]) -> dict[str, Any]:
-    """The scenario settings among ``make_env`` kwargs (for records and specs)."""
-    from xr_codec_marl.core.registry import get_scenario
-
-    names = set(get_scenario(args.env).setting_names())
-    return {k: v for k, v in kw.items() if k in names}

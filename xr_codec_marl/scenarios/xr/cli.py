@@ -7,42 +7,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from xr_codec_marl.core.argtypes import nonnegative_float, positive_float, positive_int
 from xr_codec_marl.errors import UsageError
-
-
-def _number(text: str, lo: float, strict: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > lo if strict else value >= lo):
-        raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {lo:g}, got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    return _number(text, 0.0, strict=True)
-
-
-def _nonnegative(text: str) -> float:
-    return _number(text, 0.0, strict=False)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
 
 
 def add_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--ring`` and the XR knobs users change most."""
-    p.add_argument("--ring", type=_positive, default=400.0, metavar="METRES",
+    p.add_argument("--ring", type=positive_float, default=400.0, metavar="METRES",
                    help="UE ring radius in metres (default: 400)")
-    p.add_argument("--bandwidth", type=_positive, default=None, metavar="MHZ",
+    p.add_argument("--bandwidth", type=positive_float, default=None, metavar="MHZ",
                    help="cell bandwidth in MHz (default 20)")
     p.add_argument("--n-rates", type=int, default=None, metavar="K",
                    help="discrete codec rates per agent, K_o (default 10)")
@@ -52,9 +25,9 @@ def add_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
                         "AR,VR,CG)")
     p.add_argument("--codec-range", action="append", default=[], metavar="AGENT=MIN:MAX",
                    help="override an agent's codec range in Mbps, e.g. VR=10:25 (repeatable)")
-    p.add_argument("--ue-speed", type=_nonnegative, default=None, metavar="M/S",
+    p.add_argument("--ue-speed", type=nonnegative_float, default=None, metavar="M/S",
                    help="UE walking speed in m/s (default 3)")
-    p.add_argument("--rlc-buffer", type=_positive_int, default=None, metavar="BYTES",
+    p.add_argument("--rlc-buffer", type=positive_int, default=None, metavar="BYTES",
                    help="RLC transmit buffer per UE in bytes (default 60000)")
     p.add_argument("--reward-shaping", action="store_true",
                    help="add the potential-based shaping of eqs. 21-23 to the rewards")
