@@ -185,9 +185,16 @@ def bench_env(probe: str, steps: int, policy: str) -> dict:
     """Ns3Env (attach mode) stepped by the policy; the probe started alongside."""
     from xr_codec_marl.env.ns3_env import Ns3Env
 
-    spec = probe_spec(steps)
-    env = Ns3Env(spec=spec, workers=1, launch=False, endpoint="tcp://127.0.0.1:*",
-                 timeout_s=5.0, connect_timeout_s=10.0)
+    from dataclasses import replace
+
+    from xr_codec_marl.scenarios.xr.kpis import XR_REWARD_COMPONENTS
+    from xr_codec_marl.scenarios.xr.scenario import XR
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
+
+    # the probe sends raw KPIs only: the XR glue builds observations and the 3 rewards
+    spec = replace(probe_spec(steps), reward_components=XR_REWARD_COMPONENTS)
+    env = Ns3Env(spec, workers=1, launch=False, endpoint="tcp://127.0.0.1:*",
+                 timeout_s=5.0, connect_timeout_s=10.0, glue=XR.ns3_glue(spec, XRScenario()))
     pol = make_probe_policy(policy, spec)
     try:
         th, box = in_thread(lambda: run_probe(

@@ -26,6 +26,7 @@ take ``float [B, N, D]`` continuous values (:class:`HybridActions`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -71,7 +72,8 @@ class AgentSpec:
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """Everything a policy or learner needs to size itself for an environment.
+    """Everything a policy or learner needs to size itself for an environment (the sizes
+    derived from the agents are computed once: they sit on every step's path).
 
     ``kpis``/``rewards`` are the scenario's declarations (units, directions, labels); a spec
     read off the wire, which carries names only, gets plain ones."""
@@ -94,30 +96,30 @@ class EnvSpec:
         if not self.rewards:
             object.__setattr__(self, "rewards", tuple(RewardSpec(c) for c in self.reward_components))
 
-    @property
+    @cached_property
     def n_agents(self) -> int:
         return len(self.agents)
 
-    @property
+    @cached_property
     def agent_ids(self) -> tuple[str, ...]:
         return tuple(a.agent_id for a in self.agents)
 
-    @property
+    @cached_property
     def obs_size(self) -> int:
         """Largest per-agent observation (smaller ones are zero-padded)."""
         return max(a.obs_size for a in self.agents)
 
-    @property
+    @cached_property
     def n_actions(self) -> int:
         """Largest per-agent joint discrete index (unavailable actions are masked)."""
         return max(a.n_actions for a in self.agents)
 
-    @property
+    @cached_property
     def n_continuous(self) -> int:
         """Largest number of continuous action dimensions of an agent (0: all discrete)."""
         return max(a.n_continuous for a in self.agents)
 
-    @property
+    @cached_property
     def is_discrete(self) -> bool:
         """Every agent has a discrete action space (what value learners need)."""
         return all(a.space.is_discrete for a in self.agents)
