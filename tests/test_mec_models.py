@@ -1,0 +1,106 @@
+"""The multi-MEC physics against hand-worked numbers (REFERENCE.md §7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xr_codec_marl.scenarios.mec import models as m
+
+MBIT = 1e6
+CYCLES = 1000 * MBIT  # 1 Mbit at 1000 cycles/bit
+
+
+def test_local_execution_of_one_mbit_takes_one_second_and_one_joule() -> None:
+    assert m.local_time(CYCLES, 1e9) == pytest.approx(1.0)
+    assert m.local_energy(CYCLES, 1e9, kappa=1e-27) == pytest.approx(1.0)
+    assert m.local_energy(CYCLES, 2e9, kappa=1e-27) == pytest.approx(4.0)  # f² scaling
+
+
+def test_edge_and_uplink_times() -> None:
+    assert CYCLES / 20e9 == pytest.approx(0.05)  # 20 GHz server
+    assert m.tx_time(MBIT, 20e6) == pytest.approx(0.05)
+    assert m.tx_energy(MBIT, 20e6, 0.2) == pytest.approx(0.01)
+    assert m.tx_time(MBIT, 0.0) == np.inf
+
+
+def test_shannon_rate_and_noise() -> None:
+    # -174 dBm/Hz over 1 MHz = -114 dBm
+    assert 10 * np.log10(m.noise_w(1e6) * 1e3) == pytest.approx(-114.0)
+    b = 1e6
+    gain = 1e3 * m.noise_w(b) / 0.1  # SNR 1000 at 0.1 W
+    assert m.uplink_rate(b, 0.1, gain) == pytest.approx(b * np.log2(1001.0))
+    # interference equal to the noise halves the SNR
+    assert m.uplink_rate(b, 0.1, gain, interference_w=m.noise_w(b)) == pytest.approx(
+        b * np.log2(1 + 500.0))
+
+
+def test_path_loss_models() -> None:
+    assert m.path_loss_db(1000.0) == pytest.approx(128.1)
+    assert m.path_loss_db(100.0) == pytest.approx(128.1 - 37.6)
+    pl = m.path_loss_db(np.array([50.0, 200.0, 800.0]), "uma-nlos", carrier_ghz=3.5)
+    assert np.all(np.diff(pl) > 0) and 80 < pl[0] < 110
+    with pytest.raises(ValueError, match="unknown path-loss model"):
+        m.path_loss_db(10.0, "free")
+
+
+def test_partial_offloading_bounds_and_balanced_split() -> None:
+    kw = dict(bits=MBIT, cycles=CYCLES, f_local_hz=1e9, rate_bps=20e6, f_server_hz=20e9,
+              tx_power_w=0.2)
+    t0, e0 = m.partial_offload(0.0, **kw)
+    t1, e1 = m.partial_offload(1.0, **kw)
+    assert (t0, e0) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert (t1, e1) == (pytest.approx(0.1), pytest.approx(0.01))
+    a = m.balanced_split(1.0, 0.1)
+    ta, _ = m.partial_offload(a, **kw)
+    assert ta == pytest.approx((1 - a) * 1.0) and ta < 0.1  # both parts end together
+    # a queue wait adds to the remote part only
+    tw, _ = m.partial_offload(1.0, wait_s=0.3, **kw)
+    assert tw == pytest.approx(0.4)
+
+
+def test_jain_index() -> None:
+    assert m.jain_index(np.ones(7)) == pytest.approx(1.0)
+    assert m.jain_index(np.array([1.0, 0, 0, 0])) == pytest.approx(0.25)
+    assert m.jain_index(np.zeros(3)) == pytest.approx(1.0)
+    np.testing.assert_allclose(m.jain_index(np.array([[1.0, 1.0], [2.0, 0.0]])), [1.0, 0.5])
+
+
+def test_priority_score_and_mm1() -> None:
+    p = m.priority_score(t_remaining_s=0.5, deadline_s=1.0, cycles=2e9, c_max=4e9, sla=1.0)
+    assert p == pytest.approx(0.4 * 0.5 + 0.3 * 0.5 + 0.3)
+    assert m.mm1_mean_wait(5.0, 10.0) == pytest.approx(0.5 / 5.0)
+    assert m.mm1_mean_wait(10.0, 10.0) == float("inf")
+
+
+# --------------------------------------------------------------------------- settings
+
+from xr_codec_marl.scenarios.mec.settings import MECSettings, preset  # noqa: E402
+
+
+def test_presets() -> None:
+    mm = preset("multi-mec")
+    assert (mm.devices, mm.servers, mm.n_agents) == (50, 9, 50)
+    ai = preset("aiot")
+    assert (ai.servers, ai.devices, ai.n_agents) == (25, 50, 25)
+    assert preset("aiot", servers=10).n_agents == 10
+    assert MECSettings().to_dict()["data_bits"] == [0.16e6, 5e6]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"devices": 0}, "devices must be >= 1"),
+    ({"servers": -1}, "servers must be >= 1"),
+    ({"arrival_rate_hz": -1.0}, "arrival_rate_hz must be >= 0"),
+    ({"mttr_s": -0.5}, "mttr_s must be >= 0"),
+    ({"variant": "calm"}, "unknown variant 'calm'"),
+    ({"queue": "lifo"}, "unknown queue 'lifo'"),
+    ({"deadline_s": (1.0, 0.5)}, "deadline_s must be a range"),
+    ({"offload_fractions": (0.0,)}, "offload_fractions must lie in"),
+])
+def test_bad_settings_are_one_line_errors(changes, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        preset("multi-mec", **changes)
+    with pytest.raises(ValueError, match="unknown preset 'edge'"):
+        preset("edge")
+    with pytest.raises(ValueError, match="unknown MEC setting"):
+        preset("aiot", nodes=3)
