@@ -104,3 +104,40 @@ def test_bad_settings_are_one_line_errors(changes, message) -> None:
         preset("edge")
     with pytest.raises(ValueError, match="unknown MEC setting"):
         preset("aiot", nodes=3)
+
+
+# --------------------------------------------------------------------------- processes
+
+from xr_codec_marl.scenarios.mec.processes import (  # noqa: E402
+    FailureProcess, TaskSampler, arrival_multiplier)
+
+
+def test_poisson_arrivals_have_the_set_rate_and_ranges() -> None:
+    s = preset("multi-mec", arrival_rate_hz=5.0, decision_step_s=0.1)
+    tasks = TaskSampler(s, 64, np.random.default_rng(0))
+    counts = np.stack([tasks.sample(0.1 * t, 50).count for t in range(200)])
+    assert counts.mean() == pytest.approx(0.5, rel=0.02)  # λ dt
+    assert counts.var() == pytest.approx(0.5, rel=0.05)  # Poisson: variance = mean
+    new = tasks.sample(0.0, 50)
+    assert new.bits.min() >= s.data_bits[0] and new.bits.max() <= s.data_bits[1]
+    ratio = new.cycles / new.bits
+    assert ratio.min() >= s.cycles_per_bit[0] and ratio.max() <= s.cycles_per_bit[1]
+    a = TaskSampler(s, 4, np.random.default_rng(7)).sample(0.0, 5)
+    b = TaskSampler(s, 4, np.random.default_rng(7)).sample(0.0, 5)
+    np.testing.assert_array_equal(a.cycles, b.cycles)  # seeded
+
+
+def test_load_peaks_multiply_the_rate_inside_each_peak() -> None:
+    s = preset("multi-mec", variant="load-peaks", peak_multiplier=3.0, peak_period_s=4.0,
+               peak_duration_s=1.0)
+    assert [arrival_multiplier(s, t) for t in (0.0, 0.9, 1.0, 3.9, 4.5)] == [3, 3, 1, 1, 3]
+    assert arrival_multiplier(preset("multi-mec"), 0.5) == 1.0
+
+
+def test_failures_keep_servers_up_mtbf_over_mtbf_plus_mttr_of_the_time() -> None:
+    s = preset("multi-mec", variant="failures", mtbf_s=4.0, mttr_s=1.0, decision_step_s=0.1)
+    proc = FailureProcess(s, 32, 9, np.random.default_rng(1))
+    up = np.mean([proc.step()[0].mean() for _ in range(3000)])
+    assert up == pytest.approx(0.8, abs=0.02)
+    stable = FailureProcess(preset("multi-mec"), 4, 3, np.random.default_rng(1))
+    assert all(stable.step()[0].all() for _ in range(100))  # no failures outside the variant

@@ -1,0 +1,77 @@
+"""Random processes of the MEC scenario, batched over environments and seeded.
+
+- :func:`arrival_multiplier`: the load-peak schedule (rate × ``peak_multiplier`` for
+  ``peak_duration_s`` of every ``peak_period_s``) of the ``load-peaks`` variant, 1 otherwise.
+- :class:`TaskSampler`: Poisson task arrivals per device and step, with each new task's data
+  size, cycles, deadline and priority drawn uniformly in the settings' ranges.
+- :class:`FailureProcess`: servers alternate up/down with exponential times of mean MTBF and
+  MTTR (``failures`` variant; always up otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xr_codec_marl.scenarios.mec.settings import MECSettings
+
+
+def arrival_multiplier(settings: MECSettings, t_s: float) -> float:
+    """The arrival-rate multiplier at time ``t_s`` (peaks open each period)."""
+    if settings.variant != "load-peaks":
+        return 1.0
+    phase = t_s % settings.peak_period_s
+    return settings.peak_multiplier if phase < settings.peak_duration_s else 1.0
+
+
+@dataclass
+class NewTasks:
+    """Tasks that arrived in one step, ``[B, N]`` each (``count`` 0 where none arrived; the
+    attributes are those of the newest one where several did)."""
+
+    count: np.ndarray  # int64
+    bits: np.ndarray
+    cycles: np.ndarray
+    deadline_s: np.ndarray
+    priority: np.ndarray
+
+
+class TaskSampler:
+    """Poisson arrivals with rate ``arrival_rate_hz × arrival_multiplier`` per device."""
+
+    def __init__(self, settings: MECSettings, num_envs: int, rng: np.random.Generator) -> None:
+        self.s, self.b, self.rng = settings, num_envs, rng
+
+    def sample(self, t_s: float, n_devices: int) -> NewTasks:
+        s, rng, shape = self.s, self.rng, (self.b, n_devices)
+        lam = s.arrival_rate_hz * arrival_multiplier(s, t_s) * s.decision_step_s
+        count = rng.poisson(lam, shape).astype(np.int64)
+        bits = rng.uniform(*s.data_bits, shape)
+        cycles = bits * rng.uniform(*s.cycles_per_bit, shape)
+        return NewTasks(count, bits, cycles, rng.uniform(*s.deadline_s, shape),
+                        rng.uniform(*s.priority, shape))
+
+
+class FailureProcess:
+    """Up/down state of every server, ``[B, K]`` bool (True: up), advanced one step at a time.
+
+    Each step a server that is up fails with probability 1 − exp(−dt / MTBF) and one that is
+    down is repaired with probability 1 − exp(−dt / MTTR) (MTTR 0: repaired at once), so the
+    long-run fraction of time up is MTBF / (MTBF + MTTR)."""
+
+    def __init__(self, settings: MECSettings, num_envs: int, n_servers: int,
+                 rng: np.random.Generator) -> None:
+        self.s, self.rng = settings, rng
+        self.up = np.ones((num_envs, n_servers), bool)
+        dt = settings.decision_step_s
+        self.p_fail = 1.0 - np.exp(-dt / settings.mtbf_s) if settings.variant == "failures" else 0.0
+        self.p_repair = 1.0 if settings.mttr_s == 0 else 1.0 - np.exp(-dt / settings.mttr_s)
+
+    def step(self) -> tuple[np.ndarray, np.ndarray]:
+        """Advance one step; returns ``(up, failed_now)`` (servers that went down this step)."""
+        u = self.rng.random(self.up.shape)
+        failed = self.up & (u < self.p_fail)
+        repaired = ~self.up & (u < self.p_repair)
+        self.up = (self.up & ~failed) | repaired
+        return self.up.copy(), failed
