@@ -141,3 +141,42 @@ def test_failures_keep_servers_up_mtbf_over_mtbf_plus_mttr_of_the_time() -> None
     assert up == pytest.approx(0.8, abs=0.02)
     stable = FailureProcess(preset("multi-mec"), 4, 3, np.random.default_rng(1))
     assert all(stable.step()[0].all() for _ in range(100))  # no failures outside the variant
+
+
+# --------------------------------------------------------------------------- radio
+
+from xr_codec_marl.scenarios.mec.radio import Radio, server_positions  # noqa: E402
+
+
+def test_servers_on_a_grid_and_walking_devices_stay_inside() -> None:
+    np.testing.assert_allclose(server_positions(4, 100.0), [[25, 25], [75, 25], [25, 75], [75, 75]])
+    assert server_positions(9, 900.0).shape == (9, 2)
+    s = preset("multi-mec", speed_mps=10.0, area_m=100.0)
+    radio = Radio(s, 3, 20, 4, np.random.default_rng(2))
+    start = radio.pos.copy()
+    radio.move(0.1)
+    step = np.linalg.norm(radio.pos - start, axis=-1)
+    assert np.all(step <= 1.0 + 1e-9) and np.median(step) == pytest.approx(1.0)
+    for _ in range(500):
+        radio.move(1.0)
+    assert radio.pos.min() >= 0 and radio.pos.max() <= 100.0
+
+
+def test_devices_on_one_server_share_its_bandwidth() -> None:
+    s = preset("multi-mec", shadowing_db=0.0, interference_dbm=-300.0)
+    radio = Radio(s, 1, 3, 2, np.random.default_rng(0))
+    g = np.full((1, 3, 2), 1e-10)
+    p = np.full((1, 3), 0.2)
+    alone = radio.rates(np.array([[0, -1, -1]]), p, g)
+    shared = radio.rates(np.array([[0, 0, 1]]), p, g)
+    bw, noise = s.bandwidth_hz, m.noise_w
+    assert alone[0, 0] == pytest.approx(bw * np.log2(1 + 0.2e-10 / noise(bw, 5.0)), rel=1e-6)
+    assert shared[0, 0] == pytest.approx(bw / 2 * np.log2(1 + 0.2e-10 / noise(bw / 2, 5.0)), rel=1e-6)
+    assert shared[0, 2] == pytest.approx(alone[0, 0], rel=1e-6)  # alone on server 1
+    assert alone[0, 1] == 0.0  # not uploading
+
+
+def test_nearest_server_is_the_closest_without_shadowing() -> None:
+    s = preset("multi-mec", shadowing_db=0.0)
+    radio = Radio(s, 2, 30, 9, np.random.default_rng(4))
+    np.testing.assert_array_equal(radio.nearest(), radio.distances().argmin(axis=-1))
