@@ -65,10 +65,10 @@ def make_policy(name: str, spec: EnvSpec, **kwargs: Any) -> Policy:
     if name in own:
         return own[name](spec, **kwargs)
     if name in POLICIES:
-        if name in ("max", "min") and not all(a.space.ordered for a in spec.agents):
-            raise UsageError(f"policy {name!r} needs ordered discrete actions; "
-                             f"{spec.name} has unordered ones")
-        return POLICIES[name](spec, **kwargs)
+        try:
+            return POLICIES[name](spec, **kwargs)
+        except ValueError as exc:  # a rule that cannot act in this spec: say why, one line
+            raise UsageError(str(exc)) from None
     if name.startswith("fixed:"):
         try:
             return ConstantPolicy(spec, int(name.split(":", 1)[1]))

@@ -15,6 +15,9 @@ class FixedPolicy:
     def __init__(self, spec: EnvSpec, which: str) -> None:
         if which not in ("max", "min"):
             raise ValueError(f"FixedPolicy takes 'max' or 'min', got {which!r}")
+        if not all(a.space.ordered for a in spec.agents):  # "highest" means nothing otherwise
+            raise ValueError(f"policy {which!r} needs ordered discrete actions; "
+                             f"{spec.name} has unordered ones")
         self.name = which
         self.spec = spec
         self._which = which

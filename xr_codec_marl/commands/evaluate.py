@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:
-        render_eval_table(summary, kpis=spec.kpis)
+        render_eval_table(summary, kpis=spec.headline_kpis, record=result.record)
     return 0

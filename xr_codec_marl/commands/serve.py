@@ -270,15 +270,15 @@ def session_glue(spec, settings: dict) -> tuple[object, tuple[str, ...]]:
     """The glue of the scenario a simulator's spec names (and its reward component names),
     or one that can build nothing when the scenario is unknown or has none."""
     from xr_codec_marl.core.registry import find_scenario
-    from xr_codec_marl.env.ns3_env import _NoGlue
+    from xr_codec_marl.core.scenario import NoGlue
 
     scenario = find_scenario(str(spec.extra.get("scenario", spec.name)))
     if scenario is None:
-        return _NoGlue(), tuple(spec.reward_components)
+        return NoGlue(), tuple(spec.reward_components)
     own = {k: v for k, v in settings.items() if k in scenario.setting_names()}
     glue = scenario.ns3_glue(spec, scenario.make_settings(**own))
     names = tuple(r.name for r in scenario.rewards) or tuple(spec.reward_components)
-    return (glue if glue is not None else _NoGlue()), names
+    return (glue if glue is not None else NoGlue()), names
 
 
 def _expected(args: argparse.Namespace):

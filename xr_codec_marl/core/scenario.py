@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -74,6 +74,23 @@ class Ns3Glue(Protocol):
         ...
 
 
+class NoGlue:
+    """The glue of a scenario without one: its simulators must send observations, state and
+    rewards themselves; building them from KPIs fails, saying so."""
+
+    def problems(self) -> list[str]:
+        return ["the scenario has no glue to build them"]
+
+    def initial_actions(self, kpis: np.ndarray, default: int) -> np.ndarray:
+        return np.full(kpis.shape[:2], default, dtype=np.int64)
+
+    def observe(self, prev_actions: np.ndarray, kpis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise RuntimeError("the simulator sent no observations and " + self.problems()[0])
+
+    def rewards(self, kpis: np.ndarray, prev_kpis: np.ndarray | None) -> np.ndarray:
+        raise RuntimeError("the simulator sent no rewards and " + self.problems()[0])
+
+
 class Scenario:
     """Base class of every scenario. Subclasses set the class attributes and override what
     their backends need; the defaults describe a scenario with an analytic backend only."""
@@ -112,17 +129,6 @@ class Scenario:
         settings = self.settings_type(**values)
         validate = getattr(settings, "validate", None)
         return validate() if callable(validate) else settings
-
-    def with_settings(self, settings: Any, **changes: Any) -> Any:
-        return self.make_settings(**{**self.settings_to_kwargs(settings), **changes})
-
-    def settings_to_kwargs(self, settings: Any) -> dict[str, Any]:
-        return {f.name: getattr(settings, f.name) for f in fields(settings)}
-
-    def settings_record(self, settings: Any) -> dict[str, Any]:
-        """Every setting as plain JSON data, for results and checkpoints."""
-        to_dict = getattr(settings, "to_dict", None)
-        return to_dict() if callable(to_dict) else asdict(settings)
 
     # ------------------------------------------------------------------ CLI
     def add_arguments(self, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -168,8 +174,3 @@ class Scenario:
         """The scenario's rule baselines, by name (generic rules are added by the registry)."""
         return {}
 
-
-def spec_with_declarations(scenario: Scenario, spec: EnvSpec, **extra: Any) -> EnvSpec:
-    """``spec`` carrying the scenario's KPI and reward declarations (for spec builders)."""
-    return replace(spec, kpis=scenario.kpis or spec.kpis, rewards=scenario.rewards or spec.rewards,
-                   extra={**spec.extra, **extra, "scenario": scenario.name})

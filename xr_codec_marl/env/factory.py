@@ -11,23 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
-from xr_codec_marl.core.registry import get_scenario, scenario_names
+from xr_codec_marl.core.registry import get_scenario
 from xr_codec_marl.core.scenario import Scenario
 from xr_codec_marl.errors import UsageError, choice_error
 
 #: Options of the generic ns-3 backend (beside the scenario's settings).
 NS3_OPTIONS: tuple[str, ...] = ("workers", "endpoint", "attach", "sim_timeout_s",
                                 "connect_timeout_s", "log_dir")
-
-
-def env_names() -> list[str]:
-    return scenario_names()
-
-
-def backend_names(env: str | None = None) -> list[str]:
-    if env is None:
-        return sorted({b for n in scenario_names() for b in get_scenario(n).backends})
-    return list(get_scenario(env).backends)
 
 
 def check_env_backend(env: str, backend: str) -> Scenario:

@@ -45,7 +45,7 @@ from xr_codec_marl.core.api import (
     split_actions,
     validate_actions,
 )
-from xr_codec_marl.core.scenario import Ns3Glue
+from xr_codec_marl.core.scenario import NoGlue, Ns3Glue
 from xr_codec_marl.errors import SimulatorError
 
 log = logging.getLogger(__name__)
@@ -67,16 +67,6 @@ def standard_argv(scenario_args: Sequence[str], timeout_s: float) -> SimArgv:
                 f"--timeoutMs={int(timeout_s * 1000)}", *scenario_args]
 
     return argv
-
-
-class _NoGlue:
-    """For scenarios whose simulators send observations, state and rewards themselves."""
-
-    def problems(self) -> list[str]:
-        return ["the scenario has no glue to build them"]
-
-    def initial_actions(self, kpis: np.ndarray, default: int) -> np.ndarray:
-        return np.full(kpis.shape[:2], default, dtype=np.int64)
 
 
 class Ns3Env:
@@ -132,7 +122,7 @@ class Ns3Env:
         self.connect_timeout_s = float(connect_timeout_s)
         k = self.spec.n_actions
         self.initial_action = k - 1 if initial_action is None else int(initial_action)
-        self.glue: Ns3Glue = glue if glue is not None else _NoGlue()
+        self.glue: Ns3Glue = glue if glue is not None else NoGlue()
         self._build_problems = self.glue.problems()
         self._own_server = server is None
         if server is None:

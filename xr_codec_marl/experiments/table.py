@@ -21,21 +21,22 @@ def fmt(value: float | None, half: float | None, pattern: str, scale: float = 1.
 
 
 def render_eval_table(summary: dict[str, Any], console: Console | None = None,
-                      kpis: tuple[KpiSpec, ...] = ()) -> None:
-    """Print one evaluation: a row per agent and the team value, each KPI mean ± 95 % CI;
-    columns are the declared KPIs (``kpis``, headline first) that the summary has."""
+                      kpis: tuple[KpiSpec, ...] = (), record: dict[str, Any] | None = None) -> None:
+    """Print one evaluation: a row per agent and the team value, each KPI mean ± 95 % CI.
+
+    ``kpis``: the columns (normally ``spec.headline_kpis``; every KPI of the summary when
+    empty); ``record``: settings named in the title (the result's recorded settings)."""
     console = console or Console(width=max(Console().width, 110))
     known = {k.key: k for k in kpis}
     record = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                       for k, v in summary.items() if k in _recorded(summary))
+                       for k, v in (record or {}).items())
     title = (
         f"{summary['policy']} on {summary.get('env', '')} {summary['backend']}"
         + (f" ({record})" if record else "")
         + f" — {summary['episodes']} episodes, seed {summary['seed']} (mean ± 95 % CI)"
     )
     table = Table(title=title)
-    # the headline KPIs (all KPIs when none are declared): the JSON has the others
-    order = [k.key for k in kpis if k.headline] or list(summary["kpis"])
+    order = list(known) or list(summary["kpis"])  # the JSON has every KPI
     columns = [(k, known[k].title if k in known else k,
                 "{:" + (known[k].fmt if k in known else ".3f") + "}")
                for k in order if k in summary["kpis"]]
@@ -63,12 +64,3 @@ def render_eval_table(summary: dict[str, Any], console: Console | None = None,
         console.print(f"[yellow]  episode {t['episode']}: {t['windows']} of {limit} windows "
                       f"measured; {escape(t['reason'])}[/yellow]", highlight=False)
 
-
-_STANDARD = {"policy", "env", "backend", "episodes", "seed", "kpis", "per_agent", "ci95",
-             "per_agent_ci95", "rewards", "rewards_ci95", "truncated_episodes", "episode_limit",
-             "windows", "measured_windows", "truncated", "settings"}
-
-
-def _recorded(summary: dict[str, Any]) -> list[str]:
-    """The scenario's recorded settings at the top level of a summary (e.g. its sweep axis)."""
-    return [k for k, v in summary.items() if k not in _STANDARD and isinstance(v, (int, float, str))]

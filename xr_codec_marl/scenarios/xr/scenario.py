@@ -53,9 +53,6 @@ class XRCodecScenario(Scenario):
         "plr 67.9 %.",
     )
 
-    def settings_record(self, settings: XRScenario) -> dict[str, Any]:
-        return settings.to_dict()
-
     def add_arguments(self, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
         cli.add_arguments(parser)
 
