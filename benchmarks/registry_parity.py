@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from xr_codec_marl.experiments.results import stamp, write_json_atomic  # noqa: E402
+from xr_codec_marl.experiments.results import (  # noqa: E402
+    differences, stamp, write_json_atomic)
 
 #: The seeded XR cases both checkouts run (CLI arguments after ``xr-marl``).
 EVAL_CASES: dict[str, list[str]] = {
@@ -112,25 +113,6 @@ def results_of(tree: Path, work: Path) -> tuple[dict, float]:
     return out, train_wall
 
 
-def compare(a, b, path: str = "") -> list[str]:
-    """Paths where two JSON values differ (floats to 1e-9 relative)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        diffs = [f"{path}/{k}: only on one side" for k in set(a) ^ set(b)]
-        for k in sorted(set(a) & set(b)):
-            diffs += compare(a[k], b[k], f"{path}/{k}")
-        return diffs
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return [f"{path}: lengths {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in compare(x, y, f"{path}[{i}]")]
-    try:
-        x, y = float(a), float(b)
-    except (TypeError, ValueError):
-        return [] if a == b else [f"{path}: {a!r} != {b!r}"]
-    same = x == y or abs(x - y) <= 1e-9 * max(abs(x), abs(y))
-    return [] if same else [f"{path}: {a!r} != {b!r}"]
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--before", required=True, type=Path, help="checkout of the old code")
@@ -179,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     def bridge_rate(side: str, way: str) -> float:
         return median([b["summary"][way]["steps_per_s"] for b in bridge[side]])
 
-    diffs = compare(res["before"], res["after"])
+    diffs = differences(res["before"], res["after"])
     speed = {}
     for batch in ("1", "256"):
         for key, name in ((batch, "windows_per_s"), ("cpu" + batch, "windows_per_cpu_s")):

@@ -15,29 +15,13 @@ from pathlib import Path
 import pytest
 
 from xr_codec_marl.cli import main
+from xr_codec_marl.experiments.results import differences
 
 REFERENCE = json.loads((Path(__file__).parent / "data/pre_registry_reference.json").read_text())
 
 
 def _numbers(summary: dict) -> dict:
     return {k: summary[k] for k in ("kpis", "per_agent", "ci95", "rewards", "windows")}
-
-
-def _differences(a, b, path: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = [f"{path}/{k}: only on one side" for k in set(a) ^ set(b)]
-        for k in sorted(set(a) & set(b)):
-            out += _differences(a[k], b[k], f"{path}/{k}")
-        return out
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return [f"{path}: lengths {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{path}[{i}]")]
-    try:
-        x, y = float(a), float(b)
-    except (TypeError, ValueError):
-        return [] if a == b else [f"{path}: {a!r} != {b!r}"]
-    return [] if x == y or abs(x - y) <= 1e-9 * max(abs(x), abs(y)) else [f"{path}: {a} != {b}"]
 
 
 def _evaluate(args: list[str], capsys) -> dict:
@@ -50,7 +34,7 @@ def _evaluate(args: list[str], capsys) -> dict:
 def test_rule_evaluations_match_the_pre_registry_code(case: str, capsys) -> None:
     got = _evaluate(REFERENCE["cases"]["evaluate"][case], capsys)
     assert got["kpis"], "the reference case measured nothing"
-    assert _differences(REFERENCE["results"][case], got) == []
+    assert differences(REFERENCE["results"][case], got) == []
 
 
 def test_a_seeded_training_run_matches_the_pre_registry_code(tmp_path: Path, capsys) -> None:
@@ -60,14 +44,14 @@ def test_a_seeded_training_run_matches_the_pre_registry_code(tmp_path: Path, cap
         last = list(csv.DictReader(f))[-1]
     want = REFERENCE["results"]["train_log_last"]
     assert float(want["grad_norm"]) > 0  # the reference run did learn
-    assert _differences(want, {k: last[k] for k in want}) == []
+    assert differences(want, {k: last[k] for k in want}) == []
     got = _evaluate([*REFERENCE["cases"]["train_eval"], "--policy", str(run_dir)], capsys)
-    assert _differences(REFERENCE["results"]["train_eval"], got) == []
+    assert differences(REFERENCE["results"]["train_eval"], got) == []
 
 
 def test_the_comparison_sees_a_change() -> None:
     ref = REFERENCE["results"]["aps_300m"]
     moved = json.loads(json.dumps(ref))
     moved["kpis"]["delay_ms"] *= 1.0 + 1e-6
-    assert _differences(ref, moved) == ["/kpis/delay_ms: "
+    assert differences(ref, moved) == ["/kpis/delay_ms: "
                                         f"{ref['kpis']['delay_ms']} != {moved['kpis']['delay_ms']}"]

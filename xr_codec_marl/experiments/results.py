@@ -87,3 +87,24 @@ def stamp(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         "machine": machine_info(),
         **(extra or {}),
     }
+
+
+def differences(a: Any, b: Any, path: str = "", rel: float = 1e-9) -> list[str]:
+    """Where two JSON-like values differ, as ``/key[i]: a != b`` paths (numbers, and strings
+    that read as numbers, compare to ``rel`` relative tolerance): for reproducibility checks."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{path}/{k}: only on one side" for k in sorted(set(a) ^ set(b), key=str)]
+        for k in sorted(set(a) & set(b), key=str):
+            out += differences(a[k], b[k], f"{path}/{k}", rel)
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: lengths {len(a)} != {len(b)}"]
+        return [d for i, (x, y) in enumerate(zip(a, b))
+                for d in differences(x, y, f"{path}[{i}]", rel)]
+    try:
+        x, y = float(a), float(b)
+    except (TypeError, ValueError):
+        return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+    same = x == y or abs(x - y) <= rel * max(abs(x), abs(y))
+    return [] if same else [f"{path}: {a!r} != {b!r}"]

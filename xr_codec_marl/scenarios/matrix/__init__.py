@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
-from xr_codec_marl.core.kpis import KpiSpec
 from xr_codec_marl.core.registry import register_scenario
 from xr_codec_marl.core.scenario import Scenario, SweepAxis
-from xr_codec_marl.scenarios.matrix.game import GAMES, MatrixGameEnv
+from xr_codec_marl.scenarios.matrix.game import GAMES, MATRIX_KPIS, MatrixGameEnv
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,7 @@ class MatrixScenario(Scenario):
     name = "matrix"
     description = "cooperative matrix games (climbing, penalty, coordination, qtran)"
     settings_type = MatrixSettings
-    kpis = (KpiSpec("payoff", direction="higher", scope="global", headline=True, label="Team payoff"),
-            KpiSpec("optimal", direction="higher", scope="global", headline=True,
-                    label="Optimal joint action"))
+    kpis = MATRIX_KPIS
     sweep_axes = (SweepAxis("game", "game", str, default=tuple(GAMES), label="Game"),)
     record_settings = ("game",)
 

@@ -25,6 +25,11 @@ from xr_codec_marl.errors import choice_error
 
 #: Global KPIs of a step: the payoff of the joint action, and 1 when it is the optimum.
 GLOBAL_KPIS: tuple[str, ...] = ("payoff", "optimal")
+MATRIX_KPIS: tuple[KpiSpec, ...] = (
+    KpiSpec("payoff", direction="higher", scope="global", headline=True, label="Team payoff"),
+    KpiSpec("optimal", direction="higher", scope="global", headline=True,
+            label="Optimal joint action"),
+)
 
 GAMES: dict[str, list[list[float]]] = {
     "climbing": [[11, -30, 0], [-30, 7, 6], [0, 0, 5]],
@@ -75,10 +80,7 @@ class MatrixGameEnv:
                    "settings": {"game": name, "components": components,
                                 "episode_limit": episode_limit}},
             global_kpi_names=GLOBAL_KPIS,
-            kpis=(KpiSpec("payoff", direction="higher", scope="global", headline=True,
-                          label="Team payoff"),
-                  KpiSpec("optimal", direction="higher", scope="global", headline=True,
-                          label="Optimal joint action")),
+            kpis=MATRIX_KPIS,
         )
         self._avail = np.zeros((num_envs, n_agents, n_actions), dtype=bool)
         for i, n in enumerate(self.payoff.shape):
