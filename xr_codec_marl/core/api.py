@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from xr_codec_marl.core.kpis import KpiSpec, RewardSpec, kpis_from_names
+from xr_codec_marl.core.kpis import KpiSpec, RewardSpec, headline, kpis_from_names
 from xr_codec_marl.core.spaces import ActionSpace, DiscreteSpace
 
 
@@ -144,8 +144,7 @@ class EnvSpec:
     @property
     def headline_kpis(self) -> tuple[KpiSpec, ...]:
         """The declared headline KPIs (every KPI when none is marked headline)."""
-        marked = tuple(k for k in self.kpis if k.headline)
-        return marked or self.kpis
+        return headline(self.kpis)
 
 
 @dataclass

@@ -9,6 +9,7 @@ environment (``info["global_kpis"]``, ``[B, G]``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Literal
 
 Direction = Literal["higher", "lower", "none"]
@@ -60,6 +61,12 @@ class RewardSpec:
     @property
     def title(self) -> str:
         return self.label or self.name
+
+
+def headline(kpis: Sequence[KpiSpec]) -> tuple[KpiSpec, ...]:
+    """The headline KPIs of declarations (every KPI when none is marked headline)."""
+    marked = tuple(k for k in kpis if k.headline)
+    return marked or tuple(kpis)
 
 
 def kpis_from_names(agent: tuple[str, ...], global_: tuple[str, ...] = ()) -> tuple[KpiSpec, ...]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xr_codec_marl.core.kpis import KpiSpec
+from xr_codec_marl.core.kpis import KpiSpec, headline
 
 #: Columns of a sweep's result rows that are never KPIs.
 NON_KPI_COLUMNS = frozenset({
@@ -30,12 +30,6 @@ NON_KPI_COLUMNS = frozenset({
 })  # fmt: skip
 
 ALL = "all"
-
-
-def headline(kpis: Sequence[KpiSpec]) -> tuple[KpiSpec, ...]:
-    """The headline KPIs of declarations (every KPI when none is marked headline)."""
-    marked = tuple(k for k in kpis if k.headline)
-    return marked or tuple(kpis)
 
 
 def arrow(kpi: KpiSpec) -> str:

@@ -79,9 +79,8 @@ def component_labels(components: Sequence[str],
 
 
 def _points(frame: pd.DataFrame, group: Sequence[str]) -> list[tuple]:
-    if not group:
-        return [()]
-    return sorted({tuple(r) for r in frame[list(group)].itertuples(index=False, name=None)})
+    """The axis points of ``frame`` to draw, one ``()`` when it has no axis columns."""
+    return points(frame, group) or [()]
 
 
 def _mask(frame: pd.DataFrame, group: Sequence[str], point: tuple) -> np.ndarray:
