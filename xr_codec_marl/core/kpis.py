@@ -34,6 +34,11 @@ class KpiSpec:
     team: Literal["mean", "min", "max", "sum"] = "mean"
     #: format of the value in tables (Python format spec)
     fmt: str = ".3f"
+    #: a KPI averaged over events rather than windows: the name of the KPI (same scope) that
+    #: counts this window's events (tasks completed, uploads, joules, ...); each window's
+    #: value is weighted by it, so the episode value is a ratio of sums, exactly the mean
+    #: over the events. Empty: every measured window weighs the same.
+    per: str = ""
 
     @property
     def key(self) -> str:

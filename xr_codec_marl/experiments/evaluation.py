@@ -141,6 +141,14 @@ def _num(x: float | np.floating) -> float | None:
     return None if np.isnan(x) else x
 
 
+def _weighted_mean(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Mean over windows (axis 0) weighted by ``weight``; nan where nothing weighs."""
+    total = weight.sum(0)
+    num = (values * weight).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, num / np.where(total > 0, total, 1.0), np.nan)
+
+
 def run_episodes(
     env: VecMultiAgentEnv, policy: Policy, seed: int, explore: bool = False
 ) -> EpisodeBatch:
@@ -210,13 +218,15 @@ def evaluate_policy(
         denom = np.where(w.sum(0) > 0, w.sum(0), np.nan)  # [B]; nan: nothing measured
         for k in spec.kpis:
             if k.scope == "global":
-                col = spec.global_kpi_names.index(k.name)
-                per_global.setdefault(k.key, []).append(
-                    (batch.global_kpis[..., col] * w).sum(0) / denom)
+                values = batch.global_kpis[..., spec.global_kpi_names.index(k.name)]
+                weight = (batch.global_kpis[..., spec.global_kpi_names.index(k.per)] * w
+                          if k.per else w)
+                per_global.setdefault(k.key, []).append(_weighted_mean(values, weight))
             elif k.name in spec.kpi_names:
-                col = spec.kpi_index(k.name)
-                per_kpi.setdefault(k.key, []).append(
-                    (batch.kpis[..., col] * w[..., None]).sum(0) / denom[:, None])
+                values = batch.kpis[..., spec.kpi_index(k.name)]
+                weight = (batch.kpis[..., spec.kpi_index(k.per)] * w[..., None]
+                          if k.per else np.broadcast_to(w[..., None], values.shape))
+                per_kpi.setdefault(k.key, []).append(_weighted_mean(values, weight))
         rewards.append((batch.rewards * w[..., None]).sum(0) / denom[:, None])
         reasons += batch.truncation_reasons
         windows.append(batch.windows)

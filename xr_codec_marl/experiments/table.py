@@ -44,8 +44,10 @@ def render_eval_table(summary: dict[str, Any], console: Console | None = None,
     for _, label, _ in columns:
         table.add_column(label, justify="right", no_wrap=True)
 
+    # agent rows only when a column is per agent (global KPIs have the team row alone)
+    keys = {k for k, _, _ in columns}
     rows = [(a, summary["per_agent"][a], summary["per_agent_ci95"][a])
-            for a in summary["per_agent"] if summary["per_agent"][a]]
+            for a in summary["per_agent"] if keys & set(summary["per_agent"][a])]
     rows.append(("team", summary["kpis"], summary["ci95"]))
     for name, vals, cis in rows:
         table.add_row(name, *[fmt(vals[k], cis.get(k), p) if k in vals else "" for k, _, p in columns])

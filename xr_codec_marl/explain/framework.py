@@ -255,6 +255,12 @@ def collect_kpis(
              if k.scope == "agent" and k.name in spec.kpi_names]
     glob = [(k.key, spec.global_kpi_names.index(k.name)) for k in spec.kpis
             if k.scope == "global" and k.name in spec.global_kpi_names]
+    # event-averaged KPIs (``KpiSpec.per``) weigh each window by their event count
+    names = {**{n: ("agent", i) for i, n in enumerate(spec.kpi_names)},
+             **{n: ("global", i) for i, n in enumerate(spec.global_kpi_names)}}
+    by_key = {k.key: k for k in spec.kpis}
+    per = [names.get(by_key[key].per) if by_key[key].per else None
+           for key, _ in (*agent, *glob)]
     if not agent and not glob:
         raise ValueError(f"environment {spec.name!r} reports none of its declared KPIs")
     keys = [k for k, _ in agent] + [k for k, _ in glob]
@@ -262,7 +268,7 @@ def collect_kpis(
     for ep in range(episodes):
         step: Observation = env.reset(seed=seed + ep)
         policy.reset(b, seed=seed + ep)
-        windows = []
+        windows, weights = [], []
         for _t in range(spec.episode_limit):
             step = env.step(policy.act(step, explore=False))
             per_agent = np.asarray(step.info["kpis"], dtype=np.float64)[..., [c for _, c in agent]]
@@ -271,9 +277,12 @@ def collect_kpis(
                 per_agent = np.concatenate(
                     [per_agent, np.repeat(g[:, None, :], spec.n_agents, axis=1)], axis=-1)
             windows.append(per_agent)
+            weights.append(_window_weights(step, per, spec.n_agents))
             if np.asarray(step.done).any():
                 break
-        mean = np.mean(windows, axis=0)  # [B, N, K']
+        w = np.asarray(weights)  # [T, B, N, K']
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (np.asarray(windows) * w).sum(0) / w.sum(0)  # [B, N, K']
         ee, aa = np.indices(mean.shape[:2]).reshape(2, -1)
         frame = pd.DataFrame(mean.reshape(-1, len(keys)), columns=keys)
         frame.insert(0, "agent", np.asarray(spec.agent_ids)[aa])
@@ -298,3 +307,18 @@ def write_table(table: pd.DataFrame, path_stem: str) -> list[str]:
     except ImportError:
         pass
     return paths
+
+
+def _window_weights(step: Observation, per: list[tuple[str, int] | None], n_agents: int) -> np.ndarray:
+    """``[B, N, K']`` weights of one window's KPIs: 1, or the event count a KPI is ``per``."""
+    kpis = np.asarray(step.info["kpis"], dtype=np.float64)
+    glob = np.asarray(step.info.get("global_kpis", np.zeros((kpis.shape[0], 0))), dtype=np.float64)
+    cols = []
+    for p in per:
+        if p is None:
+            cols.append(np.ones(kpis.shape[:2]))
+        elif p[0] == "agent":
+            cols.append(kpis[..., p[1]])
+        else:
+            cols.append(np.repeat(glob[:, None, p[1]], n_agents, axis=1))
+    return np.stack(cols, axis=-1) if cols else np.ones((*kpis.shape[:2], 0))

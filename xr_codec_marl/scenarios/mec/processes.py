@@ -3,7 +3,7 @@
 - :func:`arrival_multiplier`: the load-peak schedule (rate × ``peak_multiplier`` for
   ``peak_duration_s`` of every ``peak_period_s``) of the ``load-peaks`` variant, 1 otherwise.
 - :class:`TaskSampler`: Poisson task arrivals per device and step, with each new task's data
-  size, cycles, deadline and priority drawn uniformly in the settings' ranges.
+  size, cycles, deadline, priority and memory drawn uniformly in the settings' ranges.
 - :class:`FailureProcess`: servers alternate up/down with exponential times of mean MTBF and
   MTTR (``failures`` variant; always up otherwise).
 """
@@ -27,14 +27,18 @@ def arrival_multiplier(settings: MECSettings, t_s: float) -> float:
 
 @dataclass
 class NewTasks:
-    """Tasks that arrived in one step, ``[B, N]`` each (``count`` 0 where none arrived; the
-    attributes are those of the newest one where several did)."""
+    """The tasks that arrived in one step: ``count [B, N]`` per device, and the attributes of
+    up to ``M = max(count)`` of them, ``[B, N, M]`` each (``valid`` marks real ones; arrival
+    instants ``offset_s`` are uniform in the step and sorted)."""
 
-    count: np.ndarray  # int64
+    count: np.ndarray  # int64 [B, N]
+    valid: np.ndarray  # bool [B, N, M]
+    offset_s: np.ndarray
     bits: np.ndarray
     cycles: np.ndarray
     deadline_s: np.ndarray
     priority: np.ndarray
+    memory_gb: np.ndarray
 
 
 class TaskSampler:
@@ -44,13 +48,17 @@ class TaskSampler:
         self.s, self.b, self.rng = settings, num_envs, rng
 
     def sample(self, t_s: float, n_devices: int) -> NewTasks:
-        s, rng, shape = self.s, self.rng, (self.b, n_devices)
+        s, rng = self.s, self.rng
         lam = s.arrival_rate_hz * arrival_multiplier(s, t_s) * s.decision_step_s
-        count = rng.poisson(lam, shape).astype(np.int64)
+        count = rng.poisson(lam, (self.b, n_devices)).astype(np.int64)
+        m = max(int(count.max(initial=0)), 1)
+        shape = (self.b, n_devices, m)
+        valid = np.arange(m) < count[..., None]
+        offset = np.sort(rng.uniform(0.0, s.decision_step_s, shape), axis=-1)
         bits = rng.uniform(*s.data_bits, shape)
         cycles = bits * rng.uniform(*s.cycles_per_bit, shape)
-        return NewTasks(count, bits, cycles, rng.uniform(*s.deadline_s, shape),
-                        rng.uniform(*s.priority, shape))
+        return NewTasks(count, valid, offset, bits, cycles, rng.uniform(*s.deadline_s, shape),
+                        rng.uniform(*s.priority, shape), rng.uniform(*s.task_memory_gb, shape))
 
 
 class FailureProcess:

@@ -18,6 +18,18 @@ PRESETS: tuple[str, ...] = ("multi-mec", "aiot")
 VARIANTS: tuple[str, ...] = ("stable", "load-peaks", "failures", "heterogeneous")
 QUEUE_DISCIPLINES: tuple[str, ...] = ("fifo", "ps")
 ON_FAILURE: tuple[str, ...] = ("lose", "requeue")
+PRIORITISATIONS: tuple[str, ...] = ("none", "deadline", "resource", "sla", "combined")
+OBSERVATIONS: tuple[str, ...] = ("seed", "full")
+#: The reward components, in this order (each a team value in [0, 1] per step).
+REWARD_COMPONENTS: tuple[str, ...] = ("completion", "deadline", "energy", "aoi", "fairness")
+#: Named weightings of the components for the vanilla learners' summed reward: seed 000's
+#: (completion 0.4, deadline 0.35, energy 0.1, fairness 0.15), seed 001's sum
+#: (completion + energy + (1 - AoI)), and all equal.
+REWARD_PRESETS: dict[str, tuple[float, ...]] = {
+    "seed000": (0.4, 0.35, 0.1, 0.0, 0.15),
+    "seed001": (1.0, 0.0, 1.0, 1.0, 0.0),
+    "equal": (1.0, 1.0, 1.0, 1.0, 1.0),
+}
 
 
 @dataclass(frozen=True)
@@ -31,17 +43,27 @@ class MECSettings:
     decision_step_s: float = 0.1
     episode_limit: int = 100  # decision steps per episode
     # --- tasks: Poisson arrivals per device, sizes, work, deadlines, priorities ---
-    arrival_rate_hz: float = 2.0
+    arrival_rate_hz: float = 1.0
     data_bits: tuple[float, float] = (0.16e6, 5e6)  # 20 KB .. 5 Mbit
     cycles_per_bit: tuple[float, float] = (200.0, 2000.0)
-    deadline_s: tuple[float, float] = (0.05, 1.0)
+    deadline_s: tuple[float, float] = (0.5, 2.0)
     priority: tuple[float, float] = (0.5, 1.0)
+    task_memory_gb: tuple[float, float] = (0.01, 0.5)
+    #: tasks waiting for their agent's decision (more arrivals are rejected)
+    agent_buffer: int = 4
+    #: which waiting task an agent decides first: arrival order, or the seed-001 priority
+    #: score with only urgency (deadline), size (resource), service class (sla) or all three
+    prioritisation: str = "none"
+    #: a task not finished by its deadline is dropped there (False: it finishes late, a miss)
+    drop_late: bool = False
+    high_priority: float = 0.75  # tasks at or above count as high priority (Table 3)
     # --- devices ---
     f_local_hz: float = 1e9
     kappa: float = 1e-27
-    tx_power_dbm: tuple[float, ...] = (10.0, 17.0, 23.0)  # discrete power levels
-    offload_fractions: tuple[float, ...] = (0.5, 1.0)  # partial and full offloading
+    tx_power_dbm: tuple[float, ...] = (10.0, 23.0)  # discrete power levels
+    offload_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)  # partial and full
     speed_mps: float = 1.4  # walking
+    local_slots: int = 8  # tasks queued at a device's CPU (local and partial actions need one)
     # --- radio: one cell per server, OFDMA share among its devices ---
     bandwidth_hz: float = 20e6
     area_m: float = 1000.0  # square side; servers on a grid, devices uniform
@@ -53,7 +75,17 @@ class MECSettings:
     outage_rate_bps: float = 1e6
     # --- servers ---
     f_server_hz: tuple[float, float] = (10e9, 40e9)  # heterogeneous variant draws in range
+    server_memory_gb: tuple[float, float] = (16.0, 64.0)
+    server_slots: int = 32  # compute queue capacity per server (more are rejected)
     queue: str = "fifo"
+    #: the servers' own energy κ_s f_s² c counts in the energy component (aiot's nodes)
+    server_energy: bool = False
+    kappa_server: float = 1e-28
+    # --- aiot: devices upload to their nearest node; nodes forward over a backhaul ---
+    device_tx_power_dbm: float = 20.0
+    backhaul_bps: float = 1e9
+    backhaul_latency_s: float = 0.002
+    observation: str = "seed"  # aiot: the seed's 5 features, or "full" (+ every node's load)
     mtbf_s: float = 60.0  # failures variant
     mttr_s: float = 5.0
     on_failure: str = "lose"
@@ -65,6 +97,9 @@ class MECSettings:
     priority_weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
     aoi_max_s: float = 5.0
     energy_ref_j: float = 1.0
+    #: weights of (completion, deadline, energy, aoi, fairness) applied to the components
+    #: the environment returns, so vanilla learners' sum is the preset's team reward
+    reward_weights: tuple[float, ...] = REWARD_PRESETS["equal"]
 
     def validate(self) -> "MECSettings":
         """Raise ``ValueError`` naming the first bad setting; return self when all are fine."""
@@ -76,23 +111,33 @@ class MECSettings:
             raise ValueError(f"unknown queue {self.queue!r}; allowed: fifo, ps")
         if self.on_failure not in ON_FAILURE:
             raise ValueError(f"unknown on_failure {self.on_failure!r}; allowed: lose, requeue")
-        for name in ("devices", "servers", "episode_limit"):
+        if self.prioritisation not in PRIORITISATIONS:
+            raise ValueError(f"unknown prioritisation {self.prioritisation!r}; allowed: "
+                             f"{', '.join(PRIORITISATIONS)}")
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(f"unknown observation {self.observation!r}; allowed: seed, full")
+        if self.path_loss not in ("macro", "uma-nlos"):
+            raise ValueError(f"unknown path_loss {self.path_loss!r}; allowed: macro, uma-nlos")
+        for name in ("devices", "servers", "episode_limit", "agent_buffer", "local_slots",
+                     "server_slots"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         positive = ("decision_step_s", "f_local_hz", "bandwidth_hz", "area_m", "carrier_ghz",
-                    "kappa", "aoi_max_s", "energy_ref_j", "mtbf_s", "peak_period_s")
+                    "kappa", "aoi_max_s", "energy_ref_j", "mtbf_s", "peak_period_s",
+                    "backhaul_bps", "kappa_server")
         for name in positive:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be > 0, got {v}")
         for name in ("arrival_rate_hz", "speed_mps", "shadowing_db", "mttr_s",
-                     "peak_duration_s", "outage_rate_bps"):
+                     "peak_duration_s", "outage_rate_bps", "backhaul_latency_s"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be >= 0, got {v}")
         if self.peak_multiplier < 1:
             raise ValueError(f"peak_multiplier must be >= 1, got {self.peak_multiplier}")
-        for name in ("data_bits", "cycles_per_bit", "deadline_s", "priority", "f_server_hz"):
+        for name in ("data_bits", "cycles_per_bit", "deadline_s", "priority", "f_server_hz",
+                     "task_memory_gb", "server_memory_gb"):
             lo, hi = getattr(self, name)
             if not (0 < lo <= hi and math.isfinite(hi)):
                 raise ValueError(f"{name} must be a range 0 < low <= high, got ({lo}, {hi})")
@@ -102,6 +147,12 @@ class MECSettings:
             raise ValueError(f"offload_fractions must lie in (0, 1], got {self.offload_fractions}")
         if any(w < 0 for w in self.priority_weights):
             raise ValueError(f"priority_weights must be >= 0, got {self.priority_weights}")
+        if len(self.reward_weights) != len(REWARD_COMPONENTS) or any(
+                not (math.isfinite(w) and w >= 0) for w in self.reward_weights):
+            raise ValueError(f"reward_weights must be {len(REWARD_COMPONENTS)} values >= 0 "
+                             f"({', '.join(REWARD_COMPONENTS)}), got {self.reward_weights}")
+        if self.preset == "aiot" and self.devices < 1:
+            raise ValueError("aiot needs devices >= 1")
         return self
 
     @property
@@ -117,8 +168,11 @@ class MECSettings:
 #: What each preset changes from the defaults (seed 000: 25 nodes, 50 devices).
 PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
     "multi-mec": {},
-    "aiot": {"servers": 25, "devices": 50, "deadline_s": (0.5, 10.0), "decision_step_s": 0.5,
-             "f_server_hz": (2e9, 16e9), "arrival_rate_hz": 0.5},
+    "aiot": {"servers": 25, "devices": 50, "deadline_s": (0.5, 10.0), "decision_step_s": 0.2,
+             "kappa_server": 1e-29, "energy_ref_j": 5.0,
+             "f_server_hz": (2e9, 16e9), "arrival_rate_hz": 1.0, "task_memory_gb": (0.1, 16.0),
+             "server_memory_gb": (32.0, 64.0), "server_energy": True,
+             "reward_weights": REWARD_PRESETS["seed000"]},
 }
 
 
