@@ -206,7 +206,10 @@ def pooled_title(group: Sequence[str], axes: Sequence[Any]) -> str:
     """Heading of the pooled ``all`` group: ``all speeds`` for one axis named ``speed``."""
     if len(group) == 1:
         axis = axis_of(group[0], axes)
-        return f"all {axis.name.replace('_', ' ')}s" if axis is not None else f"all {group[0]}"
+        if axis is None:
+            return f"all {group[0]}"
+        name = axis.name.replace('_', ' ')
+        return f"all {name}" if name.endswith("s") else f"all {name}s"
     return "all points"
 
 

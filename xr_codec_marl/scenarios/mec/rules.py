@@ -9,7 +9,9 @@ for every action, the completion time ``T`` (``max`` of the local part and uploa
 - ``round-robin``: full offload to servers in turn (``aiot``: forward in turn);
 - ``nearest``: full offload at full power to the best-channel server that is up (``aiot``:
   the node itself, which is the devices' nearest);
-- ``least-loaded``: full offload to the up server with the least backlog;
+- ``least-loaded``: join the shortest queue: agents in turn fully offload to the up server
+  of least backlog (counting the load assigned before them) among those that can finish
+  the task in time without waiting;
 - ``greedy``: the action of least estimated completion time; an ``aiot`` node rejects a task
   no node can finish in time (admission control);
 - ``min-energy``: the least-energy action that meets the deadline (else the fastest);
@@ -179,12 +181,35 @@ class NearestRule(MECRule):
 
 
 class LeastLoadedRule(MECRule):
+    """Join the shortest queue: each agent in turn (the load it adds counts for the next)
+    fully offloads to the up server of least backlog among those its task can reach in time
+    (the upload and the work alone fit the deadline); the nearest when none can."""
+
     name = "least-loaded"
 
     def choose(self, view: dict[str, Any], avail: np.ndarray) -> np.ndarray:
-        load = np.where(view["up"], view["server_backlog_s"], np.inf)
-        server = np.broadcast_to(load.argmin(-1)[:, None], avail.shape[:2])
-        return self._full_offload(server, avail)
+        b, a = avail.shape[:2]
+        tab = self.table
+        backlog = view["server_backlog_s"].copy()
+        rows = np.arange(b)
+        full = (tab.target >= 0) & (tab.alpha == 1.0) & (tab.power_w == tab.power_w.max())
+        fallback = NearestRule.choose(self, view, avail)  # type: ignore[arg-type]
+        pick = fallback.copy()
+        for i in range(a):
+            idx = np.full(b, i)
+            sub = _agents(view, idx)
+            t0, _, feasible = estimates(sub, tab, self.s, np.zeros_like(backlog), None,
+                                        idx[:, None])
+            reach = (avail[:, i][:, None] & feasible & full & (t0 <= view["slack_s"][:, i, None, None]))
+            cost = np.where(reach[:, 0], backlog[:, np.maximum(tab.target, 0)], np.inf)
+            choice = cost.argmin(-1)
+            ok = np.isfinite(cost[rows, choice])
+            pick[:, i] = np.where(ok, choice, fallback[:, i])
+            k = tab.target[pick[:, i]]
+            won = view["has"][:, i] & (k >= 0)
+            kk = np.maximum(k, 0)
+            backlog[rows[won], kk[won]] += view["cycles"][rows[won], i] / view["server_speed"][rows[won], kk[won]]
+        return pick
 
 
 class GreedyRule(MECRule):
