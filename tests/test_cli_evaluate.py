@@ -51,7 +51,7 @@ def test_human_table_has_ci(capsys):
     "args,message",
     [
         (["--policy", "best"], "unknown policy 'best'; allowed: aps, max, min, random"),
-        (["--env", "wifi"], "unknown env 'wifi'; allowed: matrix, xr"),
+        (["--env", "wifi"], "unknown env 'wifi'; allowed: matrix, mec, xr"),
         (["--policy", "fixed:10"], "fixed action must be in [0, 9], got 10"),
         (["--backend", "omnet"], "unknown backend for env 'xr' 'omnet'"),
         (["--ring", "0"], "argument --ring: must be > 0, got 0"),
