@@ -119,8 +119,12 @@ def test_poisson_arrivals_have_the_set_rate_and_ranges() -> None:
     assert counts.mean() == pytest.approx(0.5, rel=0.02)  # λ dt
     assert counts.var() == pytest.approx(0.5, rel=0.05)  # Poisson: variance = mean
     new = tasks.sample(0.0, 50)
-    assert new.bits.min() >= s.data_bits[0] and new.bits.max() <= s.data_bits[1]
-    ratio = new.cycles / new.bits
+    assert new.valid.sum() == new.count.sum() and (new.bits[~new.valid] == 0).all()
+    bits, cycles = new.bits[new.valid], new.cycles[new.valid]
+    assert bits.min() >= s.data_bits[0] and bits.max() <= s.data_bits[1]
+    offsets = np.where(new.valid, new.offset_s, 1e9)
+    assert (np.diff(offsets, axis=-1)[new.valid[..., 1:]] >= 0).all()  # sorted per device
+    ratio = cycles / bits
     assert ratio.min() >= s.cycles_per_bit[0] and ratio.max() <= s.cycles_per_bit[1]
     a = TaskSampler(s, 4, np.random.default_rng(7)).sample(0.0, 5)
     b = TaskSampler(s, 4, np.random.default_rng(7)).sample(0.0, 5)
@@ -180,3 +184,16 @@ def test_nearest_server_is_the_closest_without_shadowing() -> None:
     s = preset("multi-mec", shadowing_db=0.0)
     radio = Radio(s, 2, 30, 9, np.random.default_rng(4))
     np.testing.assert_array_equal(radio.nearest(), radio.distances().argmin(axis=-1))
+
+
+def test_one_log_path_loss_equals_the_formula_of_tr_38_901() -> None:
+    """path_loss_db_sq (one log10 per element) equals a direct transcription of UMa NLoS."""
+    d = np.array([1.0, 10.0, 37.0, 120.0, 400.0, 999.0, 3000.0])
+    hb, hu, fc = 25.0, 1.5, 3.5
+    d3 = np.sqrt(d**2 + (hb - hu) ** 2)
+    bp = 4 * (hb - 1) * (hu - 1) * fc * 1e9 / 3e8
+    los = np.where(d <= bp, 28 + 22 * np.log10(d3) + 20 * np.log10(fc),
+                   28 + 40 * np.log10(d3) + 20 * np.log10(fc) - 9 * np.log10(bp**2 + (hb - hu) ** 2))
+    nlos = 13.54 + 39.08 * np.log10(d3) + 20 * np.log10(fc) - 0.6 * (hu - 1.5)
+    np.testing.assert_allclose(m.path_loss_db(d, "uma-nlos", fc), np.maximum(los, nlos), rtol=1e-12)
+    np.testing.assert_allclose(m.path_loss_db(d, "macro"), 128.1 + 37.6 * np.log10(d / 1000), rtol=1e-12)

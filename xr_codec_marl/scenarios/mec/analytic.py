@@ -417,15 +417,14 @@ class AnalyticMECEnv:
 
     def _avail_actions(self, view: dict[str, np.ndarray]) -> np.ndarray:
         t, has, up = self.table, view["has"], view["up"]
-        b, a = has.shape
-        target = t.target[None, None, :]
-        k_up = np.take_along_axis(np.broadcast_to(up[:, None, :], (b, a, up.shape[1])),
-                                  np.broadcast_to(np.maximum(target, 0), (b, a, t.n)), -1)
-        avail = np.where(target >= 0, k_up, True)
-        if self.multi:
-            needs_cpu = (t.alpha < 1.0)[None, None, :] & (target >= 0)
-            avail &= ~(needs_cpu & view["local_full"][..., None])
-        avail = avail & has[..., None]
+        # an action that targets a server needs it up: the same for every agent of an env
+        ok = np.where(t.target >= 0, up[:, np.maximum(t.target, 0)], True)  # [B, n]
+        if self.multi:  # local and partial actions need a free slot of the device's CPU
+            needs_cpu = (t.alpha < 1.0) & (t.target >= 0)
+            avail = ok[:, None, :] & ~(needs_cpu & view["local_full"][..., None])
+        else:
+            avail = np.repeat(ok[:, None, :], has.shape[1], axis=1)
+        avail &= has[..., None]
         avail[..., 0] |= ~has  # nothing to decide: action 0 is a no-op
         if self.multi:
             avail[..., 0] = True  # local is always possible (it waits when the CPU queue is full)

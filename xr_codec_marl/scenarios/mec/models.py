@@ -40,18 +40,26 @@ def path_loss_db(distance_m: np.ndarray, model: str = "macro", carrier_ghz: floa
     formula below the breakpoint distance (valid 10 m – 5 km).
     """
     d2 = np.maximum(np.asarray(distance_m, np.float64), 1.0)
+    return path_loss_db_sq(d2 * d2, model, carrier_ghz, ue_height_m, bs_height_m)
+
+
+def path_loss_db_sq(distance_sq_m2: np.ndarray, model: str = "macro", carrier_ghz: float = 3.5,
+                    ue_height_m: float = 1.5, bs_height_m: float = 25.0) -> np.ndarray:
+    """:func:`path_loss_db` of squared 2-D distances (floored at 1 m), with one logarithm
+    per element: every branch is affine in log10 of the distance, so the batched radio
+    spends one ``log10`` where a direct transcription spends four."""
+    sq = np.maximum(np.asarray(distance_sq_m2), 1.0)
     if model == "macro":
-        return 128.1 + 37.6 * np.log10(d2 / 1000.0)
+        return 128.1 - 37.6 * 3.0 + 18.8 * np.log10(sq)
     if model == "uma-nlos":
-        d3 = np.sqrt(d2**2 + (bs_height_m - ue_height_m) ** 2)
+        dh2 = (bs_height_m - ue_height_m) ** 2
+        log_d3 = 0.5 * np.log10(sq + dh2)
+        fc = 20 * np.log10(carrier_ghz)
         breakpoint = 4 * (bs_height_m - 1.0) * (ue_height_m - 1.0) * carrier_ghz * 1e9 / 3e8
-        los = np.where(
-            d2 <= breakpoint,
-            28.0 + 22 * np.log10(d3) + 20 * np.log10(carrier_ghz),
-            28.0 + 40 * np.log10(d3) + 20 * np.log10(carrier_ghz)
-            - 9 * np.log10(breakpoint**2 + (bs_height_m - ue_height_m) ** 2),
-        )
-        nlos = 13.54 + 39.08 * np.log10(d3) + 20 * np.log10(carrier_ghz) - 0.6 * (ue_height_m - 1.5)
+        near = 28.0 + fc + 22 * log_d3
+        far = 28.0 + fc - 9 * np.log10(breakpoint**2 + dh2) + 40 * log_d3
+        los = np.where(sq <= breakpoint**2, near, far)
+        nlos = 13.54 + fc - 0.6 * (ue_height_m - 1.5) + 39.08 * log_d3
         return np.maximum(los, nlos)
     raise ValueError(f"unknown path-loss model {model!r}; allowed: macro, uma-nlos")
 

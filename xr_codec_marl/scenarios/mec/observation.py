@@ -49,18 +49,24 @@ def build(s: MECSettings, view: "dict[str, np.ndarray]") -> tuple[np.ndarray, np
     if s.preset == "multi-mec":
         b, n = has.shape
         k = s.servers
-        se = np.log2(1.0 + view["snr_full"]) / 10.0  # [B, N, K] bit/s/Hz scaled
-        own = np.stack([
-            has, view["bits"] / sc["bits"] * has, view["cycles"] / sc["cycles"] * has, slack,
-            view["priority"] * has, np.clip(view["local_wait_s"] / tau, 0.0, 5.0) / 5.0,
-            np.clip(view["uplink_wait_s"] / tau, 0.0, 5.0) / 5.0,
-            np.clip(view["aoi_s"] / s.aoi_max_s, 0.0, 1.0)], axis=-1)
-        servers = np.concatenate([np.broadcast_to(backlog[:, None], (b, n, k)),
-                                  np.broadcast_to(up[:, None], (b, n, k))], axis=-1)
-        obs = np.concatenate([own, np.clip(se, 0.0, 2.0), servers], axis=-1)
+        obs = np.empty((b, n, 8 + 3 * k), np.float32)  # filled in place: no big temporaries
+        obs[..., 0] = has
+        obs[..., 1] = view["bits"] / sc["bits"] * has
+        obs[..., 2] = view["cycles"] / sc["cycles"] * has
+        obs[..., 3] = slack
+        obs[..., 4] = view["priority"] * has
+        obs[..., 5] = np.clip(view["local_wait_s"] / tau, 0.0, 5.0) / 5.0
+        obs[..., 6] = np.clip(view["uplink_wait_s"] / tau, 0.0, 5.0) / 5.0
+        obs[..., 7] = np.clip(view["aoi_s"] / s.aoi_max_s, 0.0, 1.0)
+        se = obs[..., 8:8 + k]  # spectral efficiency at full power, bit/s/Hz / 10
+        np.log2(1.0 + view["snr_full"], out=se, casting="same_kind")
+        se *= 0.1
+        np.clip(se, 0.0, 2.0, out=se)
+        obs[..., 8 + k:8 + 2 * k] = backlog[:, None, :]
+        obs[..., 8 + 2 * k:] = up[:, None, :]
         state = np.concatenate([backlog, up, view["server_speed"] / sc["f"], mem, has, slack,
-                                own[..., 5], own[..., 7]], axis=-1)
-        return obs.astype(np.float32), state.astype(np.float32)
+                                obs[..., 5], obs[..., 7]], axis=-1)
+        return obs, state.astype(np.float32)
     b, k = has.shape
     mean_f = 0.5 * (s.f_server_hz[0] + s.f_server_hz[1])
     other = np.where(up[:, None, :] > 0, backlog[:, None, :], np.inf)

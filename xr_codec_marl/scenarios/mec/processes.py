@@ -48,17 +48,32 @@ class TaskSampler:
         self.s, self.b, self.rng = settings, num_envs, rng
 
     def sample(self, t_s: float, n_devices: int) -> NewTasks:
+        """Draw the step's arrivals; attributes are drawn for real tasks only (flat), then
+        laid out ``[B, N, M]`` with zeros where ``valid`` is False."""
         s, rng = self.s, self.rng
         lam = s.arrival_rate_hz * arrival_multiplier(s, t_s) * s.decision_step_s
         count = rng.poisson(lam, (self.b, n_devices)).astype(np.int64)
         m = max(int(count.max(initial=0)), 1)
         shape = (self.b, n_devices, m)
         valid = np.arange(m) < count[..., None]
-        offset = np.sort(rng.uniform(0.0, s.decision_step_s, shape), axis=-1)
-        bits = rng.uniform(*s.data_bits, shape)
-        cycles = bits * rng.uniform(*s.cycles_per_bit, shape)
-        return NewTasks(count, valid, offset, bits, cycles, rng.uniform(*s.deadline_s, shape),
-                        rng.uniform(*s.priority, shape), rng.uniform(*s.task_memory_gb, shape))
+        total = int(count.sum())
+        owner = np.repeat(np.arange(count.size), count.ravel())  # flat device of each task
+        offset = rng.uniform(0.0, s.decision_step_s, total)
+        order = np.lexsort((offset, owner))  # arrival instants sorted within each device
+        offset = offset[order]
+        bits = rng.uniform(*s.data_bits, total)
+        per_bit = rng.uniform(*s.cycles_per_bit, total)
+        deadline = rng.uniform(*s.deadline_s, total)
+        priority = rng.uniform(*s.priority, total)
+        memory = rng.uniform(*s.task_memory_gb, total)
+
+        def lay(x: np.ndarray) -> np.ndarray:
+            out = np.zeros(shape)
+            out[valid] = x  # row-major: device by device, rank within a device
+            return out
+
+        return NewTasks(count, valid, lay(offset), lay(bits), lay(bits * per_bit),
+                        lay(deadline), lay(priority), lay(memory))
 
 
 class FailureProcess:

@@ -38,7 +38,8 @@ class Radio:
         self.pos = rng.uniform(0.0, settings.area_m, (num_envs, n_devices, 2))
         heading = rng.uniform(0.0, 2 * np.pi, (num_envs, n_devices))
         self.vel = settings.speed_mps * np.stack([np.cos(heading), np.sin(heading)], axis=-1)
-        self.shadow_db = rng.normal(0.0, settings.shadowing_db, (num_envs, n_devices, n_servers))
+        self.shadow_db = rng.normal(0.0, settings.shadowing_db,
+                                    (num_envs, n_devices, n_servers)).astype(np.float32)
         self.interference_w = float(models.dbm_to_w(settings.interference_dbm))
 
     def move(self, dt_s: float) -> None:
@@ -50,14 +51,27 @@ class Radio:
         self.vel = np.where(over | under, -self.vel, self.vel)
         self.pos = np.clip(p, 0.0, a)
 
+    def distances_sq(self) -> np.ndarray:
+        """``[B, N, K]`` squared device–server distances in m²."""
+        dx = self.pos[:, :, None, 0] - self.servers[None, None, :, 0]
+        dy = self.pos[:, :, None, 1] - self.servers[None, None, :, 1]
+        dx *= dx
+        dy *= dy
+        dx += dy
+        return dx
+
     def distances(self) -> np.ndarray:
         """``[B, N, K]`` device–server distances in metres."""
-        return np.linalg.norm(self.pos[:, :, None, :] - self.servers[None, None], axis=-1)
+        return np.sqrt(self.distances_sq())
 
     def gains(self) -> np.ndarray:
-        """``[B, N, K]`` linear channel gains (path loss and shadowing)."""
-        pl = models.path_loss_db(self.distances(), self.s.path_loss, self.s.carrier_ghz)
-        return 10.0 ** (-(pl + self.shadow_db) / 10.0)
+        """``[B, N, K]`` linear channel gains (path loss and shadowing), float32: the radio
+        is the twin's widest array and single precision is far finer than shadowing."""
+        sq = self.distances_sq().astype(np.float32)
+        pl = models.path_loss_db_sq(sq, self.s.path_loss, self.s.carrier_ghz)
+        pl += self.shadow_db
+        pl *= -np.log(10.0) / 10.0
+        return np.exp(pl, out=pl)
 
     def rates(self, server: np.ndarray, tx_power_w: np.ndarray,
               gains: np.ndarray | None = None) -> np.ndarray:

@@ -121,7 +121,10 @@ class MECRule:
         choice = self.choose(view, avail)
         self.t += 1
         ok = np.take_along_axis(avail, choice[..., None], -1)[..., 0]
-        return np.where(view["has"] & ok, choice, 0).astype(np.int64)
+        # a choice that is not available falls back to what always is: local (multi-mec) or
+        # reject (aiot); an agent without a task takes the no-op 0
+        fallback = self.table.n - 1 if self.s.preset == "aiot" else 0
+        return np.where(view["has"], np.where(ok, choice, fallback), 0).astype(np.int64)
 
     def choose(self, view: dict[str, Any], avail: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -222,7 +225,7 @@ class GreedyRule(MECRule):
         allowed = avail & feasible
         pick = self._argmin(t, allowed)
         if self.s.preset == "aiot":
-            best = np.take_along_axis(t, pick[..., None], -1)[..., 0]
+            best = np.take_along_axis(np.where(allowed, t, np.inf), pick[..., None], -1)[..., 0]
             late = ~np.isfinite(best) | (best > view["slack_s"])
             pick = np.where(late, self.table.n - 1, pick)  # the reject action
         return pick
@@ -238,7 +241,10 @@ class MinEnergyRule(MECRule):
         allowed = avail & feasible & (self.table.target[None, None, :] != REJECT)
         in_time = allowed & (t <= view["slack_s"][..., None])
         pick = self._argmin(e + 1e-9 * t, in_time)
-        return np.where(in_time.any(-1), pick, self._argmin(t, allowed))
+        fastest = self._argmin(t, allowed)
+        if self.s.preset == "aiot":  # no node can take it: reject
+            fastest = np.where(allowed.any(-1), fastest, self.table.n - 1)
+        return np.where(in_time.any(-1), pick, fastest)
 
 
 class BalancedRule(MECRule):
@@ -290,7 +296,7 @@ class VCGRule(MECRule):
             t, _, feasible = estimates(_agents(view, i), tab, self.s, backlog, uploads, i[:, None])
             allowed = avail[rows, i][:, None] & feasible
             choice = self._argmin(t, allowed)[:, 0]
-            best = t[rows, 0, choice]
+            best = np.where(allowed, t, np.inf)[rows, 0, choice]
             if self.s.preset == "aiot":
                 choice = np.where(~np.isfinite(best) | (best > view["slack_s"][rows, i]),
                                   tab.n - 1, choice)

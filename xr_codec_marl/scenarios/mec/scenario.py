@@ -24,10 +24,15 @@ from xr_codec_marl.scenarios.mec.settings import (ON_FAILURE, PRESETS, PRIORITIS
                                                   REWARD_PRESETS, VARIANTS, MECSettings, preset)
 
 
+class _BadValue(ValueError, argparse.ArgumentTypeError):
+    """A bad flag value: argparse prints its message (a plain ValueError's it would replace
+    with a generic one); sweeps, which parse axis values too, catch it as a ValueError."""
+
+
 def _choice(name: str, allowed: tuple[str, ...]):
     def parse(text: str) -> str:
         if text not in allowed:
-            raise ValueError(f"unknown {name} {text!r}; allowed: {', '.join(allowed)}")
+            raise _BadValue(f"unknown {name} {text!r}; allowed: {', '.join(allowed)}")
         return text
     parse.__name__ = name
     return parse
@@ -42,7 +47,7 @@ def _reward_weights(text: str) -> tuple[float, ...]:
     except ValueError:
         values = ()
     if len(values) != len(REWARD_COMPONENTS) or any(v < 0 for v in values):
-        raise ValueError(f"reward weights must be one of {', '.join(REWARD_PRESETS)} or "
+        raise _BadValue(f"reward weights must be one of {', '.join(REWARD_PRESETS)} or "
                          f"{len(REWARD_COMPONENTS)} numbers >= 0 "
                          f"({','.join(REWARD_COMPONENTS)}), got {text!r}")
     return values
@@ -59,7 +64,7 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
     "--arrival-rate": ("arrival_rate_hz", nonnegative_float,
                        "Poisson task arrivals per device per second (default 1)"),
     "--decision-step": ("decision_step_s", positive_float,
-                        "seconds between decisions (multi-mec 0.1, aiot 0.5)"),
+                        "seconds between decisions (multi-mec 0.1, aiot 0.2)"),
     "--queue": ("queue", _choice("queue", QUEUE_DISCIPLINES),
                 "server compute queues: fifo (default) or ps (processor sharing)"),
     "--on-failure": ("on_failure", _choice("on_failure", ON_FAILURE),
