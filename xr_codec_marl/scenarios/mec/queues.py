@@ -54,6 +54,8 @@ class ServerQueues:
         self.arrival = np.full(shape, np.inf)
         self.work = np.zeros(shape)  # remaining cycles
         self.mem = np.zeros(shape)
+        self.seq = np.zeros(shape, np.int64)  # admission order: FIFO's tie-break
+        self._next_seq = 0
         self.attrs = {name: np.zeros(shape) for name in SLOT_FIELDS}
         self.speed = np.ones((num_envs, n_servers))  # cycles/s
         self.mem_cap = np.full((num_envs, n_servers), np.inf)
@@ -113,6 +115,8 @@ class ServerQueues:
         self.arrival[bi, ki, si] = arrival[oi]
         self.work[bi, ki, si] = work[oi]
         self.mem[bi, ki, si] = mem[oi]
+        self.seq[bi, ki, si] = self._next_seq + np.arange(sel.size)
+        self._next_seq += sel.size
         for name in SLOT_FIELDS:
             self.attrs[name][bi, ki, si] = attrs[name][oi] if name in attrs else 0.0
         accepted[oi] = True
@@ -131,7 +135,10 @@ class ServerQueues:
 
     def _serve_fifo(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
         arrival = np.where(self.valid, self.arrival, np.inf)
-        order = np.argsort(arrival, axis=-1, kind="stable")
+        # by arrival, equal arrivals in admission order (two stable sorts)
+        by_seq = np.argsort(self.seq, axis=-1, kind="stable")
+        order = np.take_along_axis(
+            by_seq, np.argsort(np.take_along_axis(arrival, by_seq, -1), axis=-1, kind="stable"), -1)
         a = np.maximum(np.take_along_axis(arrival, order, -1), t0)
         w = np.take_along_axis(np.where(self.valid, self.work, 0.0), order, -1) / self.speed[..., None]
         s = np.cumsum(w, axis=-1)
@@ -157,11 +164,15 @@ class ServerQueues:
         busy = np.zeros((b, k))
         pending = self.valid & self.up[..., None]
         work = self.work.copy()
-        for _ in range(4 * q + 4):
+        for _ in range(4 * q + 8):
             running = t < t1
             if not running.any():
                 break
-            active = pending & (self.arrival <= t[..., None]) & (work > 0)
+            # tasks without work leave as soon as they are present (also at the pass start)
+            empty = pending & (self.arrival <= t[..., None]) & (work <= 0) & running[..., None]
+            finish = np.where(empty, np.maximum(t, t0)[..., None], finish)
+            pending &= ~empty
+            active = pending & (self.arrival <= t[..., None])
             n = active.sum(-1)
             rate = self.speed / np.maximum(n, 1)  # cycles/s per active task
             min_w = np.where(active, work, np.inf).min(-1)
@@ -170,23 +181,26 @@ class ServerQueues:
             t_a = np.where(later, self.arrival, np.inf).min(-1)
             t_next = np.where(running, np.minimum(np.minimum(t_c, t_a), t1), t)
             dt = t_next - t
+            # the tasks with the least work finish at t_c, decided on the work before the
+            # update, so rounding can never leave a sliver that stalls the clock
+            completing = active & (running & (t_c <= t_next))[..., None] & \
+                (work <= min_w[..., None] * (1.0 + 1e-9))
             work = np.where(active, work - (dt * rate)[..., None], work)
-            finished = active & ((t_next >= t_c)[..., None]) & \
-                (work <= 1e-9 * np.maximum(self.attrs["cycles"], 1.0))
-            # zero-work tasks (nothing to do) finish on arrival
-            finished |= pending & (self.arrival <= t_next[..., None]) & (work <= 0) & ~finished
-            finish = np.where(finished, t_next[..., None], finish)
-            work = np.where(finished, 0.0, work)
-            pending &= ~finished
+            work = np.where(completing, 0.0, np.maximum(work, 0.0))
+            finish = np.where(completing, t_next[..., None], finish)
+            pending &= ~completing
             busy += np.where(n > 0, dt, 0.0)
             t = t_next
+        empty = pending & (self.arrival <= t[..., None]) & (work <= 0)  # arrived exactly at t1
+        finish = np.where(empty, t[..., None], finish)
         self.work = np.where(self.valid, np.maximum(work, 0.0), 0.0)
         return finish, busy
 
     # ------------------------------------------------------------------ leaving
     def fail(self, failed: np.ndarray, now: float, lose: bool) -> Departed:
         """Servers ``failed [B, K]`` went down at ``now``: their tasks are lost (returned) or,
-        with ``lose=False``, keep their slots and start their work again after repair."""
+        with ``lose=False``, keep their slots and start their work again after repair. The
+        caller keeps ``up`` (the failure process owns the servers' state)."""
         hit = self.valid & failed[..., None]
         if lose:
             return self._remove(hit, np.where(hit, now, np.inf))
