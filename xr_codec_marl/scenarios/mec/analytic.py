@@ -392,8 +392,9 @@ class AnalyticMECEnv:
         """What the agents and the rules may know now (``info["mec"]``)."""
         s, q = self.s, self.queues
         has, slot = self._head
-        head = {name: np.take_along_axis(v, slot[..., None], -1)[..., 0]
-                for name, v in self.buffer.f.items()}
+        b, a = slot.shape
+        flat = (np.arange(b * a) * self.buffer.valid.shape[-1] + slot.ravel())
+        head = {name: v.reshape(-1)[flat].reshape(b, a) for name, v in self.buffer.f.items()}
         v = {"has": has, "bits": head["bits"], "cycles": head["cycles"],
              "priority": head["priority"], "memory": head["memory"],
              "slack_s": np.where(has, head["deadline"] - self.t, 0.0),
@@ -412,7 +413,8 @@ class AnalyticMECEnv:
                       "uplink_wait_s": np.maximum(self.up_free - self.t, 0.0),
                       "local_full": self.local.full, "gains": self._gains,
                       "uploads_active": load,
-                      "snr_full": p * self._gains / (noise[:, None, :] + self.radio.interference_w)})
+                      "snr_full": self._gains * (p / (noise + self.radio.interference_w)).astype(
+                          np.float32)[:, None, :]})
         return v
 
     def _avail_actions(self, view: dict[str, np.ndarray]) -> np.ndarray:

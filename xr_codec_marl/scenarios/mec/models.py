@@ -9,6 +9,8 @@ numbers (1 Mbit at 1000 cycles/bit: 1 s and 1 J locally at 1 GHz with κ = 1e-27
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Thermal noise density, dBm/Hz.
@@ -54,10 +56,10 @@ def path_loss_db_sq(distance_sq_m2: np.ndarray, model: str = "macro", carrier_gh
     if model == "uma-nlos":
         dh2 = (bs_height_m - ue_height_m) ** 2
         log_d3 = 0.5 * np.log10(sq + dh2)
-        fc = 20 * np.log10(carrier_ghz)
+        fc = 20 * math.log10(carrier_ghz)  # Python floats keep a float32 array float32
         breakpoint = 4 * (bs_height_m - 1.0) * (ue_height_m - 1.0) * carrier_ghz * 1e9 / 3e8
         near = 28.0 + fc + 22 * log_d3
-        far = 28.0 + fc - 9 * np.log10(breakpoint**2 + dh2) + 40 * log_d3
+        far = 28.0 + fc - 9 * math.log10(breakpoint**2 + dh2) + 40 * log_d3
         los = np.where(sq <= breakpoint**2, near, far)
         nlos = 13.54 + fc - 0.6 * (ue_height_m - 1.5) + 39.08 * log_d3
         return np.maximum(los, nlos)

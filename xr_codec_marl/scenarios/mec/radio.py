@@ -70,7 +70,7 @@ class Radio:
         sq = self.distances_sq().astype(np.float32)
         pl = models.path_loss_db_sq(sq, self.s.path_loss, self.s.carrier_ghz)
         pl += self.shadow_db
-        pl *= -np.log(10.0) / 10.0
+        pl *= -math.log(10.0) / 10.0
         return np.exp(pl, out=pl)
 
     def rates(self, server: np.ndarray, tx_power_w: np.ndarray,
