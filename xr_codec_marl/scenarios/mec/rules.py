@@ -198,13 +198,12 @@ class LeastLoadedRule(MECRule):
         full = (tab.target >= 0) & (tab.alpha == 1.0) & (tab.power_w == tab.power_w.max())
         fallback = NearestRule.choose(self, view, avail)  # type: ignore[arg-type]
         pick = fallback.copy()
-        for i in range(a):
-            idx = np.full(b, i)
-            sub = _agents(view, idx)
-            t0, _, feasible = estimates(sub, tab, self.s, np.zeros_like(backlog), None,
-                                        idx[:, None])
-            reach = (avail[:, i][:, None] & feasible & full & (t0 <= view["slack_s"][:, i, None, None]))
-            cost = np.where(reach[:, 0], backlog[:, np.maximum(tab.target, 0)], np.inf)
+        # which servers each task can reach in time does not depend on the queues: once
+        t0, _, feasible = estimates(view, tab, self.s, np.zeros_like(backlog))
+        reach_all = avail & feasible & full & (t0 <= view["slack_s"][..., None])
+        for i in np.flatnonzero(view["has"].any(0)):  # agents with a task in some env
+            reach = reach_all[:, i]
+            cost = np.where(reach, backlog[:, np.maximum(tab.target, 0)], np.inf)
             choice = cost.argmin(-1)
             ok = np.isfinite(cost[rows, choice])
             pick[:, i] = np.where(ok, choice, fallback[:, i])
@@ -291,7 +290,7 @@ class VCGRule(MECRule):
         pick = np.zeros((b, a), np.int64)
         rows = np.arange(b)
         tab = self.table
-        for r in range(a):
+        for r in range(int(view["has"].sum(1).max(initial=0))):  # pending agents sort first
             i = order[:, r]
             t, _, feasible = estimates(_agents(view, i), tab, self.s, backlog, uploads, i[:, None])
             allowed = avail[rows, i][:, None] & feasible
