@@ -105,7 +105,7 @@ class MECScenario(Scenario):
                   label="Prioritisation"),
         SweepAxis("queue", "queue", _choice("queue", QUEUE_DISCIPLINES), label="Queue"),
     )
-    reference_policy = "greedy"
+    reference_policy = "vcg"
     record_settings = ("preset", "variant", "devices", "servers", "arrival_rate_hz")
     agent_colours = {"device": "#1f77b4", "node": "#2ca02c"}
     report_notes = (
