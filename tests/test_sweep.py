@@ -123,6 +123,24 @@ def test_ray_engine_runs_cells_on_a_local_cluster(tmp_path):
     pd.testing.assert_frame_equal(ray_rows, local_rows)
 
 
+def test_percentage_kpis_are_compared_in_points():
+    """A KPI in % changes by percentage points: 0.2 % vs 0.1 % rejected is +0.1 pp, not +100 %,
+    and a reference at 0 % still gives a finite change with an interval."""
+    from xr_codec_marl.core.kpis import KpiSpec
+    from xr_codec_marl.experiments.compare import table4_markdown
+
+    kpis = [KpiSpec("rejected_pct", "%", "lower"), KpiSpec("zero_pct", "%", "lower")]
+    rows = [{"policy": policy, "seed": 0, "episode": e, "agent": "a",
+             "rejected_pct": base + 0.01 * e, "zero_pct": zero}
+            for policy, base, zero in (("ref", 0.1, 0.0), ("p", 0.2, 1.0)) for e in range(6)]
+    cmp = compare_to_reference(pd.DataFrame(rows), "ref", kpis).set_index("kpi")
+    assert cmp.loc["rejected_pct", "change_pct"] == pytest.approx(0.1)
+    assert cmp.loc["rejected_pct", "gain_pct"] == pytest.approx(-0.1)  # more rejected: worse
+    assert cmp.loc["rejected_pct", "worse"] and cmp.loc["rejected_pct", "unit"] == "pp"
+    assert cmp.loc["zero_pct", "change_pct"] == pytest.approx(1.0)
+    assert "rejected_pct ↓ pp" in table4_markdown(cmp.reset_index(), kpis)
+
+
 def test_compare_follows_the_declarations_team_rule_and_direction():
     """A KPI without a better direction is never better/worse; team 'min' combines agents."""
     from xr_codec_marl.core.kpis import KpiSpec

@@ -36,6 +36,17 @@ def arrow(kpi: KpiSpec) -> str:
     return {"higher": "↑", "lower": "↓"}.get(kpi.direction, "")
 
 
+def in_points(kpi: KpiSpec) -> bool:
+    """A KPI that is itself a percentage is compared in percentage points (a relative change
+    of a rate near 0 %, such as 0.2 % vs 0.05 % rejected, would read as hundreds of %)."""
+    return kpi.unit == "%"
+
+
+def change_unit(kpi: KpiSpec) -> str:
+    """``pp`` (percentage points) or ``%`` (relative change): how the comparison reads."""
+    return "pp" if in_points(kpi) else "%"
+
+
 def infer_kpis(rows: pd.DataFrame, exclude: Sequence[str] = ()) -> tuple[KpiSpec, ...]:
     """Plain declarations for the numeric KPI-looking columns of a table without any."""
     skip = NON_KPI_COLUMNS | set(exclude)
@@ -81,6 +92,17 @@ def pct_change_ci(
     return float(change), float(lo), float(hi)
 
 
+def diff_ci(policy_vals: np.ndarray, ref_vals: np.ndarray, n_boot: int = 2000,
+            seed: int = 0) -> tuple[float, float, float]:
+    """Difference of the means (policy − reference) and its paired-bootstrap 95 % interval."""
+    p, r = np.asarray(policy_vals, float), np.asarray(ref_vals, float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(p), size=(n_boot, len(p)))
+    boots = p[idx].mean(1) - r[idx].mean(1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return float(p.mean() - r.mean()), float(lo), float(hi)
+
+
 def points(rows: pd.DataFrame, group: Sequence[str]) -> list[tuple[Any, ...]]:
     """The distinct combinations of the axis columns ``group``, sorted."""
     if not group:
@@ -90,7 +112,10 @@ def points(rows: pd.DataFrame, group: Sequence[str]) -> list[tuple[Any, ...]]:
 
 def compare_to_reference(rows: pd.DataFrame, reference: str, kpis: Sequence[KpiSpec],
                          group: Sequence[str] = ()) -> pd.DataFrame:
-    """Per (axis values, policy, KPI): means, % change vs the reference with CI, and the gain.
+    """Per (axis values, policy, KPI): means, the change vs the reference with CI, and the gain.
+
+    The change is relative (%) except for KPIs that are percentages themselves, whose change is
+    in percentage points (:func:`in_points`; column ``unit``).
 
     ``kpis`` are the compared KPIs (usually the headline ones); ``group`` the axis columns.
     Includes an ``all`` row per policy (``all`` in every axis column): the change of the mean
@@ -120,12 +145,12 @@ def compare_to_reference(rows: pd.DataFrame, reference: str, kpis: Sequence[KpiS
             for kpi in kpis:
                 sign = kpi.sign or 1.0  # no better direction: the plain change
                 pv, rv = pol.loc[common, kpi.key].to_numpy(), ref.loc[common, kpi.key].to_numpy()
-                change, lo, hi = pct_change_ci(pv, rv)
+                change, lo, hi = (diff_ci if in_points(kpi) else pct_change_ci)(pv, rv)
                 glo, ghi = min(sign * lo, sign * hi), max(sign * lo, sign * hi)
                 out.append({
                     **where, "policy": policy, "kpi": kpi.key, "episodes": len(common),
                     "mean": float(pv.mean()), "ref_mean": float(rv.mean()),
-                    "change_pct": change, "ci_lo": lo, "ci_hi": hi,
+                    "change_pct": change, "ci_lo": lo, "ci_hi": hi, "unit": change_unit(kpi),
                     "gain_pct": sign * change, "gain_lo": glo, "gain_hi": ghi,
                     "better": bool(kpi.sign != 0 and glo > 0),
                     "worse": bool(kpi.sign != 0 and ghi < 0),
@@ -159,9 +184,10 @@ def table4_rows(cmp: pd.DataFrame, kpis: Sequence[KpiSpec], group: Sequence[str]
 
 def table4_markdown(cmp: pd.DataFrame, kpis: Sequence[KpiSpec], group: Sequence[str] = (),
                     point: object = ALL) -> str:
-    """Markdown Table IV: gain % vs the reference (positive = better) with its 95 % CI."""
+    """Markdown Table IV: gain vs the reference (positive = better) with its 95 % CI, in %
+    (relative) or, for percentage KPIs, percentage points (pp)."""
     head = "| policy | " + " | ".join(
-        f"{k.key} {arrow(k)} %".replace("  ", " ") for k in kpis) + " |\n"
+        f"{k.key} {arrow(k)} {change_unit(k)}".replace("  ", " ") for k in kpis) + " |\n"
     head += "|---|" + "---:|" * len(kpis) + "\n"
     lines = [
         f"| {policy} | " + " | ".join(
