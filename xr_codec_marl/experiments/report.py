@@ -45,6 +45,8 @@ figcaption{color:#555;font-size:.9em}pre{background:#f7f7f7;padding:.5em}"""
 # Shared with the explanation report (xr_codec_marl.explain.figures re-exports these).
 #: The default colour cycle (matplotlib's tab10) for components, agents and policies.
 CYCLE = tuple(plt.get_cmap("tab10").colors)
+#: The cycle for policies beside the reference: tab10 without its grey (the reference's)
+POLICY_CYCLE = tuple(c for i, c in enumerate(CYCLE) if i != 7)
 EMPTY = "∅"
 EMPTY_COLOUR = "#b0b0b0"
 REFERENCE_COLOUR = "#7f7f7f"
@@ -182,7 +184,7 @@ def plot_kpis(kpis: pd.DataFrame, path: str | Path, reference: str = "",
                 cis.append(hit["ci95"].mean() if len(hit) else np.nan)
             ax.bar(x + (k - (len(policies) - 1) / 2) * width, means, width,
                    yerr=cis, capsize=2, label=str(pol).upper(),
-                   color=REFERENCE_COLOUR if pol == reference else CYCLE[k % len(CYCLE)])  # fmt: skip
+                   color=REFERENCE_COLOUR if pol == reference else POLICY_CYCLE[k % len(POLICY_CYCLE)])  # fmt: skip
         ax.set_xticks(x, ticks)
         if xlabel:
             ax.set_xlabel(xlabel)
