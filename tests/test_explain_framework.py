@@ -178,3 +178,27 @@ def test_unordered_actions_have_no_inc_dec_but_an_alternative_comparison() -> No
     ordered = explain_episodes(FakeEnv(spec=fake_spec()), CyclePolicy(fake_spec()),
                                {"a": TableLearner(fake_spec(), Q)}, episodes=1)
     assert "alt_action" not in ordered and not ordered.isna().any().any()
+
+
+def test_windows_without_a_choice_are_not_explained() -> None:
+    """An agent with a single available action (e.g. an MEC device with no task) chose
+    nothing: its rows for that window are left out, the other agents' stay."""
+
+    class OneChoiceForCG(FakeEnv):
+        def _obs(self, info: dict):  # type: ignore[no-untyped-def]
+            obs = super()._obs(info)
+            if self.t % 2 == 0:  # even windows: CG may only take action 0
+                obs.avail_actions[:, 2, 1:] = False
+            return obs
+
+    class Zero(CyclePolicy):
+        def act(self, step, explore=False):  # type: ignore[no-untyped-def]
+            return np.zeros(step.avail_actions.shape[:2], np.int64)
+
+    spec = fake_spec()
+    env = OneChoiceForCG(num_envs=2, spec=spec)
+    table = explain_episodes(env, Zero(spec), {"a": TableLearner(spec, Q)}, episodes=1, seed=0,
+                             anchor="reference")  # type: ignore[arg-type]
+    cg = table[table.agent == "CG"]
+    assert set(cg.t) == {1} and len(cg) == 1 * 2 * 3  # window 1 only, 2 envs x 3 components
+    assert set(table[table.agent == "VR"].t) == {0, 1, 2}

@@ -134,7 +134,9 @@ def explain_episodes(
         prev: np.ndarray | None = None  # no action before the first window (see docstring)
         rec: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in learners}
         ref_actions: list[np.ndarray] = []
+        choices: list[np.ndarray] = []  # [B, N]: the agent had more than one action to pick
         for _t in range(spec.episode_limit):
+            choices.append(np.asarray(step.avail_actions, bool).sum(-1) > 1)
             actions = np.asarray(reference.act(step, explore=False), dtype=np.int64)
             for name, learner in learners.items():
                 q = np.asarray(learner.q_values(step, prev), dtype=np.float64)
@@ -151,7 +153,7 @@ def explain_episodes(
             frames.append(
                 _to_frame(name, getattr(reference, "name", "reference"), rec[name],
                           np.stack(ref_actions), spec, learner.component_names,
-                          backend, values, seed, ep, alt)
+                          backend, values, seed, ep, alt, np.stack(choices))
             )  # fmt: skip
     if not frames:
         return pd.DataFrame(columns=explanation_columns(list(values), alt))
@@ -194,8 +196,12 @@ def _to_frame(
     seed: int,
     episode: int,
     alt: bool = False,
+    choices: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Flatten one episode batch of per-step explanations ``[T, B, N(, C)]`` into tidy rows."""
+    """Flatten one episode batch of per-step explanations ``[T, B, N(, C)]`` into tidy rows.
+
+    Windows in which an agent had a single available action (``choices [T, B, N]`` False,
+    e.g. no task to decide) are left out: nothing was chosen there, so nothing to explain."""
     arr = {k: np.stack([r[k] for r in rec]) for k in rec[0]}  # [T, B, N, C] or [T, B, N]
     t, b, n, c = arr["q_chosen"].shape
     tt, ee, aa, cc = np.indices((t, b, n, c)).reshape(4, -1)
@@ -230,6 +236,8 @@ def _to_frame(
         for key in ORDERED_ONLY:
             frame[key] = frame[key].astype(np.float64)
             frame.loc[rows, key] = np.nan
+    if choices is not None and not choices.all():
+        frame = frame[np.repeat(choices.reshape(-1), c)].reset_index(drop=True)
     return frame
 
 
