@@ -257,3 +257,26 @@ def test_default_run_killed_after_the_interval_has_a_checkpoint(tmp_path: Path) 
     data = torch.load(run / "checkpoint.pt", weights_only=True)
     assert 0 < data["counters"]["env_steps"] < steps
     assert data["config"]["checkpoint_every_s"] == 1.0
+
+
+def test_ctrl_c_without_progress_bar_checkpoints_and_resumes(tmp_path: Path) -> None:
+    """SIGINT on a ``--no-progress`` run (scripts, sweeps) ends it after the rollout with a
+    checkpoint, as with the bar: rerunning resumes instead of starting over."""
+    out = tmp_path / "run"
+    args = ["train", *SMALL, "--steps", "1000000", "--out", str(out)]
+    proc = subprocess.Popen(_cli(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_env())
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "log.csv").is_file() or len((out / "log.csv").read_text().splitlines()) < 5:
+            assert proc.poll() is None and time.monotonic() < deadline, "no episodes logged"
+            time.sleep(0.05)
+        assert not (out / "checkpoint.pt").exists()  # before the first periodic checkpoint
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and (out / "checkpoint.pt").is_file()
+    assert "checkpoint" in stdout and "1000000 windows" not in stdout

@@ -271,6 +271,8 @@ def train_cell(cfg: SweepConfig, cell: Cell) -> Path:
                     **cell.settings, "sweep": cfg.out}
         trainer = Trainer(env, get_algo(cell.policy), lcfg, cell.seed, out, run_info)
         trainer.train(cfg.train_steps, progress=False)
+        if trainer.interrupted:  # checkpointed; the cell is not done: stop the sweep too
+            raise KeyboardInterrupt
     finally:
         env.close()
     return checkpoint_path(out)

@@ -21,6 +21,7 @@ import csv
 import os
 import random
 import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -228,7 +229,10 @@ class Trainer:
             bar = tqdm(total=total_steps, initial=self.env_steps, unit="win", dynamic_ncols=True,
                        desc=self.algo.name)
         old_handler = signal.getsignal(signal.SIGINT)
-        if progress:
+        # Ctrl-C finishes the rollout and checkpoints, with or without a progress bar
+        # (signal handlers can only be set from the main thread)
+        catch = threading.current_thread() is threading.main_thread()
+        if catch:
             signal.signal(signal.SIGINT, self._on_sigint)
         every, every_s = cfg.checkpoint_every, cfg.checkpoint_every_s
         next_ckpt = (self.env_steps // every + 1) * every if every else None
@@ -274,7 +278,7 @@ class Trainer:
                     if every:
                         next_ckpt = (self.env_steps // every + 1) * every
         finally:
-            if progress:
+            if catch:
                 signal.signal(signal.SIGINT, old_handler)
             if consistent:  # else the last checkpoint stands; the half-done rollout is replayed
                 self._checkpoint(fh, tb)
@@ -285,6 +289,11 @@ class Trainer:
             if tb is not None:
                 tb.close()
         return summary
+
+    @property
+    def interrupted(self) -> bool:
+        """The last :meth:`train` stopped early on Ctrl-C (after writing its checkpoint)."""
+        return self._stop
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self._stop:  # second Ctrl-C: give up immediately
