@@ -147,3 +147,12 @@ def test_decision_step_help_states_the_presets_defaults() -> None:
     text = " ".join(proc.stdout.split())
     multi, aiot = preset("multi-mec").decision_step_s, preset("aiot").decision_step_s
     assert f"multi-mec {multi:g}, aiot {aiot:g}" in text, text[text.find("--decision-step"):][:200]
+
+
+def test_a_rule_that_does_not_fit_the_preset_is_one_line_exit_2() -> None:
+    """`balanced` splits tasks between device and server: aiot has no device CPU."""
+    proc = subprocess.run([sys.executable, "-m", "xr_codec_marl.cli", "evaluate", "--env", "mec",
+                           "--preset", "aiot", "--policy", "balanced", "--episodes", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "balanced" in proc.stderr

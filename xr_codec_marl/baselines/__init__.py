@@ -62,11 +62,10 @@ def make_policy(name: str, spec: EnvSpec, **kwargs: Any) -> Policy:
     """A rule policy by name, ``fixed:K`` (always action K), or a checkpoint path."""
     scenario = find_scenario(spec.extra.get("scenario", spec.name))
     own = scenario.policies() if scenario is not None else {}
-    if name in own:
-        return own[name](spec, **kwargs)
-    if name in POLICIES:
+    factory = own.get(name, POLICIES.get(name))
+    if factory is not None:
         try:
-            return POLICIES[name](spec, **kwargs)
+            return factory(spec, **kwargs)
         except ValueError as exc:  # a rule that cannot act in this spec: say why, one line
             raise UsageError(str(exc)) from None
     if name.startswith("fixed:"):
