@@ -421,15 +421,16 @@ class AnalyticMECEnv:
         t, has, up = self.table, view["has"], view["up"]
         # an action that targets a server needs it up: the same for every agent of an env
         ok = np.where(t.target >= 0, up[:, np.maximum(t.target, 0)], True)  # [B, n]
+        b, a = has.shape
+        avail = np.zeros((b, a, t.n), bool)
+        avail[has] = np.repeat(ok, has.sum(1), axis=0)  # only agents with a task have a choice
         if self.multi:  # local and partial actions need a free slot of the device's CPU
-            needs_cpu = (t.alpha < 1.0) & (t.target >= 0)
-            avail = ok[:, None, :] & ~(needs_cpu & view["local_full"][..., None])
-        else:
-            avail = np.repeat(ok[:, None, :], has.shape[1], axis=1)
-        avail &= has[..., None]
-        avail[..., 0] |= ~has  # nothing to decide: action 0 is a no-op
-        if self.multi:
+            full = has & view["local_full"]
+            if full.any():
+                avail[full] &= ~((t.alpha < 1.0) & (t.target >= 0))
             avail[..., 0] = True  # local is always possible (it waits when the CPU queue is full)
+        else:
+            avail[~has, 0] = True  # nothing to decide: action 0 is a no-op
         return avail
 
     def _observe(self, cls: type, info: dict[str, Any], **extra: Any) -> Any:

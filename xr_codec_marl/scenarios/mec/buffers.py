@@ -45,7 +45,9 @@ class Slots:
 
     def take(self, slot: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         """The fields ``[B, A]`` of slot ``slot [B, A]`` where ``mask``; frees those slots."""
-        out = {name: np.take_along_axis(v, slot[..., None], -1)[..., 0] for name, v in self.f.items()}
+        nb, na, ns = self.valid.shape
+        flat = np.arange(nb * na) * ns + slot.ravel()  # one gather index for every field
+        out = {name: v.reshape(-1)[flat].reshape(nb, na) for name, v in self.f.items()}
         b, a = np.nonzero(mask)
         self.valid[b, a, slot[b, a]] = False
         return out
