@@ -345,8 +345,7 @@ def _cmp_html(cmp: pd.DataFrame, kpis: Sequence[KpiSpec], group: Sequence[str],
                 tds.append("<td>–</td>")
                 continue
             cls = "good" if r.better else "bad" if r.worse else ""
-            unit = getattr(r, "unit", "%")
-            tds.append(f"<td class='{cls}'>{r.gain_pct:+.1f} {unit} "
+            tds.append(f"<td class='{cls}'>{r.gain_pct:+.1f} {r.unit} "
                        f"<small>[{r.gain_lo:+.1f}, {r.gain_hi:+.1f}]</small></td>")
         body.append(f"<tr><th>{html.escape(policy)}</th>{''.join(tds)}</tr>")
     return f"<table>{head}{''.join(body)}</table>"

@@ -34,7 +34,7 @@ from xr_codec_marl.scenarios.mec.buffers import LocalSlots, TaskBuffer
 from xr_codec_marl.scenarios.mec.kpis import MEC_GLOBAL_KPI_NAMES
 from xr_codec_marl.scenarios.mec.processes import FailureProcess, TaskSampler
 from xr_codec_marl.scenarios.mec.queues import Departed, ServerQueues
-from xr_codec_marl.scenarios.mec.radio import Radio
+from xr_codec_marl.scenarios.mec.radio import Radio, uploads_per_server
 from xr_codec_marl.scenarios.mec.settings import MECSettings
 from xr_codec_marl.scenarios.mec.tally import StepTally, update_aoi
 
@@ -51,8 +51,6 @@ class AnalyticMECEnv:
         self.table = action_table(self.s)
         self.multi = self.s.preset == "multi-mec"
         self._weights = np.asarray(self.s.reward_weights, np.float32)
-        self._started = False
-        self.reset(0)
         self._started = False
 
     # ------------------------------------------------------------------ reset
@@ -101,7 +99,7 @@ class AnalyticMECEnv:
         self._remote_done(done, tally)
         if s.drop_late:
             late = self.queues.valid & (self.queues.attrs["deadline"] < t1)
-            self._remote_lost(self.queues.drop_where(late, t1), tally, t1)
+            self._remote_lost(self.queues.drop_where(late, t1), tally)
         self._resolve_local(t1, tally)
         expired = self.buffer.remove(self.buffer.valid & (self.buffer.f["deadline"] < t1))
         tally.drop(expired["b"], expired["priority"])
@@ -156,18 +154,9 @@ class AnalyticMECEnv:
                         target: np.ndarray, alpha: np.ndarray, power: np.ndarray, t0: float,
                         tally: StepTally) -> None:
         s = self.s
-        b, n = has.shape
-        k_idx = np.where(offload, target, 0)
         # uploads in progress share each server's cell with the new ones
-        active = (self.up_free > t0) & (self.up_server >= 0)
-        load = np.zeros((b, s.servers))
-        bb, nn = np.nonzero(active)
-        np.add.at(load, (bb, self.up_server[bb, nn]), 1.0)
-        bb, nn = np.nonzero(offload)
-        np.add.at(load, (bb, k_idx[bb, nn]), 1.0)
-        share = s.bandwidth_hz / np.maximum(np.take_along_axis(load, k_idx, 1), 1.0)
-        gain = np.take_along_axis(self._gains, k_idx[..., None], 2)[..., 0]
-        rate = models.uplink_rate(share, power, gain, s.noise_figure_db, self.radio.interference_w)
+        rate = self.radio.rates(np.where(offload, target, -1), power, self._gains,
+                                self._uploads_active(t0))
         up_bits = alpha * task["bits"]
         start = np.maximum(t0, self.up_free)
         tx = np.where(offload, models.tx_time(up_bits, np.where(offload, rate, 1.0)), 0.0)
@@ -184,7 +173,7 @@ class AnalyticMECEnv:
         self.local.push(go_local, {
             "created": task["created"], "deadline": task["deadline"],
             "priority": task["priority"], "local_finish": finish,
-            "remote_finish": np.where(go_up, np.inf, -np.inf), "lost": 0.0, "rejected": 0.0})
+            "remote_finish": np.where(go_up, np.inf, -np.inf), "lost": 0.0})
         self.up_free = np.where(go_up, arrival, self.up_free)
         self.up_server = np.where(go_up, target, self.up_server)
         energy = np.where(go_local, models.local_energy((1 - alpha) * task["cycles"], s.f_local_hz,
@@ -195,6 +184,11 @@ class AnalyticMECEnv:
         bb, nn = np.nonzero(go_up)
         tally.add("uploads", bb)
         tally.add("outages", bb, (rate[bb, nn] < s.outage_rate_bps).astype(float))
+
+    def _uploads_active(self, t: float) -> np.ndarray:
+        """``[B, K]`` uploads still in progress at ``t`` to each server (they share its cell)."""
+        return uploads_per_server((self.up_free > t) & (self.up_server >= 0), self.up_server,
+                                  self.s.servers)
 
     def _admit(self, mask: np.ndarray, target: np.ndarray, arrival: np.ndarray,
                work: np.ndarray, task: dict[str, np.ndarray], link: np.ndarray | int,
@@ -237,7 +231,7 @@ class AnalyticMECEnv:
         self.local.f["remote_finish"][dep.b[part], dev[part],
                                       dep.attrs["link"][part].astype(np.int64)] = dep.time[part]
 
-    def _remote_lost(self, dep: Departed, tally: StepTally, now: float) -> None:
+    def _remote_lost(self, dep: Departed, tally: StepTally) -> None:
         """Server tasks lost (failure) or dropped (deadline): whole tasks are dropped here,
         partial ones when their device's part resolves."""
         full = dep.attrs["link"] < 0
@@ -283,15 +277,10 @@ class AnalyticMECEnv:
         gains = np.where(up[:, None, :], self._gains, -np.inf)
         node = gains.argmax(-1)
         none_up = ~up.any(-1)
-        g = np.take_along_axis(self._gains, node[..., None], 2)[..., 0]
         p = float(models.dbm_to_w(s.device_tx_power_dbm))
         for j in range(m):
             v = new.valid[..., j]
-            load = np.zeros((b, s.servers))
-            bb, nn = np.nonzero(v)
-            np.add.at(load, (bb, node[bb, nn]), 1.0)
-            share = s.bandwidth_hz / np.maximum(np.take_along_axis(load, node, 1), 1.0)
-            rate = models.uplink_rate(share, p, g, s.noise_figure_db, self.radio.interference_w)
+            rate = self.radio.rates(np.where(v, node, -1), p, self._gains)
             tx = models.tx_time(new.bits[..., j], rate)
             ready = created[..., j] + tx
             lost = v & none_up[:, None]
@@ -340,7 +329,7 @@ class AnalyticMECEnv:
         if not failed.any():
             return
         lose = self.s.on_failure == "lose"
-        self._remote_lost(self.queues.fail(failed, now, lose), tally, now)
+        self._remote_lost(self.queues.fail(failed, now, lose), tally)
         if not self.multi and lose:  # the node's waiting tasks go down with it
             out = self.buffer.remove(self.buffer.valid & failed[..., None])
             tally.drop(out["b"], out["priority"])
@@ -403,10 +392,7 @@ class AnalyticMECEnv:
              "server_mem_used": q.mem_used(), "server_mem_cap": q.mem_cap,
              "server_free_slots": (~q.valid).sum(-1), "aoi_s": self._aoi(), "t": self.t}
         if self.multi:
-            active = (self.up_free > self.t) & (self.up_server >= 0)
-            load = np.zeros(q.up.shape)
-            bb, nn = np.nonzero(active)
-            np.add.at(load, (bb, self.up_server[bb, nn]), 1.0)
+            load = self._uploads_active(self.t)
             p = float(models.dbm_to_w(max(s.tx_power_dbm)))
             noise = models.noise_w(s.bandwidth_hz / (load + 1.0), s.noise_figure_db)
             v.update({"local_wait_s": np.maximum(self.local_free - self.t, 0.0),

@@ -93,7 +93,7 @@ class LocalSlots(Slots):
     def __init__(self, num_envs: int, devices: int, slots: int) -> None:
         super().__init__(num_envs, devices, slots,
                          ("created", "deadline", "priority", "local_finish", "remote_finish",
-                          "lost", "rejected"))
+                          "lost"))
 
     @property
     def done_at(self) -> np.ndarray:

@@ -28,6 +28,14 @@ def server_positions(n_servers: int, area_m: float) -> np.ndarray:
     return np.stack([x, y], axis=-1)
 
 
+def uploads_per_server(mask: np.ndarray, server: np.ndarray, n_servers: int) -> np.ndarray:
+    """``[B, K]`` how many devices of ``mask [B, N]`` upload to their ``server [B, N]``."""
+    load = np.zeros((mask.shape[0], n_servers))
+    bb, nn = np.nonzero(mask)
+    np.add.at(load, (bb, server[bb, nn]), 1.0)
+    return load
+
+
 class Radio:
     """Positions, mobility and uplink rates of ``num_envs`` copies of the deployment."""
 
@@ -73,17 +81,19 @@ class Radio:
         pl *= -math.log(10.0) / 10.0
         return np.exp(pl, out=pl)
 
-    def rates(self, server: np.ndarray, tx_power_w: np.ndarray,
-              gains: np.ndarray | None = None) -> np.ndarray:
+    def rates(self, server: np.ndarray, tx_power_w: np.ndarray | float,
+              gains: np.ndarray | None = None,
+              extra_load: np.ndarray | None = None) -> np.ndarray:
         """Uplink rate (bit/s) ``[B, N]`` of each device to its chosen ``server [B, N]``
-        (−1: not uploading, rate 0) at ``tx_power_w [B, N]``, sharing each server's
-        bandwidth equally among the devices uploading to it this step."""
+        (−1: not uploading, rate 0) at ``tx_power_w``, sharing each server's bandwidth
+        equally among the devices uploading to it this step and ``extra_load [B, K]`` others
+        (e.g. uploads still in progress from earlier steps)."""
         g = self.gains() if gains is None else gains
-        b, n, k = g.shape
         uploading = server >= 0
         idx = np.where(uploading, server, 0)
-        load = np.zeros((b, k))
-        np.add.at(load, (np.arange(b)[:, None].repeat(n, 1)[uploading], idx[uploading]), 1.0)
+        load = uploads_per_server(uploading, idx, g.shape[2])
+        if extra_load is not None:
+            load += extra_load
         share = self.s.bandwidth_hz / np.maximum(np.take_along_axis(load, idx, axis=1), 1.0)
         gain = np.take_along_axis(g, idx[..., None], axis=2)[..., 0]
         rate = models.uplink_rate(share, tx_power_w, gain, self.s.noise_figure_db,

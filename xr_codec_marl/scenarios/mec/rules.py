@@ -146,15 +146,27 @@ class MECRule:
         ok = np.take_along_axis(avail, idx[..., None], -1)[..., 0]
         return np.where(ok, idx, avail.argmax(-1))
 
+    def _local(self, avail: np.ndarray) -> np.ndarray:
+        """Run every task where it is: the device's CPU, or in ``aiot`` the node itself."""
+        if self.s.preset == "aiot":
+            return self._full_offload(np.broadcast_to(np.arange(avail.shape[1]), avail.shape[:2]),
+                                      avail)
+        return np.zeros(avail.shape[:2], np.int64)
+
+    def _nearest(self, view: dict[str, Any], avail: np.ndarray) -> np.ndarray:
+        """Full offload at full power to the best-channel server that is up (``aiot``: the
+        node holding the task, which is its devices' nearest)."""
+        if self.s.preset == "aiot":
+            return self._local(avail)
+        gains = np.where(view["up"][:, None, :], view["gains"], -np.inf)
+        return self._full_offload(gains.argmax(-1), avail)
+
 
 class LocalRule(MECRule):
     name = "local"
 
     def choose(self, view: dict[str, Any], avail: np.ndarray) -> np.ndarray:
-        if self.s.preset == "aiot":
-            return self._full_offload(np.broadcast_to(np.arange(avail.shape[1]), avail.shape[:2]),
-                                      avail)
-        return np.zeros(avail.shape[:2], np.int64)
+        return self._local(avail)
 
 
 class RoundRobinRule(MECRule):
@@ -177,10 +189,7 @@ class NearestRule(MECRule):
     name = "nearest"
 
     def choose(self, view: dict[str, Any], avail: np.ndarray) -> np.ndarray:
-        if self.s.preset == "aiot":  # the devices' nearest node is the one holding the task
-            return LocalRule.choose(self, view, avail)  # type: ignore[arg-type]
-        gains = np.where(view["up"][:, None, :], view["gains"], -np.inf)
-        return self._full_offload(gains.argmax(-1), avail)
+        return self._nearest(view, avail)
 
 
 class LeastLoadedRule(MECRule):
@@ -191,12 +200,11 @@ class LeastLoadedRule(MECRule):
     name = "least-loaded"
 
     def choose(self, view: dict[str, Any], avail: np.ndarray) -> np.ndarray:
-        b, a = avail.shape[:2]
         tab = self.table
         backlog = view["server_backlog_s"].copy()
-        rows = np.arange(b)
+        rows = np.arange(avail.shape[0])
         full = (tab.target >= 0) & (tab.alpha == 1.0) & (tab.power_w == tab.power_w.max())
-        fallback = NearestRule.choose(self, view, avail)  # type: ignore[arg-type]
+        fallback = self._nearest(view, avail)
         pick = fallback.copy()
         # which servers each task can reach in time does not depend on the queues: once
         t0, _, feasible = estimates(view, tab, self.s, np.zeros_like(backlog))
