@@ -26,8 +26,11 @@ install: $(VENV)/.installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# 5G-LENA nr source (no registry carries it): a release tarball or a checkout; the
+# workplace's copy by default. Empty: build-ns3 looks at $$XRMARL_NR_SOURCE and vendor/.
+NR_SOURCE ?= $(firstword $(wildcard ../shared/vendor/5g-lena-nr-v*.tar.gz))
 ns3: install system-deps
-	$(XRMARL) build-ns3
+	$(XRMARL) build-ns3 $(if $(NR_SOURCE),--nr-source $(NR_SOURCE))
 
 # The main job: train MHA-DQMIX briefly at each ring, compare it with APS, explain it.
 DEMO_OUT ?= out/demo

@@ -31,9 +31,11 @@ def bin_dir() -> Path:
     return build_ns3(jobs=2)
 
 
-def run_scenario(bin_dir: Path, *args: str, timeout: float = 240) -> tuple[list[dict], dict, int, str]:
-    proc = subprocess.run([str(bin_dir / "xr-codec"), *args], capture_output=True, text=True,
-                          timeout=timeout)
+def run_scenario(bin_dir: Path, *args: str, timeout: float = 240,
+                 ran: str = "lte") -> tuple[list[dict], dict, int, str]:
+    """``xr-codec`` standalone; these are the LTE tests (the NR ones are in test_ns3_nr.py)."""
+    proc = subprocess.run([str(bin_dir / "xr-codec"), f"--ran={ran}", *args], capture_output=True,
+                          text=True, timeout=timeout)
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     windows = [x for x in lines if "window" in x]
     summary = next((x["summary"] for x in lines if "summary" in x), {})
@@ -162,8 +164,10 @@ def test_probe_without_server_times_out_cleanly(bin_dir: Path) -> None:
 
 
 def test_build_command_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert cli_main(["build-ns3", "--nr"]) == 2
-    assert "--nr needs --ns3-root" in capsys.readouterr().err
+    assert cli_main(["build-ns3", "--nr-source", "x", "--lte-only"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert cli_main(["build-ns3", "--nr-sha256", "abc"]) == 2
+    assert "64 hex digits" in capsys.readouterr().err
     assert cli_main(["build-ns3", "--ns3-root", str(tmp_path / "nope")]) == 2
     assert "is not a directory" in capsys.readouterr().err
     assert cli_main(["build-ns3", "--jobs", "0"]) == 2

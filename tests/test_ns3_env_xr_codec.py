@@ -1,7 +1,8 @@
 """Ns3Env with the real ns-3 XR scenario (``xr-codec``, built by ``build_ns3()``) and APS.
 
 One real episode of 20 windows per worker, two workers in parallel, through the Python agent
-server: KPIs are sane, observations/rewards come out of the shared maths, and APS halves the
+server, on LTE and on 5G-LENA NR (skipped, saying why, where the build has no NR; required
+by ``make test`` where the nr source is present): the handshake names the RAN, KPIs are sane, observations/rewards come out of the shared maths, and APS halves the
 codec rate of a user after a window with more than 10 % loss.
 """
 
@@ -15,6 +16,8 @@ from xr_codec_marl.env.ns3_env import Ns3Env
 from xr_codec_marl.scenarios.xr.ns3 import xr_ns3_env
 from xr_codec_marl.scenarios.xr.settings import XRScenario
 
+from nr_support import RANS, ran  # noqa: F401  (the fixture)
+
 pytestmark = pytest.mark.ns3
 WINDOWS = 20
 
@@ -27,14 +30,18 @@ def built() -> None:
         build_ns3()
 
 
-def test_aps_episode_on_ns3_has_sane_kpis_and_adapts(built, tmp_path):
-    sc = XRScenario(ring_m=400.0, episode_limit=WINDOWS)
+@pytest.mark.parametrize("ran", RANS, indirect=True)
+def test_aps_episode_on_ns3_has_sane_kpis_and_adapts(built, tmp_path, ran):
+    sc = XRScenario(ring_m=400.0, episode_limit=WINDOWS, ran=ran)
     env = xr_ns3_env(sc, workers=2, timeout_s=60.0, connect_timeout_s=60.0, log_dir=tmp_path)
     try:
         policy = make_policy("aps", env.spec)
         ob = env.reset(seed=11)
         policy.reset(2, seed=11)
         assert ob.info["seeds"] == [11, 12]
+        # the handshake of every simulator says which RAN it runs, and the spec records it
+        assert [p["ran"] for p in env.simulator_parameters] == [ran, ran]
+        assert env.spec.extra["settings"]["ran"] == ran
         k = env.spec.kpi_index
         history, rewards = [], []
         for t in range(WINDOWS):
@@ -159,15 +166,17 @@ def test_killed_xr_codec_adds_no_fabricated_window(built, tmp_path):
     assert "died" in cut["reason"] or "unreachable" in cut["reason"], cut
 
 
-def test_a_simulator_refusing_its_arguments_is_one_error_not_a_traceback(built, tmp_path):
+@pytest.mark.parametrize("ran", RANS, indirect=True)
+def test_a_simulator_refusing_its_arguments_is_one_error_not_a_traceback(built, tmp_path, ran):
     """`--ns3-arg` values only the simulator can check: its refusal reaches the user as an error."""
     import subprocess
     import sys
 
+    option = "nrScheduler" if ran == "nr" else "scheduler"
     res = subprocess.run(
         [sys.executable, "-m", "xr_codec_marl.cli", "evaluate", "--backend", "ns3",
-         "--ring", "400", "--episodes", "1", "--episode-limit", "3",
-         "--ns3-arg", "scheduler=ns3::NoSuchScheduler"],
+         "--ring", "400", "--episodes", "1", "--episode-limit", "3", "--ran", ran,
+         "--ns3-arg", f"{option}=ns3::NoSuchScheduler"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr

@@ -1,5 +1,5 @@
 /*
- * RAN + EPC construction for LTE (ns-3) and NR (5G-LENA, -DXRMARL_WITH_NR=ON); see
+ * RAN + EPC construction for LTE (ns-3) and NR (5G-LENA, in builds with XRMARL_WITH_NR); see
  * xrmarl-ran.h.
  */
 #include "xrmarl-ran.h"
@@ -45,8 +45,9 @@ NS_LOG_COMPONENT_DEFINE("XrMarlRan");
 void
 XrMarlRanConfig::AddTo(CommandLine& cmd)
 {
+    cmd.AddValue("ran", "Radio access network: nr (5G-LENA; the default where built) or lte", ran);
     cmd.AddValue("bandwidthRbs", "LTE bandwidth in RBs: 6, 15, 25, 50, 75 or 100 (20 MHz)", bandwidthRbs);
-    cmd.AddValue("bandwidthMhz", "LTE bandwidth in MHz (1.4, 3, 5, 10, 15, 20): sets bandwidthRbs", bandwidthMhz);
+    cmd.AddValue("bandwidthMhz", "Bandwidth in MHz (NR: any, default 40; LTE: 1.4, 3, 5, 10, 15, 20, sets bandwidthRbs)", bandwidthMhz);
     cmd.AddValue("rlcBufferBytes", "RLC UM transmit buffer (bytes)", rlcBufferBytes);
     cmd.AddValue("rlcBuffer", "Alias of rlcBufferBytes", rlcBufferAlias);
     cmd.AddValue("frequencyGhz", "Carrier frequency for the path loss (GHz)", frequencyGhz);
@@ -60,15 +61,29 @@ XrMarlRanConfig::AddTo(CommandLine& cmd)
     cmd.AddValue("shadowing", "3GPP shadowing on the path loss", shadowing);
     cmd.AddValue("scheduler", "LTE MAC scheduler TypeId", scheduler);
     cmd.AddValue("coreDelayMs", "One-way delay of the remote host -> PGW link (ms)", coreDelayMs);
-    cmd.AddValue("numerology", "NR builds only: numerology of the bandwidth part", numerology);
-    cmd.AddValue("gnbAntennaRows", "NR builds only: gNB array rows", gnbAntennaRows);
-    cmd.AddValue("gnbAntennaCols", "NR builds only: gNB array columns", gnbAntennaCols);
-    cmd.AddValue("nrScheduler", "NR builds only: MAC scheduler TypeId", nrScheduler);
+    cmd.AddValue("numerology", "NR only: numerology of the bandwidth part", numerology);
+    cmd.AddValue("gnbAntennaRows", "NR only: gNB array rows", gnbAntennaRows);
+    cmd.AddValue("gnbAntennaCols", "NR only: gNB array columns", gnbAntennaCols);
+    cmd.AddValue("nrScheduler", "NR only: MAC scheduler TypeId", nrScheduler);
 }
 
 void
 XrMarlRanConfig::Check(const std::string& program)
 {
+    if (ran.empty())
+    {
+        ran = DefaultRan();
+    }
+    if (ran != "nr" && ran != "lte")
+    {
+        XrMarlUsageError(program, "ran must be nr or lte, got '" + ran + "'");
+    }
+    if (IsNr() && !HasNr())
+    {
+        XrMarlUsageError(program,
+                         "this build has no NR (5G-LENA nr module): rebuild with "
+                         "`xr-marl build-ns3 --nr-source <nr tarball or checkout>`, or use --ran=lte");
+    }
     if (rlcBufferAlias > 0)
     {
         rlcBufferBytes = rlcBufferAlias;
@@ -77,6 +92,22 @@ XrMarlRanConfig::Check(const std::string& program)
     {
         enbTxDbm = gnbTxPowerAlias;
     }
+    if (IsNr())
+    {
+        if (bandwidthMhz != -1 && !(bandwidthMhz > 0))
+        {
+            XrMarlUsageError(program, "bandwidthMhz must be > 0");
+        }
+        if (numerology > 4)
+        {
+            XrMarlUsageError(program, "numerology must be 0..4");
+        }
+        if (gnbAntennaRows == 0 || gnbAntennaCols == 0)
+        {
+            XrMarlUsageError(program, "gnbAntennaRows and gnbAntennaCols must be >= 1");
+        }
+        return;
+    }
     if (bandwidthMhz != -1)
     {
         bandwidthRbs = std::abs(bandwidthMhz - 1.4) < 1e-6
@@ -84,43 +115,42 @@ XrMarlRanConfig::Check(const std::string& program)
                            : static_cast<uint32_t>(std::lround(bandwidthMhz * 5));
         if (std::abs(bandwidthRbs / 5.0 - bandwidthMhz) > 1e-6 && bandwidthRbs != 6)
         {
-            bandwidthRbs = 0; // not an LTE bandwidth: refused below (LTE builds)
+            bandwidthRbs = 0; // not an LTE bandwidth: refused below
         }
     }
-#ifndef XRMARL_WITH_NR
     static const uint32_t rbs[] = {6, 15, 25, 50, 75, 100};
     if (std::find(std::begin(rbs), std::end(rbs), bandwidthRbs) == std::end(rbs))
     {
         XrMarlUsageError(program,
                          "LTE bandwidth must be 6, 15, 25, 50, 75 or 100 RBs (1.4, 3, 5, 10, 15, 20 MHz); "
-                         "ns-3's LTE has nothing wider than 20 MHz");
+                         "ns-3's LTE has nothing wider than 20 MHz (use --ran=nr)");
     }
+}
+
+bool
+XrMarlRanConfig::HasNr()
+{
+#ifdef XRMARL_WITH_NR
+    return true;
 #else
-    if (bandwidthMhz != -1 && !(bandwidthMhz > 0))
-    {
-        XrMarlUsageError(program, "bandwidthMhz must be > 0");
-    }
+    return false;
 #endif
 }
 
 std::string
-XrMarlRanConfig::RanName()
+XrMarlRanConfig::DefaultRan()
 {
-#ifdef XRMARL_WITH_NR
-    return "nr";
-#else
-    return "lte";
-#endif
+    return HasNr() ? "nr" : "lte";
 }
 
 double
 XrMarlRanConfig::EffectiveBandwidthMhz() const
 {
-#ifdef XRMARL_WITH_NR
-    return bandwidthMhz > 0 ? bandwidthMhz : 40.0;
-#else
+    if (IsNr())
+    {
+        return bandwidthMhz > 0 ? bandwidthMhz : 40.0;
+    }
     return bandwidthRbs * 0.2;
-#endif
 }
 
 bool
@@ -191,11 +221,25 @@ XrMarlRan::ActivateDedicatedBearer(Ptr<NetDevice> ueDev, uint32_t qci, const XrM
 XrMarlRan
 XrMarlRan::Build(const XrMarlRanConfig& cfg, NodeContainer bsNodes, NodeContainer ueNodes)
 {
-    NS_LOG_FUNCTION(bsNodes.GetN() << ueNodes.GetN());
+    NS_LOG_FUNCTION(cfg.ran << bsNodes.GetN() << ueNodes.GetN());
+    NS_ABORT_MSG_IF(cfg.ran != "nr" && cfg.ran != "lte", "XrMarlRanConfig::Check() not called");
     XrMarlRan ran;
+    if (cfg.IsNr())
+    {
+        BuildNr(ran, cfg, bsNodes, ueNodes);
+    }
+    else
+    {
+        BuildLte(ran, cfg, bsNodes, ueNodes);
+    }
+    return ran;
+}
+
+void
+XrMarlRan::BuildLte(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bsNodes, NodeContainer ueNodes)
+{
     InternetStackHelper internet;
     Ipv4StaticRoutingHelper routing;
-#ifndef XRMARL_WITH_NR
     // ---------------------------------------------------------------------- LTE
     ran.m_name = "lte";
     Config::SetDefault("ns3::EpsBearer::Release", UintegerValue(15)); // QCI 80 needs Release 15
@@ -268,10 +312,17 @@ XrMarlRan::Build(const XrMarlRanConfig& cfg, NodeContainer bsNodes, NodeContaine
     ran.m_tracePaths.push_back({"$ns3::LteEnbNetDevice", "LteEnbRrc", "LtePdcp", "LteRlc"});
     ran.m_helper = lte;
     ran.m_epc = epc;
-#else
+}
+
+void
+XrMarlRan::BuildNr(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bsNodes, NodeContainer ueNodes)
+{
+#ifdef XRMARL_WITH_NR
+    InternetStackHelper internet;
+    Ipv4StaticRoutingHelper routing;
     // ---------------------------------------------------------------------- 5G-LENA NR
     // Table III: 4x8 array, numerology 2, 40 MHz at 4 GHz, UMa NLoS by default.
-    // Written against 5G-LENA's v4 API (ns-3.44/3.45); see README.md "NR".
+    // 5G-LENA's v4 API (nr v4.0 for ns-3.44); see README.md "NR".
     ran.m_name = "nr";
     const double nrBandwidthHz = cfg.EffectiveBandwidthMhz() * 1e6;
     Config::SetDefaultFailSafe("ns3::NrEpsBearer::Release", UintegerValue(15));
@@ -333,11 +384,11 @@ XrMarlRan::Build(const XrMarlRanConfig& cfg, NodeContainer bsNodes, NodeContaine
         return DynamicCast<NrUeNetDevice>(dev)->GetRrc()->GetRnti();
     };
     ran.m_tracePaths.push_back({"$ns3::NrGnbNetDevice", "NrGnbRrc", "NrPdcp", "NrRlc"});
-    ran.m_tracePaths.push_back({"$ns3::NrGnbNetDevice", "LteEnbRrc", "LtePdcp", "LteRlc"});
     ran.m_helper = nr;
     ran.m_epc = epc;
+#else
+    NS_FATAL_ERROR("XrMarlRan: this build has no NR (Check() refuses --ran=nr)");
 #endif
-    return ran;
 }
 
 Ptr<Node>

@@ -1,7 +1,8 @@
 /*
- * The radio access network and core of a scenario: one or more base stations (LTE eNB, or a
- * 5G-LENA gNB when built with -DXRMARL_WITH_NR=ON), their UEs, the EPC with its PGW/UPF, and
- * remote hosts behind it.
+ * The radio access network and core of a scenario: one or more base stations (an LTE eNB, or a
+ * 5G-LENA gNB in builds with nr, -DXRMARL_NR_ROOT=...), their UEs, the EPC with its PGW/UPF,
+ * and remote hosts behind it. Which RAN is chosen when the program runs (--ran): NR by
+ * default where the build has it, LTE otherwise.
  *
  *  - XrMarlRanConfig: every RAN parameter (bandwidth, carrier, tx powers, noise figures,
  *    antenna, RLC buffer, scheduler, path loss, NR numerology/array, core delay), the flags
@@ -40,6 +41,7 @@ namespace ns3
 /// RAN and core parameters; the member names are the command-line flags' names.
 struct XrMarlRanConfig
 {
+    std::string ran;              ///< "nr" or "lte"; empty: DefaultRan()
     uint32_t bandwidthRbs{100};   ///< LTE bandwidth (6, 15, 25, 50, 75, 100 RBs)
     double bandwidthMhz{-1};      ///< -1: not given; LTE: sets bandwidthRbs; NR: the bandwidth
     uint32_t rlcBufferBytes{60000}; ///< RLC UM MaxTxBufferSize
@@ -61,13 +63,13 @@ struct XrMarlRanConfig
     uint32_t srsPeriodicity{20};    ///< LTE SRS periodicity (ms)
     std::string nrScenario{"UMa"};  ///< NR channel scenario
     std::string nrCondition{"NLOS"}; ///< NR channel condition
-    // NR only (-DXRMARL_WITH_NR=ON)
+    // NR only
     uint32_t numerology{2};
     uint32_t gnbAntennaRows{4};
     uint32_t gnbAntennaCols{8};
     std::string nrScheduler{"ns3::NrMacSchedulerOfdmaPF"};
 
-    /// Register the RAN flags (bandwidthRbs, rlcBufferBytes, frequencyGhz, enbTxDbm, ueTxDbm,
+    /// Register the RAN flags (ran, bandwidthRbs, rlcBufferBytes, frequencyGhz, enbTxDbm, ueTxDbm,
     /// enbNoiseFigure, ueNoiseFigure, enbAntennaGainDb, enbHeight, shadowing, scheduler,
     /// coreDelayMs, the NR ones, and the aliases bandwidthMhz, rlcBuffer, gnbTxPower).
     void AddTo(CommandLine& cmd);
@@ -75,8 +77,16 @@ struct XrMarlRanConfig
     /// ends the process with XrMarlUsageError(program, ...).
     void Check(const std::string& program);
 
-    /// "lte" or "nr", as this binary was built.
-    static std::string RanName();
+    /// True when this program was built with 5G-LENA's nr module.
+    static bool HasNr();
+    /// The RAN used without --ran: "nr" in builds with nr, else "lte".
+    static std::string DefaultRan();
+    /// True when the chosen RAN is NR (valid after Check()).
+    bool IsNr() const
+    {
+        return ran == "nr";
+    }
+
     /// The bandwidth in MHz actually used (LTE: bandwidthRbs / 5; NR: bandwidthMhz or 40).
     double EffectiveBandwidthMhz() const;
 };
@@ -182,6 +192,10 @@ class XrMarlRan
 
   private:
     XrMarlRan() = default;
+    /// Build() for an LTE eNB (ns-3's lte module).
+    static void BuildLte(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bs, NodeContainer ue);
+    /// Build() for a 5G-LENA gNB (builds with nr only).
+    static void BuildNr(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bs, NodeContainer ue);
 
     std::string m_name;
     NetDeviceContainer m_bsDevs;

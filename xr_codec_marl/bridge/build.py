@@ -9,9 +9,10 @@ Build directory, one rule everywhere (``xr-marl build-ns3``, the launcher, tests
 The binaries (:func:`binaries`: every registered scenario's ns-3 executable and the bridge
 probe) land at the top of the build directory. ns-3 comes from the
 ``ns3`` PyPI package of *this* Python interpreter unless ``ns3_root`` points at an ns-3 install
-or source tree; ``nr=True`` builds the scenarios on 5G-LENA's ``nr`` module (only with an
-ns-3 tree that has it). The sources are the repository's ``ns3_scenarios/`` (override with
-``$XRMARL_NS3_SOURCE``).
+or source tree. ``nr_root`` (an NR root from :mod:`.nr_build`) adds 5G-LENA NR to the
+scenarios, which then run NR by default and LTE with ``--ran=lte``; the build directory
+remembers it until ``nr_root=False``. The sources are the repository's ``ns3_scenarios/``
+(override with ``$XRMARL_NS3_SOURCE``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 #: Executables of the C++ build that belong to no scenario.
 TOOLS: tuple[str, ...] = ("xrmarl-bridge-probe",)
@@ -74,20 +76,25 @@ def _sources(src: Path) -> Iterator[Path]:
 
 def is_up_to_date(build_dir: str | os.PathLike[str] | None = None) -> bool:
     """True when every binary exists and the last successful build is newer than every
-    C++/CMake/proto source (``build_ns3`` stamps the build directory when it succeeds)."""
+    C++/CMake/proto source and the NR library it links, if any (``build_ns3`` stamps the build
+    directory when it succeeds)."""
     bdir = Path(build_dir) if build_dir else default_build_dir()
     try:
         if not all((bdir / b).is_file() for b in binaries()):
             return False
         built = (bdir / _STAMP).stat().st_mtime
         newest = max(p.stat().st_mtime for p in _sources(source_dir()))
+        nr = nr_root_of(bdir)
+        if nr is not None:  # the NR library it links must still be there, and not newer
+            newest = max(newest, *(p.stat().st_mtime for p in (nr / "lib").glob("lib*nr*.so")),
+                         (nr / "include/ns3/nr-module.h").stat().st_mtime)
     except (FileNotFoundError, ValueError):
         return False
     return built >= newest
 
 
 @contextmanager
-def _locked(bdir: Path) -> Iterator[None]:
+def locked(bdir: Path) -> Iterator[None]:
     """One build at a time per build directory (concurrent test sessions, CI steps)."""
     bdir.mkdir(parents=True, exist_ok=True)
     with open(bdir / ".xrmarl-build.lock", "w") as fh:
@@ -109,34 +116,52 @@ def _run(cmd: list[str], what: str, quiet: bool) -> None:
         raise BuildError(f"{what} failed (exit {proc.returncode}):\n{tail}")
 
 
+def cached_setting(bdir: Path, name: str) -> str | None:
+    """A variable of the build directory's CMake cache (None when unset or unconfigured)."""
+    cache = bdir / "CMakeCache.txt"
+    if not cache.is_file():
+        return None
+    for line in cache.read_text(errors="replace").splitlines():
+        if line.startswith(f"{name}:"):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+def nr_root_of(build_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The NR root the build directory's scenarios are linked with (None: LTE only)."""
+    bdir = Path(build_dir).expanduser() if build_dir else default_build_dir()
+    value = cached_setting(bdir, "XRMARL_NR_ROOT")
+    return Path(value) if value else None
+
+
+def default_ran(build_dir: str | os.PathLike[str] | None = None) -> str:
+    """What the build directory's scenarios run without ``--ran``: "nr" when linked with
+    5G-LENA, else "lte"."""
+    return "nr" if nr_root_of(build_dir) is not None else "lte"
+
+
 def _forget_other_source(bdir: Path, src: Path, quiet: bool) -> None:
     """Drop a CMake cache made for another source tree (another checkout or clone).
 
     CMake refuses to configure a build directory generated from a different source
     directory; the shared default build directory makes that common (a second clone, CI).
     """
-    cache = bdir / "CMakeCache.txt"
-    if not cache.is_file():
-        return
-    for line in cache.read_text(errors="replace").splitlines():
-        if line.startswith("CMAKE_HOME_DIRECTORY:"):
-            home = Path(line.split("=", 1)[1].strip())
-            if home.resolve() != src.resolve():
-                if not quiet:
-                    print(f"build directory was configured for {home}; reconfiguring for {src}",
-                          file=sys.stderr)
-                cache.unlink()
-                shutil.rmtree(bdir / "CMakeFiles", ignore_errors=True)
-                (bdir / _STAMP).unlink(missing_ok=True)
-            return
+    home = cached_setting(bdir, "CMAKE_HOME_DIRECTORY")
+    if home is not None and Path(home).resolve() != src.resolve():
+        if not quiet:
+            print(f"build directory was configured for {home}; reconfiguring for {src}",
+                  file=sys.stderr)
+        (bdir / "CMakeCache.txt").unlink()
+        shutil.rmtree(bdir / "CMakeFiles", ignore_errors=True)
+        (bdir / _STAMP).unlink(missing_ok=True)
 
 
 def build_ns3(
     build_dir: str | os.PathLike[str] | None = None,
     jobs: int = 2,
-    nr: bool = False,
     ns3_root: str | os.PathLike[str] | None = None,
     *,
+    nr_root: str | os.PathLike[str] | Literal[False] | None = None,
     python: str | None = None,
     quiet: bool = True,
 ) -> Path:
@@ -144,6 +169,8 @@ def build_ns3(
 
     Incremental: an up-to-date tree costs a CMake re-check and a no-op make (about a second).
     ``python`` is the interpreter whose ``ns3`` package is used (default: this one).
+    ``nr_root``: an NR root to link (see :mod:`.nr_build`), ``False`` for LTE only, ``None``
+    to keep what the build directory was configured with.
     Raises :class:`BuildError` with the tail of the tool output on failure, ``ValueError`` on
     bad arguments.
     """
@@ -165,12 +192,18 @@ def build_ns3(
         cmake, "-S", str(src), "-B", str(bdir),
         "-DCMAKE_BUILD_TYPE=Release",
         f"-DXRMARL_PYTHON={python or sys.executable}",
-        f"-DXRMARL_WITH_NR={'ON' if nr else 'OFF'}",
         f"-DNS3_ROOT={root}",  # empty: locate the PyPI package again
     ]
-    with _locked(bdir):
+    with locked(bdir):
         started = time.time()
+        keep = nr_root_of(bdir) if nr_root is None else None
         _forget_other_source(bdir, src, quiet)
+        if nr_root is False:
+            configure.append("-DXRMARL_NR_ROOT=")
+        elif nr_root is not None:
+            configure.append(f"-DXRMARL_NR_ROOT={Path(nr_root).expanduser().resolve()}")
+        elif keep is not None:
+            configure.append(f"-DXRMARL_NR_ROOT={keep}")
         _run(configure, "CMake configure", quiet)
         _run([cmake, "--build", str(bdir), "-j", str(jobs)], "C++ build", quiet)
         missing = [b for b in binaries() if not (bdir / b).is_file()]

@@ -101,4 +101,5 @@ def recorded_settings(spec: EnvSpec) -> dict[str, Any]:
     settings = spec.extra.get("settings", {})
     if scenario is None:
         return {}
-    return {k: settings[k] for k in scenario.record_settings if k in settings}
+    return {k: settings[k] for k in scenario.record_settings
+            if k in settings and settings[k] != ""}  # "": not set on this backend

@@ -82,7 +82,7 @@ def env_spec(env: str = "xr", backend: str = "analytic", **kwargs: Any) -> EnvSp
     settings_kw, _ = split_kwargs(scenario, backend, kwargs)
     settings = make_settings(scenario, settings_kw)
     try:
-        return scenario.env_spec(settings)
+        return scenario.env_spec(scenario.for_ns3(settings) if backend == "ns3" else settings)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -106,6 +106,7 @@ def _ns3(scenario: Scenario, settings: Any, num_envs: int, workers: int | None =
             find_binary(scenario.binary)
         except FileNotFoundError as exc:  # not built yet: say how, in one line
             raise UsageError(str(exc)) from None
+    settings = scenario.for_ns3(settings)
     spec = scenario.env_spec(settings)
     return Ns3Env(
         spec, workers=num_envs, launch=not attach, binary=scenario.binary,

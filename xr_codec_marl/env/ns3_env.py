@@ -136,6 +136,8 @@ class Ns3Env:
         self.launcher = SimulatorLauncher(log_dir) if launch else None
         b, n = self.num_envs, self.spec.n_agents
         self._sessions: list[str | None] = [None] * b
+        #: what each worker's simulator announced in its Hello (e.g. its "ran"), latest session
+        self.simulator_parameters: list[dict[str, str]] = [{} for _ in range(b)]
         self._slot_of: dict[str, int] = {}
         self._seed_slot: dict[int, int] = {}
         self._procs: list[SimProcess | None] = [None] * b
@@ -351,6 +353,7 @@ class Ns3Env:
             self._seeds[slot] = s.seed
         self._sessions[slot] = s.session_id
         self._slot_of[s.session_id] = slot
+        self.simulator_parameters[slot] = dict(s.hello.parameters)
 
     def _collect(self, waiting: set[int], incoming: list[WireStep | None],
                  died: dict[int, str]) -> None:

@@ -15,6 +15,9 @@ def add_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--ring`` and the XR knobs users change most."""
     p.add_argument("--ring", type=positive_float, default=400.0, metavar="METRES",
                    help="UE ring radius in metres (default: 400)")
+    p.add_argument("--ran", choices=("nr", "lte"), default=None,
+                   help="ns-3 backend: radio access network, nr (5G-LENA; the default when "
+                        "build-ns3 built it) or lte")
     p.add_argument("--bandwidth", type=positive_float, default=None, metavar="MHZ",
                    help="cell bandwidth in MHz (default 20)")
     p.add_argument("--n-rates", type=int, default=None, metavar="K",
@@ -41,6 +44,11 @@ def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
     from xr_codec_marl.scenarios.xr.settings import DEFAULT_USERS, parse_users
 
     kw: dict[str, Any] = {"ring_m": float(args.ring)}
+    if getattr(args, "ran", None) is not None:
+        if args.backend != "ns3":
+            raise UsageError("--ran applies to --backend ns3 only (the analytic model has "
+                             "--analytic-profile)")
+        kw["ran"] = args.ran
     if args.bandwidth is not None:
         kw["bandwidth_mhz"] = args.bandwidth
     if args.n_rates is not None:

@@ -12,9 +12,10 @@ from xr_codec_marl.scenarios.xr.settings import XRScenario
 
 
 def xr_ns3_env(settings: XRScenario | None = None, **kwargs: Any) -> Ns3Env:
-    """``Ns3Env`` for the XR scenario with ``settings`` (defaults: Table III); ``kwargs`` go
-    to :class:`Ns3Env` (``binary`` defaults to xr-codec, ``spec`` to the settings' spec)."""
-    settings = (settings or XRScenario()).validate()
+    """``Ns3Env`` for the XR scenario with ``settings`` (defaults: Table III; RAN: the build's
+    default); ``kwargs`` go to :class:`Ns3Env` (``binary`` defaults to xr-codec, ``spec`` to
+    the settings' spec)."""
+    settings = XR.for_ns3((settings or XRScenario()).validate())
     spec = kwargs.pop("spec", None) or XR.env_spec(settings)
     kwargs.setdefault("binary", XR.binary)
     kwargs.setdefault("scenario_args", XR.ns3_argv(settings))

@@ -33,7 +33,7 @@ XR_CODEC_OPTIONS: dict[str, type] = {
     "enbAntennaGainDb": float, "enbHeight": float, "ueHeight": float, "shadowing": bool,
     "scheduler": str, "bearerQci": int, "coreDelayMs": float, "numerology": int,
     "gnbAntennaRows": int, "gnbAntennaCols": int, "nrScheduler": str, "window": float,
-    "bandwidthMhz": float, "rlcBuffer": int, "gnbTxPower": float,
+    "bandwidthMhz": float, "rlcBuffer": int, "gnbTxPower": float, "ran": str,
 }
 
 #: XRScenario fields passed to the xr-codec simulator as ns-3 CommandLine values.
@@ -62,7 +62,7 @@ SCENARIO_FLAGS: dict[str, str] = {
 _FIELD_OF: dict[str, str] = {
     **{flag: f for f, flag in SCENARIO_FLAGS.items()},
     "window": "window_s", "rlcBuffer": "rlc_buffer_bytes", "gnbTxPower": "gnb_tx_dbm",
-    "bandwidthMhz": "bandwidth_mhz",
+    "bandwidthMhz": "bandwidth_mhz", "ran": "ran",
 }
 #: Options xr-marl sets itself, and the flag to use instead.
 _SET_BY_XR_MARL: dict[str, str] = {
@@ -95,11 +95,12 @@ def scenario_arguments(scenario: XRScenario) -> list[str]:
     sc = scenario
     args: dict[str, Any] = {flag: getattr(sc, f) for f, flag in SCENARIO_FLAGS.items()}
     args["sizeMinFrac"], args["sizeMaxFrac"] = sc.frame_size_trunc
-    rbs = LTE_RBS.get(float(sc.bandwidth_mhz))
-    if rbs is None:
+    if sc.ran:  # "": the simulator's default (NR where built)
+        args["ran"] = sc.ran
+    if sc.ran == "lte" and float(sc.bandwidth_mhz) not in LTE_RBS:
         raise ValueError(f"the LTE scenario supports bandwidths {sorted(LTE_RBS)} MHz, "
-                         f"got {sc.bandwidth_mhz}")
-    args["bandwidthRbs"] = rbs
+                         f"got {sc.bandwidth_mhz} (NR takes any: --ran nr)")
+    args["bandwidthMhz"] = float(sc.bandwidth_mhz)
     ar = [u for u in sc.users if user_type(u) == "AR"]
     for u in ar:
         if len(u.side_flows_mbps) != 2 or (u.side_flows_mbps, u.side_flow_period_ms) != \

@@ -2,7 +2,7 @@
 
 Each XR user's agent picks its codec rate every 0.5 s window; the team is rewarded on delay,
 PDR and data rate (eqs. 15-20); APS is the reference rule. Backends: the analytic twin
-(:mod:`.analytic`) and the ns-3 ``xr-codec`` simulator (LTE, or NR when built with it).
+(:mod:`.analytic`) and the ns-3 ``xr-codec`` simulator (5G-LENA NR where built, or LTE).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class XRCodecScenario(Scenario):
     backends = ("analytic", "ns3")
     backend_options = {"analytic": ("profile", "params")}
     binary = "xr-codec"
+    ran_setting = "ran"
     kpis = XR_KPIS
     rewards = XR_REWARDS
     sweep_axes = (
@@ -42,9 +43,10 @@ class XRCodecScenario(Scenario):
                   unit="m", flag="--rings", prefix="ring"),
         SweepAxis("bandwidth", "bandwidth_mhz", float, label="Bandwidth", unit="MHz"),
         SweepAxis("ue_speed", "ue_speed_mps", float, label="UE speed", unit="m/s"),
+        SweepAxis("ran", "ran", str, label="RAN", unit=""),
     )
     reference_policy = "aps"
-    record_settings = ("ring_m",)
+    record_settings = ("ring_m", "ran")
     agent_colours = {"AR": "#9467bd", "VR": "#8c564b", "CG": "#e377c2"}
     report_notes = (
         "Throughput is our addition to the paper's four columns: a policy that simply sends "
@@ -73,6 +75,9 @@ class XRCodecScenario(Scenario):
             raise choice_error("analytic profile", profile, sorted(PROFILES))
         if settings.ns3_args:  # options the analytic model would silently ignore
             raise UsageError("ns3_args (--ns3-arg) apply to the ns-3 backend only")
+        if settings.ran:
+            raise UsageError(f"ran {settings.ran!r} applies to the ns-3 backend; the analytic "
+                             "model has --analytic-profile (nr, ns3-nr, ns3-lte) instead")
         return AnalyticXREnv(settings, num_envs=num_envs, params=params or PROFILES[profile])
 
     def ns3_argv(self, settings: XRScenario) -> list[str]:

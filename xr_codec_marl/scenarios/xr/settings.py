@@ -94,6 +94,10 @@ def default_user_ids(types: list[str]) -> list[str]:
     return out
 
 
+#: Radio access networks of the ns-3 backend ("": the build's default).
+RANS: tuple[str, ...] = ("", "nr", "lte")
+
+
 @dataclass(frozen=True)
 class XRScenario:
     """Settings of the XR codec adaptation scenario (defaults from seed 002 and REFERENCE.md)."""
@@ -111,6 +115,9 @@ class XRScenario:
     frame_jitter_bound_ms: float = 4.0
     mtu_bytes: int = 1500
     # --- radio (Table III; bandwidth 20 MHz by default, see README "Choosing the bandwidth") ---
+    #: the ns-3 backend's RAN: "nr" (5G-LENA) or "lte"; "": the build's default (NR when
+    #: built with it). The analytic model has profiles instead (``--analytic-profile``).
+    ran: str = ""
     bandwidth_mhz: float = 20.0
     carrier_ghz: float = 4.0
     numerology: int = 2
@@ -153,6 +160,9 @@ class XRScenario:
             raise ValueError(f"fps must be > 0, got {self.fps}")
         if self.bandwidth_mhz <= 0:
             raise ValueError(f"bandwidth must be > 0 MHz, got {self.bandwidth_mhz}")
+        if self.ran not in RANS:
+            raise ValueError(f"ran must be one of nr, lte (or empty for the build's default), "
+                             f"got {self.ran!r}")
         if self.rlc_buffer_bytes < self.mtu_bytes:
             raise ValueError("rlc_buffer_bytes must hold at least one MTU-sized packet")
         if not self.users:
