@@ -11,10 +11,12 @@
 #                    empty: PyPI, whose Linux torch pulls the CUDA packages)
 #   TORCH_WHEEL_DIR  a build-context directory; a torch-*.whl in it is installed instead of
 #                    TORCH_SPEC (offline builds)              (default docker/wheels, empty)
-#   NS3_SOURCE       a build-context directory holding your ns-3 tree (e.g. ns-3-dev with
-#                    5G-LENA in contrib/nr), built or not; the scenarios are compiled against it
-#                    instead of the PyPI ns-3 (default docker/ns3-source-none: use PyPI ns-3)
-#   NS3_WITH_NR      auto | ON | OFF: build on 5G-LENA's nr module (auto: when the tree has it)
+#   NR_VENDOR        a build-context directory with the 5G-LENA nr source: a release tarball
+#                    5g-lena-nr-*.tar.gz or a checkout nr/ (default vendor, see vendor/README.md);
+#                    with it the image runs NR by default (LTE with --ran lte), without it LTE
+#   NS3_SOURCE       a build-context directory holding your ns-3 tree (e.g. ns-3-dev, with or
+#                    without 5G-LENA in contrib/nr), built or not; the scenarios are compiled
+#                    against it instead of the PyPI ns-3 (default docker/ns3-source-none: PyPI)
 #   NS3_BUILD_JOBS   parallel compile jobs                       (default: all cores)
 #   NS3_BUILD_PKGS, NS3_RUNTIME_PKGS  extra Debian packages your ns-3 tree needs to build / run
 #                    (e.g. "libsqlite3-dev libeigen3-dev" / "libsqlite3-0")
@@ -88,7 +90,6 @@ RUN spec="$(python -c 'import tomllib; print(tomllib.load(open("/tmp/pyproject.t
     && pip install --no-deps --target /opt/ns3-pypi "$spec"
 # Your own ns-3 tree (optional): copied from the build context, built here if it is not yet.
 ARG NS3_SOURCE=docker/ns3-source-none
-ARG NS3_WITH_NR=auto
 ARG NS3_BUILD_JOBS=
 COPY ${NS3_SOURCE}/ /opt/ns3-source/
 # hadolint ignore=DL3003
@@ -97,29 +98,47 @@ RUN jobs="${NS3_BUILD_JOBS:-$(nproc)}"; \
         cd /opt/ns3-source \
         && ./ns3 configure -d release \
         && ./ns3 build -j "$jobs"; \
-    fi
+    fi \
+    && root=/opt/ns3-pypi/ns3 \
+    && if [ -f /opt/ns3-source/ns3 ] || [ -d /opt/ns3-source/include ] || [ -d /opt/ns3-source/build ]; then \
+        root=/opt/ns3-source; fi \
+    && echo "$root" > /opt/ns3-root
+# 5G-LENA nr (optional; the slowest layer): built once against that ns-3 into the nr cache,
+# rebuilt only when the nr source or the nr build recipe changes.
+ARG NR_VENDOR=vendor
+COPY ${NR_VENDOR}/ /opt/nr-vendor/
+COPY ns3_scenarios/CMakeLists.txt /src/ns3_scenarios/CMakeLists.txt
+COPY ns3_scenarios/cmake/ /src/ns3_scenarios/cmake/
+COPY ns3_scenarios/nr/ /src/ns3_scenarios/nr/
+COPY xr_codec_marl/__init__.py /src/xr_codec_marl/__init__.py
+COPY xr_codec_marl/bridge/__init__.py xr_codec_marl/bridge/build.py xr_codec_marl/bridge/nr_build.py \
+     /src/xr_codec_marl/bridge/
+ENV XRMARL_NS3_SOURCE=/src/ns3_scenarios \
+    XRMARL_NR_CACHE=/opt/nr-cache
+WORKDIR /src
+RUN src="$(find /opt/nr-vendor -maxdepth 1 -name '5g-lena-nr-*.tar.gz' | sort | tail -n 1)"; \
+    if [ -z "$src" ] && [ -d /opt/nr-vendor/nr/model ]; then src=/opt/nr-vendor/nr; fi; \
+    echo "$src" > /opt/nr-source; \
+    if [ -n "$src" ]; then \
+        echo "xr-codec-marl: building 5G-LENA nr from $src" \
+        && python -c 'import sys; from xr_codec_marl.bridge import nr_build as n; s = n.resolve_source(sys.argv[1], ns3_root=sys.argv[2]); n.build_nr(s, jobs=int(sys.argv[3]), ns3_root=sys.argv[2], quiet=False)' \
+           "$src" "$(cat /opt/ns3-root)" "${NS3_BUILD_JOBS:-$(nproc)}"; \
+    else echo "xr-codec-marl: no nr source in NR_VENDOR: the scenarios run LTE only"; fi
 COPY proto/ /src/proto/
 COPY ns3_scenarios/ /src/ns3_scenarios/
-# `xr-marl build-ns3`'s own build function, run from its module alone so that this (slow) layer
-# is rebuilt only when the C++ sources or the build code change, not with every Python edit.
-COPY xr_codec_marl/bridge/build.py /src/xr_codec_marl/bridge/build.py
-ENV XRMARL_NS3_SOURCE=/src/ns3_scenarios
-RUN root=/opt/ns3-pypi/ns3; nr=False; \
-    if [ -f /opt/ns3-source/ns3 ] || [ -d /opt/ns3-source/include ] || [ -d /opt/ns3-source/build ]; then \
-        root=/opt/ns3-source; \
-        if [ -d /opt/ns3-source/contrib/nr ] || [ -f /opt/ns3-source/build/include/ns3/nr-module.h ]; then nr=True; fi; \
-    fi; \
-    case "${NS3_WITH_NR}" in ON|on|1|true|True) nr=True ;; OFF|off|0|false|False) nr=False ;; esac; \
-    echo "xr-codec-marl: compiling the scenarios against ns-3 at $root (nr: $nr)"; \
-    python -c "import sys, importlib.util as u; s = u.spec_from_file_location('b', '/src/xr_codec_marl/bridge/build.py'); b = u.module_from_spec(s); s.loader.exec_module(b); b.build_ns3('/opt/xr-codec-marl/build', jobs=int(sys.argv[1]), nr=sys.argv[2] == 'True', ns3_root=sys.argv[3], quiet=False)" \
-        "${NS3_BUILD_JOBS:-$(nproc)}" "$nr" "$root" \
+COPY xr_codec_marl/ /src/xr_codec_marl/
+# the scenarios on ns-3 (+ nr from the cache above: no recompiling), by `xr-marl build-ns3`
+RUN set -- --build-dir /opt/xr-codec-marl/build --ns3-root "$(cat /opt/ns3-root)" \
+        --jobs "${NS3_BUILD_JOBS:-$(nproc)}"; \
+    if [ -s /opt/nr-source ]; then set -- "$@" --nr-source "$(cat /opt/nr-source)"; \
+    else set -- "$@" --lte-only; fi; \
+    python -m xr_codec_marl.cli build-ns3 "$@" \
     && mkdir -p /opt/xr-codec-marl/bin \
-    && cp /opt/xr-codec-marl/build/xr-codec /opt/xr-codec-marl/build/xrmarl-bridge-probe /opt/xr-codec-marl/bin/ \
-    && libdir="$(ldd /opt/xr-codec-marl/bin/xr-codec | awk '/libns3[^ ]*core/ {print $3}' | xargs dirname)" \
-    && mkdir -p "/opt/ns3-runtime$libdir" \
-    && ldd /opt/xr-codec-marl/bin/xr-codec | awk -v d="$libdir/" 'index($3, d) == 1 {print $3}' \
-       | xargs -I{} cp -L {} "/opt/ns3-runtime$libdir/" \
-    && echo "ns-3 runtime libraries: $(find /opt/ns3-runtime -name '*.so*' | wc -l) from $libdir" \
+    && cp /opt/xr-codec-marl/build/xr-codec /opt/xr-codec-marl/build/xrmarl-bridge-probe \
+          /opt/xr-codec-marl/build/xrmarl-build.json /opt/xr-codec-marl/bin/ \
+    && ldd /opt/xr-codec-marl/bin/xr-codec | awk '$3 ~ /^\/opt\// {print $3}' \
+       | while read -r lib; do mkdir -p "/opt/ns3-runtime$(dirname "$lib")" && cp -L "$lib" "/opt/ns3-runtime$lib"; done \
+    && echo "ns-3 runtime libraries: $(find /opt/ns3-runtime -name '*.so*' | wc -l)" \
     && ! ldd /opt/xr-codec-marl/bin/xr-codec | grep 'not found'
 COPY pyproject.toml README.md /src/
 COPY xr_codec_marl/ /src/xr_codec_marl/

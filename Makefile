@@ -45,8 +45,9 @@ demo: install
 	@echo "sweep report:       $(abspath $(DEMO_OUT))/report.html"
 	@echo "explanation report: $(abspath $(DEMO_OUT))/explain/report.html"
 
+# With an nr source present, NR was built: its tests must run, not skip (XRMARL_REQUIRE_NR).
 test: install system-deps ns3
-	$(PYTHON) -m pytest -q
+	$(if $(NR_SOURCE),XRMARL_REQUIRE_NR=1 )$(PYTHON) -m pytest -q
 
 # quick benchmarks (minutes); bench-long retrains the learners and recalibrates against ns-3
 bench: install ns3

@@ -8,6 +8,7 @@
 #   anything else is run as a command, e.g. `xr-marl evaluate --help`, `bash`
 #
 # Settings come from environment variables (compose.yaml passes them; defaults in brackets):
+#   RAN [empty: nr where the image has it, else lte]
 #   RING [400]  POLICY [aps]  MODE [evaluate]  ALGO [mha-dqmix]  TRAIN_STEPS [2000]
 #   SEED [0]  EPISODES [2]  WORKERS [2]  AGENT_PORT [5555]  SIM_TIMEOUT [60]
 #   RESULTS [/results]  RUN_NAME [<mode>-<policy|algo>-ring<RING>-seed<SEED>]
@@ -70,7 +71,8 @@ agents() {
   mkdir -p "$out"
   local ns3=(--env xr --backend ns3 --attach --endpoint "$BIND" --workers "$WORKERS"
              --ring "$RING" --seed "$SEED" --sim-timeout "$SIM_TIMEOUT")
-  log "MODE=$MODE POLICY=$POLICY ALGO=$ALGO RING=$RING SEED=$SEED EPISODES=$EPISODES WORKERS=$WORKERS; simulators connect to port $AGENT_PORT; results in $out"
+  [ -n "${RAN:-}" ] && ns3+=(--ran "$RAN")
+  log "MODE=$MODE RAN=${RAN:-default} POLICY=$POLICY ALGO=$ALGO RING=$RING SEED=$SEED EPISODES=$EPISODES WORKERS=$WORKERS; simulators connect to port $AGENT_PORT; results in $out"
   case "$MODE" in
     evaluate)
       xr-marl evaluate "${ns3[@]}" --policy "$POLICY" --episodes "$EPISODES" --json "${EXTRA[@]}" \
@@ -91,6 +93,7 @@ agents() {
       # open-ended: one JSON line per episode; stops after EPISODES (0: serve until stopped)
       local stop=()
       [ "$EPISODES" != 0 ] && stop=(--episodes "$EPISODES")
+      [ -n "${RAN:-}" ] && stop+=(--ran "$RAN")
       xr-marl serve --bind "$BIND" --policy "$POLICY" --ring "$RING" --timeout "$SIM_TIMEOUT" \
         --json "${stop[@]}" "${EXTRA[@]}" | tee -a "$out/episodes.jsonl"
       ;;
@@ -101,7 +104,7 @@ agents() {
 import json, sys
 s = json.load(open(sys.argv[1]))
 k = s.get("kpis", {})
-print(f"  {s.get('policy')} on {s.get('backend')} at {s.get('ring_m')} m, {s.get('episodes')} episodes: "
+print(f"  {s.get('policy')} on {s.get('backend')} {s.get('ran', '')} at {s.get('ring_m')} m, {s.get('episodes')} episodes: "
       + ", ".join(f"{n} {k[n]:.4g}" for n in ("xr_index", "delay_ms", "jitter_ms", "plr", "throughput_mbps") if n in k))
 EOF
   fi
@@ -112,11 +115,13 @@ sweep() {
   ROLE=sweep
   writable_results
   local out="$RESULTS/${SWEEP_NAME:-sweep}"
-  log "sweep RINGS=${RINGS:-200,300,400} POLICIES=${POLICIES:-aps,mha-dqmix} SEEDS=${SEEDS:-2} backend ${SWEEP_BACKEND:-ns3} -> $out"
+  local ran=()
+  [ -n "${RAN:-}" ] && [ "${SWEEP_BACKEND:-ns3}" = ns3 ] && ran=(--ran "$RAN")
+  log "sweep RAN=${RAN:-default} RINGS=${RINGS:-200,300,400} POLICIES=${POLICIES:-aps,mha-dqmix} SEEDS=${SEEDS:-2} backend ${SWEEP_BACKEND:-ns3} -> $out"
   exec xr-marl sweep --rings "${RINGS:-200,300,400}" --policies "${POLICIES:-aps,mha-dqmix}" \
     --seeds "${SEEDS:-2}" --episodes "${SWEEP_EPISODES:-$EPISODES}" --train-steps "$TRAIN_STEPS" \
     --backend "${SWEEP_BACKEND:-ns3}" --workers "$WORKERS" --jobs "${JOBS:-1}" --seed "$SEED" \
-    --out "$out" "${EXTRA[@]}"
+    --out "$out" "${ran[@]}" "${EXTRA[@]}"
 }
 
 role="${1:-agents}"

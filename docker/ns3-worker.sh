@@ -4,6 +4,7 @@
 #
 #   AGENT_ENDPOINT  [tcp://${AGENT_HOST:-agents}:${AGENT_PORT:-5555}]  where the agent server listens
 #   RING [400]  SEED [0]  WORKERS [2]         the same values as the agent server's
+#   RAN [empty: the image's default, NR where built]  nr or lte, as the agent server's
 #   WORKER_INDEX    this worker's index 0..WORKERS-1 (seeds SEED + index + WORKERS*k); unset: the
 #                   lowest free index claimed under $RESULTS/.ns3-workers when RESULTS is a shared
 #                   writable volume, else a random one
@@ -25,6 +26,7 @@ STARTUP_TIMEOUT_S="${STARTUP_TIMEOUT_S:-600}"
 IDLE_EXIT_S="${IDLE_EXIT_S:-30}"
 RESULTS="${RESULTS:-${XRMARL_RESULTS:-/results}}"
 read -r -a EXTRA <<< "${SIM_ARGS:-}"
+[ -n "${RAN:-}" ] && EXTRA=(--ran="$RAN" "${EXTRA[@]}")
 HOST="$(hostname 2>/dev/null || echo worker)"
 
 log() { printf '[%s ns3-worker %s] %s\n' "$(date -u +%H:%M:%S)" "${WORKER_INDEX:-?}" "$*" >&2; }
@@ -58,7 +60,7 @@ stop() { log "stopping"; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && w
 trap stop TERM INT
 trap release EXIT
 
-log "endpoint $AGENT_ENDPOINT, ring $RING m, seeds $((SEED + WORKER_INDEX)) + $WORKERS*k, binary $BIN"
+log "endpoint $AGENT_ENDPOINT, ran ${RAN:-default}, ring $RING m, seeds $((SEED + WORKER_INDEX)) + $WORKERS*k, binary $BIN"
 start=$(date +%s)
 done_eps=0
 fail_since=""

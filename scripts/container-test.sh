@@ -13,6 +13,8 @@
 #   CACHE_DIR    where the bookworm rootfs tarball is cached  [~/.cache/xr-codec-marl]
 #   MIRROR       Debian mirror for debootstrap                [from /etc/apt/sources.list*]
 #   TORCH_WHEEL  CPU torch wheel copied into the build context [found via pip's find-links]
+#   NR_TARBALL   5G-LENA nr release copied into vendor/ of the build context, so the image
+#                runs NR    [vendor/5g-lena-nr-*.tar.gz, else ../shared/vendor/...; none: LTE]
 #   IMAGE        image tag                                   [xr-codec-marl:test]
 #   EPISODES, WORKERS, RING, POLICY   passed to compose      [2, 2, 400, aps]
 #   TIMEOUT_S    limit for the compose run                    [900]
@@ -119,6 +121,19 @@ mkdir -p "$WHEELS"
 # hard link when possible (same filesystem), else copy; docker/wheels/*.whl is git- and never committed
 [ -f "$WHEELS/$(basename "$TORCH_WHEEL")" ] || ln "$TORCH_WHEEL" "$WHEELS/" 2>/dev/null || cp "$TORCH_WHEEL" "$WHEELS/"
 echo "torch from the build context: docker/wheels/$(basename "$TORCH_WHEEL")"
+if [ -z "${NR_TARBALL:-}" ]; then
+  NR_TARBALL="$(ls "$REPO"/vendor/5g-lena-nr-*.tar.gz "$REPO"/../shared/vendor/5g-lena-nr-*.tar.gz 2>/dev/null | head -1 || true)"
+fi
+EXPECT_RAN=lte
+if [ -n "$NR_TARBALL" ]; then
+  mkdir -p "$CTX/vendor"
+  [ -f "$CTX/vendor/$(basename "$NR_TARBALL")" ] || ln "$NR_TARBALL" "$CTX/vendor/" 2>/dev/null \
+    || cp "$NR_TARBALL" "$CTX/vendor/"
+  EXPECT_RAN=nr
+  echo "5G-LENA nr from the build context: vendor/$(basename "$NR_TARBALL") (the image runs NR)"
+else
+  echo "no 5G-LENA nr tarball (NR_TARBALL): the image runs LTE only"
+fi
 # A TLS-intercepting proxy between the build and PyPI: give pip the host's extra CA certificates
 # (build stages only; docker/certs/*.crt is git-ignored).
 for c in /usr/local/share/ca-certificates/*.crt; do
@@ -197,8 +212,8 @@ check "every ns-3 worker (${WORKERS}) completed an episode" all_workers_ran
 summary="$(ls "$RESULTS"/*/summary.json 2>/dev/null | head -1 || true)"
 check "agent server wrote results" '[ -n "$summary" ] && [ -s "$summary" ]'
 if [ -n "$summary" ]; then
-  check "results: backend ns3, ${EPISODES} episodes, KPIs present" \
-    "python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s[\"backend\"]==\"ns3\" and s[\"episodes\"]>=$EPISODES and \"xr_index\" in s[\"kpis\"], s' '$summary'"
+  check "results: backend ns3, ran ${EXPECT_RAN}, ${EPISODES} episodes, KPIs present" \
+    "python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s[\"backend\"]==\"ns3\" and s.get(\"ran\")==\"$EXPECT_RAN\" and s[\"episodes\"]>=$EPISODES and \"xr_index\" in s[\"kpis\"], s' '$summary'"
   echo "--- $summary"; python3 -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1])), indent=1)[:1500])" "$summary"
 fi
 grep -h "episode done" "$RESULTS"/ns3_*.log | head -10 || true

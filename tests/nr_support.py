@@ -11,14 +11,14 @@ import os
 
 import pytest
 
-from xr_codec_marl.bridge.build import build_ns3, is_up_to_date, nr_root_of
+from xr_codec_marl.bridge.build import build_ns3, built_rans, is_up_to_date
 
 
 def require_nr() -> None:
     """Build if needed; skip (or fail under XRMARL_REQUIRE_NR=1) when the build has no NR."""
     if not is_up_to_date():
         build_ns3()
-    if nr_root_of() is not None:
+    if "nr" in built_rans():
         return
     why = ("the ns-3 build has no 5G-LENA NR: run `xr-marl build-ns3 --nr-source "
            "<5g-lena-nr-v4.0.tar.gz or checkout>` (or `make ns3 NR_SOURCE=...`)")

@@ -131,8 +131,8 @@ def test_dockerfile_build_args_and_user():
     assert args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
     assert args["TORCH_WHEEL_DIR"] == "docker/wheels"
     assert args["NS3_SOURCE"] == "docker/ns3-source-none"
-    assert {"NS3_WITH_NR", "XRMARL_UID"} <= set(args)
-    for path in (args["TORCH_WHEEL_DIR"], args["NS3_SOURCE"], "docker/certs"):
+    assert args["NR_VENDOR"] == "vendor" and "XRMARL_UID" in args
+    for path in (args["TORCH_WHEEL_DIR"], args["NS3_SOURCE"], args["NR_VENDOR"], "docker/certs"):
         assert (REPO / path).is_dir(), path  # COPY sources that must exist in a fresh clone
     final = text[text.rindex("\nFROM "):]
     assert re.search(r"^USER \$\{XRMARL_UID\}", final, re.M)
@@ -148,6 +148,9 @@ def test_dockerignore_keeps_the_context_small_and_wheels_out():
     for sub in ("wheels", "certs"):
         ignored = (REPO / "docker" / sub / ".gitignore").read_text()
         assert "*.whl" in ignored or "*.crt" in ignored
+    # the 5G-LENA release the NR build needs reaches the context, but never git
+    assert lines.index("!vendor/5g-lena-nr-*.tar.gz") > lines.index("**/*.tar.gz")
+    assert "/vendor/*.tar.gz" in (REPO / ".gitignore").read_text().splitlines()
 
 
 def test_entrypoint_scripts_are_valid_shell():

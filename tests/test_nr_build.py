@@ -138,7 +138,7 @@ def test_the_nr_build_is_cached_and_says_what_it_was_built_from():
 
     require_nr()
     root = nr_root_of()
-    assert root is not None
+    assert root is not None, "NR here comes from an ns-3 tree, not from build-ns3 --nr-source"
     info = json.loads((root / ".xrmarl-nr-built").read_text())
     assert info["release"].startswith("NR-v") and info["key"]["ns3"].startswith(info["ns3_release"])
     assert list((root / "lib").glob("libns3*-nr.so"))

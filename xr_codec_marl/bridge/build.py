@@ -18,6 +18,7 @@ remembers it until ``nr_root=False``. The sources are the repository's ``ns3_sce
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -80,7 +81,7 @@ def is_up_to_date(build_dir: str | os.PathLike[str] | None = None) -> bool:
     directory when it succeeds)."""
     bdir = Path(build_dir) if build_dir else default_build_dir()
     try:
-        if not all((bdir / b).is_file() for b in binaries()):
+        if not all((bdir / b).is_file() for b in binaries()) or not built_rans(bdir):
             return False
         built = (bdir / _STAMP).stat().st_mtime
         newest = max(p.stat().st_mtime for p in _sources(source_dir()))
@@ -134,10 +135,24 @@ def nr_root_of(build_dir: str | os.PathLike[str] | None = None) -> Path | None:
     return Path(value) if value else None
 
 
+#: What a successful build says about itself, beside the binaries (copied with them, e.g.
+#: into the Docker image): {"rans": [...], "nr_root": ..., "ns3_root": ...}.
+BUILD_INFO = "xrmarl-build.json"
+
+
+def built_rans(build_dir: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
+    """The RANs the binaries in the build directory can run (() when not built)."""
+    bdir = Path(build_dir).expanduser() if build_dir else default_build_dir()
+    try:
+        return tuple(json.loads((bdir / BUILD_INFO).read_text())["rans"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+
+
 def default_ran(build_dir: str | os.PathLike[str] | None = None) -> str:
     """What the build directory's scenarios run without ``--ran``: "nr" when linked with
     5G-LENA, else "lte"."""
-    return "nr" if nr_root_of(build_dir) is not None else "lte"
+    return "nr" if "nr" in built_rans(build_dir) else "lte"
 
 
 def _forget_other_source(bdir: Path, src: Path, quiet: bool) -> None:
@@ -209,6 +224,13 @@ def build_ns3(
         missing = [b for b in binaries() if not (bdir / b).is_file()]
         if missing:
             raise BuildError(f"build finished but {', '.join(missing)} missing in {bdir}")
+        has_nr = cached_setting(bdir, "XRMARL_HAS_NR") == "ON"
+        info = {"rans": ["nr", "lte"] if has_nr else ["lte"],
+                "nr_root": str(nr_root_of(bdir) or "") or None,
+                "ns3_root": cached_setting(bdir, "NS3_ROOT")}
+        tmp = bdir / (BUILD_INFO + ".tmp")
+        tmp.write_text(json.dumps(info, indent=1) + "\n")
+        tmp.replace(bdir / BUILD_INFO)
         stamp = bdir / _STAMP
         stamp.touch()
         os.utime(stamp, (started, started))  # sources edited during the build stay "newer"

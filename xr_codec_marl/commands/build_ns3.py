@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xr_codec_marl.bridge.build import BuildError, binaries, build_ns3, nr_root_of
+    from xr_codec_marl.bridge.build import BuildError, binaries, build_ns3, built_rans, nr_root_of
     from xr_codec_marl.bridge.nr_build import UPSTREAM, build_nr, default_source, resolve_source
 
     if args.ns3_root is not None and not Path(args.ns3_root).expanduser().is_dir():
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except BuildError as exc:
         print(f"xr-marl build-ns3: {exc}", file=sys.stderr)
         return 1
-    ran = "NR (default) and LTE" if nr_root_of(out) is not None else "LTE only"
+    ran = "NR (default) and LTE" if "nr" in built_rans(out) else "LTE only"
     print(f"xr-marl build-ns3: {ran}", file=sys.stderr)
     for name in binaries():
         print(out / name)

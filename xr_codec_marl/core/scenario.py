@@ -107,7 +107,7 @@ class Scenario:
     binary: ClassVar[str | None] = None
     #: the settings field choosing the simulator's radio access network ("nr" or "lte", the
     #: common C++ RAN's ``--ran``); its empty value means the build's default (see
-    #: :meth:`for_ns3`). None: the scenario has no such choice.
+    #: :func:`xr_codec_marl.env.factory.ns3_settings`). None: the scenario has no such choice.
     ran_setting: ClassVar[str | None] = None
     kpis: ClassVar[tuple[KpiSpec, ...]] = ()
     rewards: ClassVar[tuple[RewardSpec, ...]] = ()
@@ -133,18 +133,6 @@ class Scenario:
         settings = self.settings_type(**values)
         validate = getattr(settings, "validate", None)
         return validate() if callable(validate) else settings
-
-    def for_ns3(self, settings: Any) -> Any:
-        """``settings`` as the ``ns3`` backend runs them: an unset RAN (:attr:`ran_setting`)
-        becomes the build's default, NR where ``build-ns3`` linked 5G-LENA, else LTE, so
-        results record the RAN that produced them."""
-        if self.ran_setting is None or getattr(settings, self.ran_setting):
-            return settings
-        from dataclasses import replace
-
-        from xr_codec_marl.bridge.build import default_ran
-
-        return replace(settings, **{self.ran_setting: default_ran()})
 
     # ------------------------------------------------------------------ CLI
     def add_arguments(self, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

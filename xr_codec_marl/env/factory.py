@@ -44,6 +44,20 @@ def split_kwargs(scenario: Scenario, backend: str,
     return settings, options
 
 
+def ns3_settings(scenario: Scenario, settings: Any) -> Any:
+    """``settings`` as the ``ns3`` backend runs them: an unset RAN (the scenario's
+    ``ran_setting``) becomes the build's default, NR where ``build-ns3`` linked 5G-LENA, else
+    LTE, so specs and results record the RAN that produced them."""
+    field = scenario.ran_setting
+    if field is None or getattr(settings, field):
+        return settings
+    from dataclasses import replace
+
+    from xr_codec_marl.bridge.build import default_ran
+
+    return replace(settings, **{field: default_ran()})
+
+
 def make_settings(scenario: Scenario, settings: dict[str, Any]) -> Any:
     try:
         return scenario.make_settings(**settings)
@@ -82,7 +96,7 @@ def env_spec(env: str = "xr", backend: str = "analytic", **kwargs: Any) -> EnvSp
     settings_kw, _ = split_kwargs(scenario, backend, kwargs)
     settings = make_settings(scenario, settings_kw)
     try:
-        return scenario.env_spec(scenario.for_ns3(settings) if backend == "ns3" else settings)
+        return scenario.env_spec(ns3_settings(scenario, settings) if backend == "ns3" else settings)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -106,7 +120,7 @@ def _ns3(scenario: Scenario, settings: Any, num_envs: int, workers: int | None =
             find_binary(scenario.binary)
         except FileNotFoundError as exc:  # not built yet: say how, in one line
             raise UsageError(str(exc)) from None
-    settings = scenario.for_ns3(settings)
+    settings = ns3_settings(scenario, settings)
     spec = scenario.env_spec(settings)
     return Ns3Env(
         spec, workers=num_envs, launch=not attach, binary=scenario.binary,

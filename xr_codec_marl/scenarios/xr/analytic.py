@@ -51,6 +51,9 @@ PROFILES: dict[str, AnalyticParams] = {
         mcs_table="lte64", implementation_loss_db=15.0, overhead=0.2, shannon_alpha=0.6,
         spread_ms=0.0, base_delay_ms=4.0, slot_ms=1.0, harq_bler=0.0, harq_rtt_ms=8.0,
     ),  # fitted 2026-11-22: mean relative error 0.13 vs ns-3 (benchmarks/results/calibration.md)
+    # our ns-3 scenario's 5G-LENA NR cell (the same Table III cell as ``nr``); until fitted by
+    # ``benchmarks/calibrate.py fit --ran nr`` it is the paper's parameters
+    "ns3-nr": AnalyticParams(),
 }
 
 
