@@ -47,7 +47,7 @@ XrMarlRanConfig::AddTo(CommandLine& cmd)
 {
     cmd.AddValue("ran", "Radio access network: nr (5G-LENA; the default where built) or lte", ran);
     cmd.AddValue("bandwidthRbs", "LTE bandwidth in RBs: 6, 15, 25, 50, 75 or 100 (20 MHz)", bandwidthRbs);
-    cmd.AddValue("bandwidthMhz", "Bandwidth in MHz (NR: any, default 40; LTE: 1.4, 3, 5, 10, 15, 20, sets bandwidthRbs)", bandwidthMhz);
+    cmd.AddValue("bandwidthMhz", "Bandwidth in MHz (NR: any, default 20, Table III says 40; LTE: 1.4, 3, 5, 10, 15, 20, sets bandwidthRbs)", bandwidthMhz);
     cmd.AddValue("rlcBufferBytes", "RLC UM transmit buffer (bytes)", rlcBufferBytes);
     cmd.AddValue("rlcBuffer", "Alias of rlcBufferBytes", rlcBufferAlias);
     cmd.AddValue("frequencyGhz", "Carrier frequency for the path loss (GHz)", frequencyGhz);
@@ -148,7 +148,7 @@ XrMarlRanConfig::EffectiveBandwidthMhz() const
 {
     if (IsNr())
     {
-        return bandwidthMhz > 0 ? bandwidthMhz : 40.0;
+        return bandwidthMhz > 0 ? bandwidthMhz : 20.0; // as LTE's 100 RBs and the XR settings
     }
     return bandwidthRbs * 0.2;
 }
@@ -321,7 +321,7 @@ XrMarlRan::BuildNr(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bsN
     InternetStackHelper internet;
     Ipv4StaticRoutingHelper routing;
     // ---------------------------------------------------------------------- 5G-LENA NR
-    // Table III: 4x8 array, numerology 2, 40 MHz at 4 GHz, UMa NLoS by default.
+    // Table III: 4x8 array, numerology 2, 4 GHz, UMa NLoS; 20 MHz by default (40: --bandwidthMhz).
     // 5G-LENA's v4 API (nr v4.0 for ns-3.44); see README.md "NR".
     ran.m_name = "nr";
     const double nrBandwidthHz = cfg.EffectiveBandwidthMhz() * 1e6;

@@ -87,7 +87,7 @@ struct XrMarlRanConfig
         return ran == "nr";
     }
 
-    /// The bandwidth in MHz actually used (LTE: bandwidthRbs / 5; NR: bandwidthMhz or 40).
+    /// The bandwidth in MHz actually used (LTE: bandwidthRbs / 5; NR: bandwidthMhz or 20).
     double EffectiveBandwidthMhz() const;
 };
 

@@ -9,8 +9,8 @@ ns-3 version, flags, compiler), so a second build costs nothing. The result is a
 (``include/ns3/nr-module.h``, ``lib/libns3.<v>-nr.so``) that the scenarios' build links
 (``-DXRMARL_NR_ROOT``). Every refusal is one :class:`NrSourceError` line.
 
-Cache: ``$XRMARL_NR_CACHE``, else ``nr/`` beside the default scenario build directory
-(``~/.cache/xr-codec-marl/nr``).
+Cache: ``$XRMARL_NR_CACHE``, else ``~/.cache/xr-codec-marl/nr`` (``$XDG_CACHE_HOME`` honoured),
+shared by every scenario build directory.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from xr_codec_marl.bridge.build import BuildError, default_build_dir, locked, source_dir
+from xr_codec_marl.bridge.build import BuildError, locked, source_dir
 
 #: sha256 of the 5G-LENA release tarballs this project knows -> their nr release.
 KNOWN_TARBALLS: dict[str, str] = {
@@ -60,9 +60,13 @@ class NrSource:
 
 
 def cache_root() -> Path:
-    """``$XRMARL_NR_CACHE``, else ``nr/`` beside :func:`~.build.default_build_dir`."""
+    """``$XRMARL_NR_CACHE``, else ``$XDG_CACHE_HOME``/``~/.cache`` + ``xr-codec-marl/nr``: one
+    cache for every build directory, so another ``$XRMARL_NS3_BUILD`` compiles nothing again."""
     env = os.environ.get("XRMARL_NR_CACHE")
-    return Path(env).expanduser() if env else default_build_dir().parent / "nr"
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "xr-codec-marl" / "nr"
 
 
 def default_source(repo: Path | None = None) -> Path | None:
