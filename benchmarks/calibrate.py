@@ -46,13 +46,16 @@ GRIDS = {
         "spread_ms": [0.0, 2.0, 4.0],
     },
     "nr": {
+        # 5G-LENA's default error model is NrEesmIrT1: MCS table 1 (64QAM), not 256QAM
+        "mcs_table": ["nr256", "lte64"],
         "implementation_loss_db": [0.0, 3.0, 6.0, 9.0, 12.0, 15.0],
         "overhead": [0.15, 0.2, 0.25, 0.3, 0.35, 0.45],
         "shannon_alpha": [0.45, 0.6, 0.75, 0.9],
         "base_delay_ms": [0.5, 1.0, 1.5, 2.0, 3.0, 4.0],
         "harq_bler": [0.0, 0.05, 0.1, 0.2],
-        "spread_ms": [0.0, 1.0, 2.0, 4.0],
+        "spread_ms": [0.0, 0.5, 1.0, 2.0, 4.0],
         "fast_fading_std_db": [0.0, 1.0, 2.0, 4.0],
+        "harq_rtt_ms": [1.0, 2.0, 4.0],
     },
 }
 RINGS = (200.0, 300.0, 400.0)
@@ -72,22 +75,40 @@ TABLE_KPIS = (("xr_index", "XR index", 1.0), ("delay_ms", "delay ms", 1.0),
 
 def baseline_table(rows: list[dict], ran: str, episodes: int) -> str:
     """Markdown: mean ± 95 % CI of each KPI per ring and policy (the ns-3 baseline table)."""
+    kpis = [t for t in TABLE_KPIS if all(t[0] in r for r in rows)]  # older runs lack some
     lines = [f"# Rule policies on ns-3 {ran.upper()} (20 MHz)\n",
              f"`python benchmarks/calibrate.py collect --ran {ran} --episodes {episodes}` — "
              "mean ± 95 % CI over episodes (team values: the mean over the three users; XR "
              "index: their mean). Every comparison on this RAN is read against these rows.\n",
-             "| ring m | policy | " + " | ".join(t for _, t, _ in TABLE_KPIS) + " |",
-             "|---:|---|" + "---:|" * len(TABLE_KPIS)]
+             "| ring m | policy | " + " | ".join(t for _, t, _ in kpis) + " |",
+             "|---:|---|" + "---:|" * len(kpis)]
     for r in rows:
         cells = []
-        for k, _, scale in TABLE_KPIS:
+        for k, _, scale in kpis:
             m, h = mean_ci95(np.asarray(r[k]) * scale)
-            cells.append(f"{float(m):.3g} ± {float(h):.2g}")
+            h = 0.0 if abs(float(h)) < 1e-9 * max(1.0, abs(float(m))) else float(h)  # constants
+            cells.append(f"{float(m):.3g} ± {h:.2g}")
         lines.append(f"| {r['ring_m']:g} | {r['policy']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
+def table(args: argparse.Namespace) -> None:
+    """Rewrite the baseline table from the stored runs (no simulation)."""
+    raw = json.loads(RAW[args.ran].read_text())
+    rows = raw["results"]
+    write_atomic(OUT / f"baseline_kpis_ns3_{args.ran}.md",
+                 baseline_table(rows, args.ran, rows[0]["episodes"]))
+
+
 def collect(args: argparse.Namespace) -> None:
+    """Run the ns-3 episodes; with --append, more episodes (the next seeds) join the stored ones."""
+    before, earlier = {}, []
+    if args.append:
+        raw = json.loads(RAW[args.ran].read_text())
+        keep = ("created_utc", "command", "code_version", "machine", "seed")
+        earlier = raw.get("earlier_runs", []) + [{k: raw.get(k) for k in keep}]
+        before = {(r["ring_m"], r["policy"]): r for r in raw["results"]}
+        args.seed = raw["seed"] + max(r["episodes"] for r in raw["results"])
     rows = []
     for ring, policy in itertools.product(RINGS, POLICIES):
         spec = env_spec("xr", "ns3", ran=args.ran)
@@ -97,15 +118,22 @@ def collect(args: argparse.Namespace) -> None:
             batch_size=args.workers,
         )
         assert res.record.get("ran") == args.ran, res.record
-        rows.append({"ring_m": ring, "policy": policy, "ran": args.ran, "episodes": res.episodes,
-                     "truncated": sum(1 for r in res.truncation_reasons if r), **kpis_of(res)})
+        row = {"ring_m": ring, "policy": policy, "ran": args.ran, "episodes": res.episodes,
+               "truncated": sum(1 for r in res.truncation_reasons if r), **kpis_of(res)}
+        old = before.get((ring, policy))
+        if old is not None:  # episodes seed .. seed + n - 1 follow the stored ones
+            row = {**row, "episodes": old["episodes"] + res.episodes,
+                   "truncated": old.get("truncated", 0) + row["truncated"],
+                   **{k: old[k] + row[k] for k in KPIS if k in old}}
+        rows.append(row)
         print(f"ns-3 {args.ran} {policy:>4} {ring:g} m: " + ", ".join(
             f"{k}={np.mean(rows[-1][k]):.4g}" for k in KPIS), flush=True)
     write_json_atomic(RAW[args.ran], stamp({
         "what": f"ns-3 xr-codec ({args.ran.upper()} 20 MHz) per-episode KPIs",
-        "ran": args.ran, "seed": args.seed, "results": rows}))
+        "ran": args.ran, "seed": args.seed - (rows[0]["episodes"] - args.episodes),
+        "earlier_runs": earlier, "results": rows}))
     write_atomic(OUT / f"baseline_kpis_ns3_{args.ran}.md",
-                 baseline_table(rows, args.ran, args.episodes))
+                 baseline_table(rows, args.ran, rows[0]["episodes"]))
 
 
 def analytic(params: AnalyticParams, episodes: int, seed: int) -> list[dict]:
@@ -144,7 +172,7 @@ def fit(args: argparse.Namespace) -> None:
     best_params = base
     best = score(analytic(best_params, args.fit_episodes, args.seed), ref)
     print(f"start score {best:.3f}", flush=True)
-    for _ in range(2):
+    for _ in range(args.passes):
         for name, values in grid.items():
             for v in values:
                 cand = replace(best_params, **{name: v})
@@ -172,7 +200,7 @@ def fit(args: argparse.Namespace) -> None:
         "ran": args.ran, "profile": prof, "start_params": asdict(base),
         "fit_score_mean_rel_err": best, "fitted_params": asdict(best_params),
         "max_rel_err_fitted": worst, "max_rel_err_nr": worst_nr,
-        "grid": grid, "search": "coordinate descent, 2 passes", "rel_err_floors": FLOORS,
+        "grid": grid, "search": f"coordinate descent, {args.passes} passes", "rel_err_floors": FLOORS,
         "table": table}))
     lines = [f"# Analytic model vs ns-3 ({args.ran.upper()}, 20 MHz)\n",
              f"`python benchmarks/calibrate.py fit --ran {args.ran}` against "
@@ -202,13 +230,18 @@ def main() -> None:
     c.add_argument("--episodes", type=int, default=10)
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--append", action="store_true",
+                   help="add --episodes more episodes (the seeds after the stored ones)")
     f = sub.add_parser("fit")
     f.add_argument("--ran", choices=tuple(RAW), default="nr")
     f.add_argument("--episodes", type=int, default=30)
     f.add_argument("--fit-episodes", type=int, default=12)
+    f.add_argument("--passes", type=int, default=2)
     f.add_argument("--seed", type=int, default=0)
+    t = sub.add_parser("table", help="rewrite baseline_kpis_ns3_<ran>.md from the stored runs")
+    t.add_argument("--ran", choices=tuple(RAW), default="nr")
     args = ap.parse_args()
-    collect(args) if args.cmd == "collect" else fit(args)
+    {"collect": collect, "fit": fit, "table": table}[args.cmd](args)
 
 
 if __name__ == "__main__":

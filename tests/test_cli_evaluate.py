@@ -152,6 +152,34 @@ def test_ns3_args_become_typed_settings_or_pass_through():
         "scheduler": "ns3::RrFfMacScheduler", "lossDeadlineMs": "50"}
 
 
+def test_an_option_of_the_other_ran_is_refused_not_ignored():
+    """`scheduler` is LTE's, `nrScheduler` NR's: on the other RAN they would do nothing."""
+    from xr_codec_marl.scenarios.xr.scenario import XR
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
+
+    with pytest.raises(ValueError, match="'scheduler' applies to --ran lte only; this run is nr"):
+        XR.ns3_argv(XRScenario(ran="nr", ns3_args=(("scheduler", "ns3::RrFfMacScheduler"),)))
+    with pytest.raises(ValueError, match="'numerology' applies to --ran nr only"):
+        XR.ns3_argv(XRScenario(ran="lte", ns3_args=(("numerology", "1"),)))
+    argv = XR.ns3_argv(XRScenario(ran="lte", ns3_args=(("scheduler", "ns3::RrFfMacScheduler"),)))
+    assert "--ran=lte" in argv and "--bandwidthMhz=20.0" in argv
+    with pytest.raises(ValueError, match="the LTE scenario supports bandwidths"):
+        XR.ns3_argv(XRScenario(ran="lte", bandwidth_mhz=40.0))
+    assert "--bandwidthMhz=40.0" in XR.ns3_argv(XRScenario(ran="nr", bandwidth_mhz=40.0))
+    with pytest.raises(ValueError, match="ran must be one of nr, lte"):
+        XRScenario(ran="wifi").validate()
+
+
+def test_ran_is_for_the_ns3_backend_and_recorded_in_results(capsys):
+    from xr_codec_marl.cli import main
+
+    assert main(["evaluate", "--backend", "analytic", "--ran", "nr", "--episodes", "1"]) == 2
+    assert "--ran applies to --backend ns3 only" in capsys.readouterr().err
+    assert main(["evaluate", "--backend", "analytic", "--episodes", "1", "--episode-limit", "2",
+                 "--json"]) == 0
+    assert "ran" not in json.loads(capsys.readouterr().out)  # not a setting of the analytic model
+
+
 def test_checkpoint_spec_records_the_scenario_settings(tmp_path):
     import torch
 

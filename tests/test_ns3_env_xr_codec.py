@@ -97,7 +97,7 @@ def test_ns3_runs_any_number_of_users(built, tmp_path, users):
     from xr_codec_marl.scenarios.xr.settings import parse_users
 
     sc = apply_ns3_args(XRScenario(users=parse_users(users), episode_limit=3, ue_speed_mps=0.0),
-                        ["scheduler=ns3::RrFfMacScheduler"])
+                        ["lossDeadlineMs=60"])
     n = sc.n_agents
     env = xr_ns3_env(sc, workers=1, timeout_s=60.0, connect_timeout_s=60.0, log_dir=tmp_path)
     hellos = []
@@ -120,7 +120,7 @@ def test_ns3_runs_any_number_of_users(built, tmp_path, users):
     np.testing.assert_allclose(kpis[:, k("pdr")] + kpis[:, k("plr")], 1.0, atol=1e-4)
     np.testing.assert_allclose(kpis[:, k("codec_rate_mbps")], sc.max_rates(), rtol=1e-5)
     log = next(tmp_path.glob("*.log")).read_text()
-    assert "--scheduler=ns3::RrFfMacScheduler" in log and "--ueSpeed=0.0" in log
+    assert "--lossDeadlineMs=60" in log and "--ueSpeed=0.0" in log
 
 
 class _KillAfter:

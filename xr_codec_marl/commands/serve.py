@@ -372,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
     def on_episode(session, ev, summary):
         rec = {"session": session.session_id, "seed": session.seed,
                "scenario": session.hello.scenario,
-               # what the simulator announced of itself (e.g. its ran and ring)
+               # what the simulator announced of itself (its RAN and settings)
                "simulator": dict(session.hello.parameters),
                "clean": ev.clean, "reason": ev.reason, **summary}
         if args.json:

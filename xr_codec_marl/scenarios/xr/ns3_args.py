@@ -75,6 +75,12 @@ _RANGE_OPTIONS: dict[str, tuple[str, int]] = {
     f"{t.lower()}{end}": (t, j) for t in ("AR", "VR", "CG") for j, end in enumerate(("Min", "Max"))
 }
 
+#: Options that only one RAN reads: refused on the other, which would silently ignore them.
+RAN_ONLY: dict[str, str] = {
+    "scheduler": "lte", "enbAntennaGainDb": "lte",
+    "numerology": "nr", "gnbAntennaRows": "nr", "gnbAntennaCols": "nr", "nrScheduler": "nr",
+}
+
 #: LTE channel bandwidths (MHz) and their resource blocks (``LteEnbNetDevice::DlBandwidth``).
 LTE_RBS: dict[float, int] = {1.4: 6, 3.0: 15, 5.0: 25, 10.0: 50, 15.0: 75, 20.0: 100}
 
@@ -119,6 +125,10 @@ def scenario_arguments(scenario: XRScenario) -> list[str]:
                 or name in _FIELD_OF:
             raise ValueError(f"ns3_args may not set {name!r}: it is not an xr-codec option "
                              "left to pass through (see apply_ns3_args)")
+        only = RAN_ONLY.get(name)
+        if sc.ran and only and only != sc.ran:
+            raise ValueError(f"xr-codec option {name!r} applies to --ran {only} only; this run "
+                             f"is {sc.ran}")
         args[name] = value
     return [f"--{k}={v!r}" if isinstance(v, float) else f"--{k}={v}" for k, v in args.items()]
 
