@@ -35,8 +35,9 @@ def add_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--reward-shaping", action="store_true",
                    help="add the potential-based shaping of eqs. 21-23 to the rewards")
     p.add_argument("--analytic-profile", default="nr", metavar="NAME",
-                   help="analytic model parameters: nr (the paper's NR cell, default) or "
-                        "ns3-lte (calibrated to our ns-3 LTE scenario)")
+                   help="analytic model parameters: nr (the paper's NR cell, default), "
+                        "ns3-nr (calibrated to our ns-3 5G-LENA NR scenario) or ns3-lte "
+                        "(calibrated to our ns-3 LTE scenario)")
 
 
 def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
