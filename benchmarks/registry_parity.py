@@ -36,7 +36,9 @@ sys.path.insert(0, str(ROOT))
 from xr_codec_marl.experiments.results import (  # noqa: E402
     differences, stamp, write_json_atomic)
 
-#: The seeded XR cases both checkouts run (CLI arguments after ``xr-marl``).
+#: The seeded XR cases both checkouts run (CLI arguments after ``xr-marl``). Since the
+#: 2026-12-06 refit, today's ``ns3-lte`` differs from f1be28d's; its old values are the profile
+#: ``ns3-lte-2026-11-22`` (tests/test_registry_parity.py maps the name).
 EVAL_CASES: dict[str, list[str]] = {
     "aps_300m": ["evaluate", "--policy", "aps", "--ring", "300", "--episodes", "4",
                  "--episode-limit", "10", "--seed", "3", "--json"],

@@ -18,6 +18,14 @@ from xr_codec_marl.cli import main
 from xr_codec_marl.experiments.results import differences
 
 REFERENCE = json.loads((Path(__file__).parent / "data/pre_registry_reference.json").read_text())
+#: analytic profiles refitted since the reference was made -> the name their old values kept
+RENAMED_PROFILES = {"ns3-lte": "ns3-lte-2026-11-22"}
+
+
+def _today(args: list[str]) -> list[str]:
+    """The reference's command with refitted profiles named as their old parameters."""
+    return [RENAMED_PROFILES.get(a, a) if i and args[i - 1] == "--analytic-profile" else a
+            for i, a in enumerate(args)]
 
 
 def _numbers(summary: dict) -> dict:
@@ -32,7 +40,7 @@ def _evaluate(args: list[str], capsys) -> dict:
 
 @pytest.mark.parametrize("case", sorted(REFERENCE["cases"]["evaluate"]))
 def test_rule_evaluations_match_the_pre_registry_code(case: str, capsys) -> None:
-    got = _evaluate(REFERENCE["cases"]["evaluate"][case], capsys)
+    got = _evaluate(_today(REFERENCE["cases"]["evaluate"][case]), capsys)
     assert got["kpis"], "the reference case measured nothing"
     assert differences(REFERENCE["results"][case], got) == []
 

@@ -52,6 +52,12 @@ PROFILES: dict[str, AnalyticParams] = {
         fast_fading_std_db=0.0, spread_ms=0.0, base_delay_ms=3.0, slot_ms=1.0, harq_bler=0.0,
         harq_rtt_ms=8.0,
     ),  # refitted 2026-12-06 (benchmarks/results/calibration.md)
+    # the first LTE fit (2026-11-22), kept so results made with ``ns3-lte`` before the refit
+    # reproduce exactly
+    "ns3-lte-2026-11-22": AnalyticParams(
+        mcs_table="lte64", implementation_loss_db=15.0, overhead=0.2, shannon_alpha=0.6,
+        spread_ms=0.0, base_delay_ms=4.0, slot_ms=1.0, harq_bler=0.0, harq_rtt_ms=8.0,
+    ),
     # our ns-3 scenario's 5G-LENA NR cell (the same Table III cell as ``nr``), fitted by
     # ``benchmarks/calibrate.py fit --ran nr`` (benchmarks/results/calibration_nr.md); 5G-LENA's
     # default error model (NrEesmIrT1) uses MCS table 1, whose top efficiency is 64QAM's 5.55
