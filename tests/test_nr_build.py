@@ -148,3 +148,44 @@ def test_the_nr_build_is_cached_and_says_what_it_was_built_from():
     stamp = (root / ".xrmarl-nr-built").stat().st_mtime_ns
     assert nr_build.build_nr(src) == root
     assert (root / ".xrmarl-nr-built").stat().st_mtime_ns == stamp
+
+
+def _tarball(path: Path, members: list[tarfile.TarInfo]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for m in members:
+            data = b"x" if m.isfile() else None
+            if data is not None:
+                m.size = len(data)
+            tar.addfile(m, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    m = tarfile.TarInfo(name)
+    m.type, m.linkname = kind, link
+    return m
+
+
+@pytest.mark.parametrize("has_data_filter", [True, False])
+def test_unpacking_refuses_members_that_leave_the_tree(tmp_path, monkeypatch, has_data_filter):
+    """Pythons before 3.11.4 (Debian bookworm's 3.11.2, the Docker base) lack the ``data``
+    filter: the hand-written check must refuse what it refuses and unpack what it allows."""
+    if not has_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    elif not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no tarfile data filter")  # only on Python < 3.11.4
+    good = _tarball(tmp_path / "good.tar.gz", [_member("nr/model/a.cc"),
+                                               _member("nr/model/b.cc", tarfile.SYMTYPE, "a.cc")])
+    out = tmp_path / "out"
+    out.mkdir()
+    with tarfile.open(good) as tar:
+        nr_build._safe_extract(tar, out)
+    assert (out / "nr/model/a.cc").read_bytes() == b"x" and (out / "nr/model/b.cc").is_symlink()
+    bad_cases = [[_member("../evil.cc")], [_member("nr/link", tarfile.SYMTYPE, "../../outside")]]
+    if not has_data_filter:  # the data filter strips a leading / instead; ours refuses it
+        bad_cases.append([_member("/abs.cc")])
+    for bad in bad_cases:
+        tb = _tarball(tmp_path / "bad.tar.gz", bad)
+        with tarfile.open(tb) as tar, pytest.raises(tarfile.TarError):
+            nr_build._safe_extract(tar, tmp_path / "out2")
+        assert not (tmp_path / "evil.cc").exists()

@@ -160,6 +160,27 @@ def _wheel_dir(python: str) -> Path:
     return Path(path)
 
 
+def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract with the ``data`` filter where this Python has it (3.11.4+, 3.12+); on older
+    releases (Debian bookworm's 3.11.2) refuse by hand what that filter refuses: absolute
+    paths, ``..``, links leaving the tree, devices."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for m in tar.getmembers():
+        target = (root / m.name).resolve()
+        if m.name.startswith("/") or not target.is_relative_to(root):
+            raise tarfile.TarError(f"member {m.name!r} would land outside the tree")
+        if m.isdev():
+            raise tarfile.TarError(f"member {m.name!r} is a device")
+        if m.issym() or m.islnk():
+            base = target.parent if m.issym() else root
+            if os.path.isabs(m.linkname) or not (base / m.linkname).resolve().is_relative_to(root):
+                raise tarfile.TarError(f"link {m.name!r} -> {m.linkname!r} leaves the tree")
+    tar.extractall(dest)
+
+
 def _unpack(tarball: Path, digest: str) -> Path:
     """The tarball's source tree under the cache (unpacked once, atomically)."""
     dest = cache_root() / "src" / digest[:16]
@@ -169,7 +190,7 @@ def _unpack(tarball: Path, digest: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=dest.parent))
     try:
         with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")
+            _safe_extract(tar, tmp)
         top = tmp
         entries = [p for p in tmp.iterdir()]
         if not (tmp / "model").is_dir() and len(entries) == 1 and entries[0].is_dir():
