@@ -8,7 +8,7 @@
 #   anything else is run as a command, e.g. `xr-marl evaluate --help`, `bash`
 #
 # Settings come from environment variables (compose.yaml passes them; defaults in brackets):
-#   RAN [empty: nr where the image has it, else lte]
+#   RAN [default (or empty): nr where the image has it, else lte]
 #   RING [400]  POLICY [aps]  MODE [evaluate]  ALGO [mha-dqmix]  TRAIN_STEPS [2000]
 #   SEED [0]  EPISODES [2]  WORKERS [2]  AGENT_PORT [5555]  SIM_TIMEOUT [60]
 #   RESULTS [/results]  RUN_NAME [<mode>-<policy|algo>-ring<RING>-seed<SEED>]
@@ -33,6 +33,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${XRMARL_STAY_ROOT:-}" ]; then
 fi
 
 RING="${RING:-400}"
+[ "${RAN:-}" = default ] && RAN=""  # compose passes "default" for the image's own RAN
 POLICY="${POLICY:-aps}"
 MODE="${MODE:-evaluate}"
 ALGO="${ALGO:-mha-dqmix}"

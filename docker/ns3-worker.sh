@@ -4,7 +4,7 @@
 #
 #   AGENT_ENDPOINT  [tcp://${AGENT_HOST:-agents}:${AGENT_PORT:-5555}]  where the agent server listens
 #   RING [400]  SEED [0]  WORKERS [2]         the same values as the agent server's
-#   RAN [empty: the image's default, NR where built]  nr or lte, as the agent server's
+#   RAN [default (or empty): the image's default, NR where built]  nr or lte, as the agent server's
 #   WORKER_INDEX    this worker's index 0..WORKERS-1 (seeds SEED + index + WORKERS*k); unset: the
 #                   lowest free index claimed under $RESULTS/.ns3-workers when RESULTS is a shared
 #                   writable volume, else a random one
@@ -17,6 +17,7 @@
 set -uo pipefail
 
 RING="${RING:-400}"
+[ "${RAN:-}" = default ] && RAN=""  # compose passes "default" for the image's own RAN
 SEED="${SEED:-0}"
 WORKERS="${WORKERS:-2}"
 AGENT_ENDPOINT="${AGENT_ENDPOINT:-tcp://${AGENT_HOST:-agents}:${AGENT_PORT:-5555}}"
