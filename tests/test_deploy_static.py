@@ -81,6 +81,16 @@ def test_settings_come_from_the_environment():
     assert cfg["services"]["ns3"]["deploy"]["replicas"] == 3
 
 
+def test_no_empty_variable_defaults_for_podman_compose():
+    """podman-compose 1.0 (Debian bookworm) passes `${X:-}` through literally (the containers
+    then got RAN='${RAN:-}'): every default in compose.yaml must be non-empty."""
+    text = (REPO / "compose.yaml").read_text()
+    assert re.findall(r"\$\{\w+:-\}", text) == []
+    assert re.search(r"RAN: \$\{RAN:-default\}", text)
+    for script in ("docker/entrypoint.sh", "docker/ns3-worker.sh"):
+        assert '[ "${RAN:-}" = default ] && RAN=""' in (REPO / script).read_text(), script
+
+
 def test_ns3_workers_scale_and_reach_the_agents(config):
     ns3 = config["services"]["ns3"]
     assert ns3["deploy"]["replicas"] == 2
