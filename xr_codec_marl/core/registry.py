@@ -90,8 +90,11 @@ def find_scenario(name: str) -> Scenario | None:
 
 
 def ns3_binaries() -> tuple[str, ...]:
-    """Every registered scenario's ns-3 executable (what ``build-ns3`` must produce)."""
-    return tuple(sorted({s.binary for s in all_scenarios() if s.binary}))
+    """Every registered scenario's ns-3 executables, simulator and tools (what ``build-ns3``
+    must produce)."""
+    names = {s.binary for s in all_scenarios() if s.binary}
+    names |= {t for s in all_scenarios() for t in s.ns3_tools}
+    return tuple(sorted(names))
 
 
 def recorded_settings(spec: EnvSpec) -> dict[str, Any]:

@@ -105,6 +105,8 @@ class Scenario:
     backend_options: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     #: the ns-3 executable of the ``ns3`` backend (built by ``xr-marl build-ns3``)
     binary: ClassVar[str | None] = None
+    #: other executables of the scenario's C++ build (checks of its parts), built beside it
+    ns3_tools: ClassVar[tuple[str, ...]] = ()
     #: the settings field choosing the simulator's radio access network ("nr" or "lte", the
     #: common C++ RAN's ``--ran``); its empty value means the build's default (see
     #: :func:`xr_codec_marl.env.factory.ns3_settings`). None: the scenario has no such choice.
