@@ -134,8 +134,9 @@ RUN set -- --build-dir /opt/xr-codec-marl/build --ns3-root "$(cat /opt/ns3-root)
     else set -- "$@" --lte-only; fi; \
     python -m xr_codec_marl.cli build-ns3 "$@" \
     && mkdir -p /opt/xr-codec-marl/bin \
-    && cp /opt/xr-codec-marl/build/xr-codec /opt/xr-codec-marl/build/xrmarl-bridge-probe \
-          /opt/xr-codec-marl/build/xrmarl-build.json /opt/xr-codec-marl/bin/ \
+    && bins="$(python -c 'from xr_codec_marl.bridge.build import binaries; print(*binaries())')" \
+    && for b in $bins; do cp "/opt/xr-codec-marl/build/$b" /opt/xr-codec-marl/bin/ || exit 1; done \
+    && cp /opt/xr-codec-marl/build/xrmarl-build.json /opt/xr-codec-marl/bin/ \
     && ldd /opt/xr-codec-marl/bin/xr-codec | awk '$3 ~ /^\/opt\// {print $3}' \
        | while read -r lib; do mkdir -p "/opt/ns3-runtime$(dirname "$lib")" && cp -L "$lib" "/opt/ns3-runtime$lib"; done \
     && echo "ns-3 runtime libraries: $(find /opt/ns3-runtime -name '*.so*' | wc -l)" \

@@ -121,6 +121,8 @@ def collect(args: argparse.Namespace) -> None:
     """Run the ns-3 episodes; with --append, more episodes (the next seeds) join the stored ones."""
     before, earlier = {}, []
     if args.append:
+        if not RAW[args.ran].is_file():
+            raise SystemExit(f"calibrate: --append needs {RAW[args.ran]} (run collect first)")
         raw = json.loads(RAW[args.ran].read_text())
         keep = ("created_utc", "command", "code_version", "machine", "seed")
         earlier = raw.get("earlier_runs", []) + [{k: raw.get(k) for k in keep}]
