@@ -119,7 +119,7 @@ def table(args: argparse.Namespace) -> None:
 
 def collect(args: argparse.Namespace) -> None:
     """Run the ns-3 episodes; with --append, more episodes (the next seeds) join the stored ones."""
-    before, earlier = {}, []
+    before, earlier, first_seed = {}, [], args.seed
     if args.append:
         if not RAW[args.ran].is_file():
             raise SystemExit(f"calibrate: --append needs {RAW[args.ran]} (run collect first)")
@@ -127,7 +127,8 @@ def collect(args: argparse.Namespace) -> None:
         keep = ("created_utc", "command", "code_version", "machine", "seed")
         earlier = raw.get("earlier_runs", []) + [{k: raw.get(k) for k in keep}]
         before = {(r["ring_m"], r["policy"]): r for r in raw["results"]}
-        args.seed = raw["seed"] + max(r["episodes"] for r in raw["results"])
+        first_seed = raw["seed"]
+        args.seed = first_seed + max(r["episodes"] for r in raw["results"])
     rows = []
     for ring, policy in itertools.product(RINGS, POLICIES):
         spec = env_spec("xr", "ns3", ran=args.ran)
@@ -149,7 +150,7 @@ def collect(args: argparse.Namespace) -> None:
             f"{k}={np.mean(rows[-1][k]):.4g}" for k in KPIS), flush=True)
     write_json_atomic(RAW[args.ran], stamp({
         "what": f"ns-3 xr-codec ({args.ran.upper()} 20 MHz) per-episode KPIs",
-        "ran": args.ran, "seed": args.seed - (rows[0]["episodes"] - args.episodes),
+        "ran": args.ran, "seed": first_seed,
         "earlier_runs": earlier, "results": rows}))
     write_atomic(OUT / f"baseline_kpis_ns3_{args.ran}.md",
                  baseline_table(rows, args.ran, rows[0]["episodes"]))
@@ -223,51 +224,51 @@ def fit(args: argparse.Namespace) -> None:
     base = PROFILES[PROFILE[args.ran]]
     if args.table_only:  # the stored profile as it is, no search
         best_params = base
-        best = score(analytic(base, args.episodes, args.seed), ref)
     else:
         best_params, best = search(args, ref)
     final = analytic(best_params, args.episodes, args.seed)
+    if args.table_only:
+        best = score(final, ref)
     nr = analytic(PROFILES["nr"], args.episodes, args.seed)
     prof = PROFILE[args.ran]
-    table = []
+    cells = []
     for r, a, n in zip(ref, final, nr):
         for k in KPIS[:5]:
             _, half = mean_ci95(np.asarray(r[k], dtype=float))
             err = float(rel_err(np.mean(a[k]), np.mean(r[k]), FLOORS[k]))
-            table.append({"ring_m": r["ring_m"], "policy": r["policy"], "kpi": k,
+            in_ci = bool(abs(np.mean(a[k]) - np.mean(r[k])) <= half)
+            cells.append({"ring_m": r["ring_m"], "policy": r["policy"], "kpi": k,
                           "ns3": float(np.mean(r[k])), "ns3_ci95": float(half),
                           "analytic_fitted": float(np.mean(a[k])), "rel_err_fitted": err,
-                          "within_ns3_ci": bool(abs(np.mean(a[k]) - np.mean(r[k])) <= half),
-                          "meets_aim": bool(err <= AIM or abs(np.mean(a[k]) - np.mean(r[k]))
-                                            <= half),
+                          "within_ns3_ci": in_ci, "meets_aim": err <= AIM or in_ci,
                           "analytic_nr": float(np.mean(n[k])),
                           "rel_err_nr": rel_err(np.mean(n[k]), np.mean(r[k]), FLOORS[k])})
-    worst = {k: max(t["rel_err_fitted"] for t in table if t["kpi"] == k) for k in KPIS[:5]}
-    worst_nr = {k: max(t["rel_err_nr"] for t in table if t["kpi"] == k) for k in KPIS[:5]}
-    mean_err = float(np.mean([t["rel_err_fitted"] for t in table if t["kpi"] in FIT_KPIS]))
-    within = int(sum(t["rel_err_fitted"] <= AIM for t in table))
-    meets = int(sum(t["meets_aim"] for t in table))
-    misses = [t for t in table if not t["meets_aim"]]
+    worst = {k: max(t["rel_err_fitted"] for t in cells if t["kpi"] == k) for k in KPIS[:5]}
+    worst_nr = {k: max(t["rel_err_nr"] for t in cells if t["kpi"] == k) for k in KPIS[:5]}
+    mean_err = float(np.mean([t["rel_err_fitted"] for t in cells if t["kpi"] in FIT_KPIS]))
+    within = int(sum(t["rel_err_fitted"] <= AIM for t in cells))
+    meets = int(sum(t["meets_aim"] for t in cells))
+    misses = [t for t in cells if not t["meets_aim"]]
     write_json_atomic(OUT / f"{STEM[args.ran]}.json", stamp({
         "what": f"analytic model vs ns-3 ({args.ran.upper()} 20 MHz), per ring and policy",
         "ran": args.ran, "profile": prof, "start_params": asdict(base),
         "fit_score": float(best), "mean_rel_err": mean_err, "fitted_params": asdict(best_params),
         "max_rel_err_fitted": worst, "max_rel_err_nr": worst_nr, "aim_rel_err": AIM,
-        "cells_within_aim": within, "cells_meeting_aim_or_ns3_ci": meets, "cells": len(table),
+        "cells_within_aim": within, "cells_meeting_aim_or_ns3_ci": meets, "cells": len(cells),
         "joint_grid": JOINT.get(args.ran, {}), "grid": GRIDS[args.ran],
         "search": "none (--table-only: the stored profile)" if args.table_only else
                   f"joint grid, then coordinate descent, {args.passes} passes; "
                   "score = mean + 0.5 max relative error over delay, PLR, throughput, jitter, "
                   f"XR index; {args.fit_episodes} analytic episodes per cell while searching, "
                   f"{args.episodes} for the table",
-        "rel_err_floors": FLOORS, "table": table}))
+        "rel_err_floors": FLOORS, "table": cells}))
     lines = [f"# Analytic model vs ns-3 ({args.ran.upper()}, 20 MHz)\n",
              f"`python benchmarks/calibrate.py fit --ran {args.ran}` against "
              f"`collect --ran {args.ran}` (APS / max / min × 200 / 300 / 400 m, "
              f"{ref[0]['episodes']} ns-3 episodes each; the analytic model "
              f"{args.episodes} episodes each). Relative error = |analytic − ns-3| / "
              f"max(|ns-3|, floor), floors {FLOORS}.\n",
-             f"**{within} of {len(table)}** KPI cells are within {AIM:.0%}; **{meets}** are "
+             f"**{within} of {len(cells)}** KPI cells are within {AIM:.0%}; **{meets}** are "
              f"within {AIM:.0%} or inside the ns-3 mean's own 95 % CI (± column: ns-3's "
              "episode-to-episode spread, which no model can beat with this many episodes). "
              f"Mean relative error of the fitted `{prof}` profile: **{mean_err:.3f}**.\n",
@@ -282,7 +283,7 @@ def fit(args: argparse.Namespace) -> None:
     lines += [f"| ring m | policy | KPI | ns-3 (± 95 % CI) | analytic {prof} | rel. err | "
               "aim | analytic nr | rel. err |",
               "|---:|---|---|---:|---:|---:|:-:|---:|---:|"]
-    for t in table:
+    for t in cells:
         lines.append(f"| {t['ring_m']:g} | {t['policy']} | {t['kpi']} | {t['ns3']:.4g} ± "
                      f"{t['ns3_ci95']:.2g} | {t['analytic_fitted']:.4g} | "
                      f"{t['rel_err_fitted']:.2f} | {'✓' if t['meets_aim'] else '✗'} | "
