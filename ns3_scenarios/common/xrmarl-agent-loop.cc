@@ -36,10 +36,14 @@ XrMarlAgentLoop::AddAgent(const XrMarlAgent& agent)
     a->set_id(agent.id);
     a->set_kind(agent.kind);
     a->set_obs_size(agent.obsSize);
-    a->set_n_actions(agent.actionValues.size());
+    a->set_n_actions(agent.NumActions());
     for (double v : agent.actionValues)
     {
         a->add_action_values(v);
+    }
+    for (const auto& label : agent.actionLabels)
+    {
+        a->add_action_labels(label);
     }
 }
 
@@ -53,7 +57,7 @@ XrMarlAgentLoop::CheckFixedAction()
     std::vector<uint32_t> nActions;
     for (const auto& a : m_agents)
     {
-        nActions.push_back(a.actionValues.size());
+        nActions.push_back(a.NumActions());
     }
     if (!XrMarlParseFixedAction(m_flags.fixedAction, nActions, m_fixed))
     {
@@ -76,6 +80,19 @@ XrMarlAgentLoop::SetMeasureCallback(MeasureCallback cb)
 }
 
 void
+XrMarlAgentLoop::SetGlobalKpis(const std::vector<std::string>& names, GlobalMeasureCallback cb)
+{
+    m_globalNames = names;
+    m_globalMeasure = std::move(cb);
+}
+
+void
+XrMarlAgentLoop::SetReportAtStart(bool report)
+{
+    m_reportAtStart = report;
+}
+
+void
 XrMarlAgentLoop::SetApplyCallback(ApplyCallback cb)
 {
     m_apply = std::move(cb);
@@ -92,14 +109,32 @@ XrMarlAgentLoop::Observe(uint64_t step)
     NS_ABORT_MSG_UNLESS(k.size() == nAgents * nKpis,
                         "measure callback returned " << k.size() << " values, not " << nAgents * nKpis);
     m_lastStep = step;
-    if (step == 0)
+    if (m_globalMeasure)
+    {
+        const std::vector<double> g = m_globalMeasure(step);
+        NS_ABORT_MSG_UNLESS(g.size() == m_globalNames.size(),
+                            "global measure callback returned " << g.size() << " values, not "
+                                                                << m_globalNames.size());
+        if (step > 0 || m_reportAtStart)
+        {
+            r.globalKpis.assign(g.begin(), g.end());
+        }
+    }
+    if (step == 0 && !m_reportAtStart)
     {
         return r; // nothing measured yet: zeros, as the analytic backend at reset
     }
     for (size_t j = 0; j < k.size(); ++j)
     {
         r.kpis[j] = static_cast<float>(k[j]);
-        m_sums[j] += k[j];
+        if (step > 0)
+        {
+            m_sums[j] += k[j];
+        }
+    }
+    if (step == 0)
+    {
+        return r;
     }
     if (m_flags.printKpis)
     {
@@ -138,6 +173,10 @@ XrMarlAgentLoop::Run(Time t0)
     for (const auto& k : m_kpiNames)
     {
         m_hello.add_kpi_names(k);
+    }
+    for (const auto& k : m_globalNames)
+    {
+        m_hello.add_global_kpi_names(k);
     }
     m_bridge = CreateObject<XrMarlBridgeClient>();
     m_bridge->SetAttribute("Endpoint", StringValue(m_flags.endpoint));

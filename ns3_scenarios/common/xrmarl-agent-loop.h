@@ -38,6 +38,14 @@ struct XrMarlAgent
     std::string kind;                 ///< agent kind (e.g. "xr", "cg")
     uint32_t obsSize{0};              ///< observation size (0 when the server computes it)
     std::vector<double> actionValues; ///< what each discrete action means; n_actions = size
+    uint32_t nActions{0};             ///< actions without values (0: actionValues.size())
+    std::vector<std::string> actionLabels; ///< short names of the actions (empty or n)
+
+    /// The number of discrete actions.
+    uint32_t NumActions() const
+    {
+        return nActions > 0 ? nActions : static_cast<uint32_t>(actionValues.size());
+    }
 };
 
 class XrMarlAgentLoop
@@ -45,6 +53,8 @@ class XrMarlAgentLoop
   public:
     /// The values of the window that ends now, n_agents * n_kpis, row-major by agent.
     using MeasureCallback = std::function<std::vector<double>(uint64_t step)>;
+    /// The scenario-wide values of the window that ends now, one per global KPI name.
+    using GlobalMeasureCallback = std::function<std::vector<double>(uint64_t step)>;
     /// The joint action (one index per agent) to apply from now on.
     using ApplyCallback = std::function<void(const std::vector<uint32_t>& actions)>;
 
@@ -70,6 +80,14 @@ class XrMarlAgentLoop
     void SetParameter(const std::string& key, const std::string& value);
 
     void SetMeasureCallback(MeasureCallback cb);
+    /// Global KPIs (Hello.global_kpi_names) and the callback that measures them each window.
+    void SetGlobalKpis(const std::vector<std::string>& names, GlobalMeasureCallback cb);
+    /**
+     * Send what the callbacks return at step 0 too (default: zeros). For scenarios whose
+     * per-agent values are state the agents decide on (their server builds observations
+     * from them), not only measurements of a window; step 0 is still left out of the means.
+     */
+    void SetReportAtStart(bool report);
     void SetApplyCallback(ApplyCallback cb);
 
     /**
@@ -115,10 +133,13 @@ class XrMarlAgentLoop
     const XrMarlFlags& m_flags;
     std::string m_scenario;
     std::vector<std::string> m_kpiNames;
+    std::vector<std::string> m_globalNames;
     std::vector<XrMarlAgent> m_agents;
     xrmarl::v1::Hello m_hello;
     std::vector<uint32_t> m_fixed;
     MeasureCallback m_measure;
+    GlobalMeasureCallback m_globalMeasure;
+    bool m_reportAtStart{false};
     ApplyCallback m_apply;
     Ptr<XrMarlBridgeClient> m_bridge;
     bool m_ran{false};                ///< the simulation ran (handshake succeeded)

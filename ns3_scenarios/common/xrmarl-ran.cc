@@ -50,6 +50,8 @@ XrMarlRanConfig::AddTo(CommandLine& cmd)
     cmd.AddValue("bandwidthMhz", "Bandwidth in MHz (NR: any, default 20, Table III says 40; LTE: 1.4, 3, 5, 10, 15, 20, sets bandwidthRbs)", bandwidthMhz);
     cmd.AddValue("rlcBufferBytes", "RLC UM transmit buffer (bytes)", rlcBufferBytes);
     cmd.AddValue("rlcBuffer", "Alias of rlcBufferBytes", rlcBufferAlias);
+    cmd.AddValue("rlcMode", "RLC of the data bearers: um (unacknowledged, losses stay lost) or am "
+                 "(acknowledged, ARQ retransmits)", rlcMode);
     cmd.AddValue("frequencyGhz", "Carrier frequency for the path loss (GHz)", frequencyGhz);
     cmd.AddValue("enbTxDbm", "Base station transmit power (dBm)", enbTxDbm);
     cmd.AddValue("gnbTxPower", "Alias of enbTxDbm", gnbTxPowerAlias);
@@ -83,6 +85,10 @@ XrMarlRanConfig::Check(const std::string& program)
         XrMarlUsageError(program,
                          "this build has no NR (5G-LENA nr module): rebuild with "
                          "`xr-marl build-ns3 --nr-source <nr tarball or checkout>`, or use --ran=lte");
+    }
+    if (rlcMode != "um" && rlcMode != "am")
+    {
+        XrMarlUsageError(program, "rlcMode must be um or am, got '" + rlcMode + "'");
     }
     if (rlcBufferAlias > 0)
     {
@@ -213,6 +219,12 @@ XrMarlRan::Rnti(Ptr<NetDevice> ueDev) const
 }
 
 void
+XrMarlRan::SetUeTxPower(Ptr<NetDevice> ueDev, double dbm) const
+{
+    m_txPower(ueDev, dbm);
+}
+
+void
 XrMarlRan::ActivateDedicatedBearer(Ptr<NetDevice> ueDev, uint32_t qci, const XrMarlBearerFilter& filter) const
 {
     m_bearer(ueDev, qci, filter);
@@ -244,6 +256,11 @@ XrMarlRan::BuildLte(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bs
     ran.m_name = "lte";
     Config::SetDefault("ns3::EpsBearer::Release", UintegerValue(15)); // QCI 80 needs Release 15
     Config::SetDefault("ns3::LteRlcUm::MaxTxBufferSize", UintegerValue(cfg.rlcBufferBytes));
+    if (cfg.rlcMode == "am")
+    {
+        Config::SetDefault("ns3::LteEnbRrc::EpsBearerToRlcMapping", StringValue("RlcAmAlways"));
+        Config::SetDefault("ns3::LteRlcAm::MaxTxBufferSize", UintegerValue(cfg.rlcBufferBytes));
+    }
     // ns-3.44's "PDCP discarding" only fires the TxDrop trace for late SDUs and still queues
     // them; off, TxDrop reports exactly the SDUs refused by a full buffer (same behaviour)
     Config::SetDefault("ns3::LteRlcUm::EnablePdcpDiscarding", BooleanValue(false));
@@ -309,6 +326,9 @@ XrMarlRan::BuildLte(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bs
     ran.m_rnti = [](Ptr<NetDevice> dev) {
         return dev->GetObject<LteUeNetDevice>()->GetRrc()->GetRnti();
     };
+    ran.m_txPower = [](Ptr<NetDevice> dev, double dbm) {
+        dev->GetObject<LteUeNetDevice>()->GetPhy()->SetTxPower(dbm);
+    };
     ran.m_tracePaths.push_back({"$ns3::LteEnbNetDevice", "LteEnbRrc", "LtePdcp", "LteRlc"});
     ran.m_helper = lte;
     ran.m_epc = epc;
@@ -327,6 +347,11 @@ XrMarlRan::BuildNr(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bsN
     const double nrBandwidthHz = cfg.EffectiveBandwidthMhz() * 1e6;
     Config::SetDefaultFailSafe("ns3::NrEpsBearer::Release", UintegerValue(15));
     Config::SetDefault("ns3::NrRlcUm::MaxTxBufferSize", UintegerValue(cfg.rlcBufferBytes));
+    if (cfg.rlcMode == "am")
+    {
+        Config::SetDefault("ns3::NrGnbRrc::EpsBearerToRlcMapping", StringValue("RlcAmAlways"));
+        Config::SetDefault("ns3::NrRlcAm::MaxTxBufferSize", UintegerValue(cfg.rlcBufferBytes));
+    }
     Config::SetDefaultFailSafe("ns3::NrRlcUm::EnablePdcpDiscarding", BooleanValue(false));
     Config::SetDefaultFailSafe("ns3::NrUePhy::TxPower", DoubleValue(cfg.ueTxDbm));
     Config::SetDefaultFailSafe("ns3::NrUePhy::NoiseFigure", DoubleValue(cfg.ueNoiseFigure));
@@ -383,6 +408,9 @@ XrMarlRan::BuildNr(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bsN
     ran.m_rnti = [](Ptr<NetDevice> dev) {
         return DynamicCast<NrUeNetDevice>(dev)->GetRrc()->GetRnti();
     };
+    ran.m_txPower = [](Ptr<NetDevice> dev, double dbm) {
+        DynamicCast<NrUeNetDevice>(dev)->GetPhy(0)->SetTxPower(dbm);
+    };
     ran.m_tracePaths.push_back({"$ns3::NrGnbNetDevice", "NrGnbRrc", "NrPdcp", "NrRlc"});
     ran.m_helper = nr;
     ran.m_epc = epc;
@@ -392,7 +420,7 @@ XrMarlRan::BuildNr(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bsN
 }
 
 Ptr<Node>
-XrMarlRan::AddRemoteHost(uint32_t mtu, Time delay, Ipv4Address network, Ipv4Mask mask) const
+XrMarlRan::AddRemoteHost(uint32_t mtu, Time delay, Ipv4Address network, Ipv4Mask mask, DataRate rate) const
 {
     NodeContainer hosts;
     hosts.Create(1);
@@ -400,7 +428,7 @@ XrMarlRan::AddRemoteHost(uint32_t mtu, Time delay, Ipv4Address network, Ipv4Mask
     InternetStackHelper internet;
     internet.Install(hosts);
     PointToPointHelper p2p;
-    p2p.SetDeviceAttribute("DataRate", DataRateValue(DataRate("10Gb/s")));
+    p2p.SetDeviceAttribute("DataRate", DataRateValue(rate));
     p2p.SetDeviceAttribute("Mtu", UintegerValue(mtu));
     p2p.SetChannelAttribute("Delay", TimeValue(delay));
     NetDeviceContainer devs = p2p.Install(m_gateway, host);

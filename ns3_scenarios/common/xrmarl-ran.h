@@ -21,6 +21,7 @@
 #define XRMARL_RAN_H
 
 #include "ns3/command-line.h"
+#include "ns3/data-rate.h"
 #include "ns3/internet-stack-helper.h"
 #include "ns3/ipv4-address.h"
 #include "ns3/ipv4-interface-container.h"
@@ -46,6 +47,7 @@ struct XrMarlRanConfig
     double bandwidthMhz{-1};      ///< -1: not given; LTE: sets bandwidthRbs; NR: the bandwidth
     uint32_t rlcBufferBytes{60000}; ///< RLC UM MaxTxBufferSize
     uint32_t rlcBufferAlias{0};     ///< --rlcBuffer (0: not given)
+    std::string rlcMode{"um"};      ///< RLC of the data bearers: um (unacknowledged) or am
     double frequencyGhz{4.0};       ///< carrier of the path loss
     double enbTxDbm{43.0};          ///< base station transmit power
     double gnbTxPowerAlias{std::nan("")}; ///< --gnbTxPower (NaN: not given)
@@ -171,6 +173,9 @@ class XrMarlRan
     /// The UE's RNTI at its base station (valid once attached, i.e. during the simulation).
     uint16_t Rnti(Ptr<NetDevice> ueDev) const;
 
+    /// Set the UE's maximum transmit power (dBm) from now on (LTE: the power control's
+    /// P_CMAX; NR: the PHY's transmit power).
+    void SetUeTxPower(Ptr<NetDevice> ueDev, double dbm) const;
     /// A dedicated EPS bearer of this QCI for the UE, carrying the packets `filter` matches.
     void ActivateDedicatedBearer(Ptr<NetDevice> ueDev, uint32_t qci, const XrMarlBearerFilter& filter) const;
 
@@ -188,7 +193,8 @@ class XrMarlRan
     Ptr<Node> AddRemoteHost(uint32_t mtu,
                             Time delay,
                             Ipv4Address network = Ipv4Address("1.0.0.0"),
-                            Ipv4Mask mask = Ipv4Mask("255.0.0.0")) const;
+                            Ipv4Mask mask = Ipv4Mask("255.0.0.0"),
+                            DataRate rate = DataRate("10Gb/s")) const;
 
   private:
     XrMarlRan() = default;
@@ -205,6 +211,7 @@ class XrMarlRan
     Ptr<Object> m_helper; ///< LteHelper / NrHelper, kept alive with the RAN
     Ptr<Object> m_epc;    ///< the EPC helper, likewise
     std::function<uint16_t(Ptr<NetDevice>)> m_rnti;
+    std::function<void(Ptr<NetDevice>, double)> m_txPower;
     std::function<void(Ptr<NetDevice>, uint32_t, const XrMarlBearerFilter&)> m_bearer;
     std::vector<XrMarlRlcTracePath> m_tracePaths;
 };

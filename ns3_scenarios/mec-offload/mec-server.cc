@@ -40,6 +40,9 @@ MecServer::GetTypeId()
             .AddAttribute("Slots", "Most tasks in the system (0: unlimited); more are refused",
                           UintegerValue(0), MakeUintegerAccessor(&MecServer::m_slots),
                           MakeUintegerChecker<uint32_t>())
+            .AddAttribute("MemoryGb", "Memory for the tasks in the system, GB (0: unlimited)",
+                          DoubleValue(0.0), MakeDoubleAccessor(&MecServer::m_memoryGb),
+                          MakeDoubleChecker<double>(0.0))
             .AddAttribute("PacketSize", "UDP payload of a result packet, header included",
                           UintegerValue(1472), MakeUintegerAccessor(&MecServer::m_packetSize),
                           MakeUintegerChecker<uint32_t>(64))
@@ -130,16 +133,32 @@ void
 MecServer::Admit(const MecTaskHeader& header, const Address& from)
 {
     Advance();
+    const double mem = header.m_memoryMb / 1000.0;
+    const char* why = nullptr;
     if (m_slots > 0 && m_jobs.size() >= m_slots)
     {
+        why = "no free slot";
+    }
+    else if (m_memoryGb > 0 && m_memUsedGb + mem > m_memoryGb + 1e-12)
+    {
+        why = "not enough memory";
+    }
+    else if (!header.m_deadline.IsZero() && Simulator::Now() > header.m_deadline)
+    {
+        why = "upload ended after the deadline";
+    }
+    if (why)
+    {
         ++m_rejected;
-        NS_LOG_INFO("task " << header.m_taskId << " of device " << header.m_device
-                            << " refused: " << m_jobs.size() << " tasks in the system");
+        NS_LOG_INFO("task " << header.m_taskId << " of device " << header.m_device << " refused: "
+                            << why);
         Send(header, MecTaskHeader::REJECTED, 0, from);
         return;
     }
     ++m_admitted;
+    m_memUsedGb += mem;
     m_jobs.push_back({header, from, static_cast<double>(header.m_cycles), Simulator::Now()});
+    Send(header, MecTaskHeader::ACCEPTED, 0, from);
     Reschedule();
 }
 
@@ -152,6 +171,7 @@ MecServer::Advance()
     {
         return;
     }
+    m_busySeconds += dt;
     if (m_discipline == "fifo")
     {
         m_jobs.front().remaining -= dt * m_capacityHz;
@@ -206,6 +226,7 @@ MecServer::OnCompletion()
             ++m_completed;
             m_completeTrace(it->header, Simulator::Now() - it->admitted);
             Send(it->header, MecTaskHeader::RESULT, it->header.m_resultBytes, it->from);
+            m_memUsedGb = std::max(0.0, m_memUsedGb - it->header.m_memoryMb / 1000.0);
             it = m_jobs.erase(it);
         }
         else if (m_discipline == "fifo")
@@ -225,6 +246,7 @@ MecServer::Send(const MecTaskHeader& header, uint32_t kind, uint32_t bytes, cons
 {
     MecTaskHeader h = header;
     h.m_kind = kind;
+    h.m_stamp = Simulator::Now();
     const uint32_t hdr = h.GetSerializedSize();
     uint32_t left = std::max(bytes, hdr);
     while (left > 0)
@@ -245,6 +267,7 @@ MecServer::Fail()
     m_lost += m_jobs.size() + m_partial.size();
     m_jobs.clear();
     m_partial.clear();
+    m_memUsedGb = 0;
     Simulator::Cancel(m_next);
     m_up = false;
 }
@@ -270,9 +293,28 @@ MecServer::GetBacklog() const
 }
 
 double
-MecServer::GetBacklogCycles() const
+MecServer::GetMemoryUsedGb() const
 {
-    // as of the last update; exact enough for an observation between events
+    return m_memUsedGb;
+}
+
+double
+MecServer::GetMemoryGb() const
+{
+    return m_memoryGb > 0 ? m_memoryGb : std::numeric_limits<double>::infinity();
+}
+
+double
+MecServer::GetBusySeconds()
+{
+    Advance();
+    return m_busySeconds;
+}
+
+double
+MecServer::GetBacklogCycles()
+{
+    Advance();
     double sum = 0;
     for (const Job& j : m_jobs)
     {

@@ -4,8 +4,10 @@
  * Tasks arrive as UDP packets carrying a MecTaskHeader; once every byte of a task's upload has
  * arrived the task joins the compute queue, served FIFO (one task at a time at the full
  * capacity) or by processor sharing (every task at capacity / n). A finished task's result
- * goes back to where the upload came from, segmented into packets. A full server (Slots)
- * refuses a task with a REJECTED packet. Fail() loses every queued and half-uploaded task and
+ * goes back to where the upload came from, segmented into packets. A full server (Slots, or
+ * MemoryGb with the tasks' memory), or a task whose upload ended after its deadline, is
+ * refused with a REJECTED packet; an admitted one is acknowledged with ACCEPTED (both
+ * stamped with the time the upload ended, so that the device knows its upload time). Fail() loses every queued and half-uploaded task and
  * drops what arrives until Repair(): the devices see their uploads time out.
  */
 #ifndef XRMARL_MEC_SERVER_H
@@ -41,8 +43,24 @@ class MecServer : public Application
     bool IsUp() const;
     /// Tasks in the system (queued or in service).
     uint32_t GetBacklog() const;
-    /// Cycles of work left in the system.
-    double GetBacklogCycles() const;
+    /// Cycles of work left in the system now.
+    double GetBacklogCycles();
+    /// Memory (GB) the tasks in the system hold.
+    double GetMemoryUsedGb() const;
+    /// Seconds the server has computed (had work) since the start.
+    double GetBusySeconds();
+    /// Compute capacity, cycles/s.
+    double GetCapacity() const
+    {
+        return m_capacityHz;
+    }
+    /// Memory capacity, GB (infinite when 0 was set).
+    double GetMemoryGb() const;
+    /// Slots (0: unlimited).
+    uint32_t GetSlots() const
+    {
+        return m_slots;
+    }
 
     uint64_t GetAdmitted() const;
     uint64_t GetCompleted() const;
@@ -77,6 +95,9 @@ class MecServer : public Application
     std::string m_discipline;
     uint32_t m_slots;
     uint32_t m_packetSize;
+    double m_memoryGb;
+    double m_memUsedGb{0};
+    double m_busySeconds{0};
 
     Ptr<Socket> m_socket;
     std::list<Job> m_jobs;                                      ///< FIFO order of admission

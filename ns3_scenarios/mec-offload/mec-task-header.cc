@@ -24,7 +24,7 @@ MecTaskHeader::GetInstanceTypeId() const
 uint32_t
 MecTaskHeader::GetSerializedSize() const
 {
-    return 5 * 4 + 8 + 8;
+    return 6 * 4 + 8 + 3 * 8;
 }
 
 void
@@ -37,6 +37,9 @@ MecTaskHeader::Serialize(Buffer::Iterator i) const
     i.WriteHtonU32(m_resultBytes);
     i.WriteHtonU64(m_cycles);
     i.WriteHtonU64(static_cast<uint64_t>(m_created.GetNanoSeconds()));
+    i.WriteHtonU64(static_cast<uint64_t>(m_deadline.GetNanoSeconds()));
+    i.WriteHtonU64(static_cast<uint64_t>(m_stamp.GetNanoSeconds()));
+    i.WriteHtonU32(m_memoryMb);
 }
 
 uint32_t
@@ -50,6 +53,9 @@ MecTaskHeader::Deserialize(Buffer::Iterator start)
     m_resultBytes = i.ReadNtohU32();
     m_cycles = i.ReadNtohU64();
     m_created = NanoSeconds(static_cast<int64_t>(i.ReadNtohU64()));
+    m_deadline = NanoSeconds(static_cast<int64_t>(i.ReadNtohU64()));
+    m_stamp = NanoSeconds(static_cast<int64_t>(i.ReadNtohU64()));
+    m_memoryMb = i.ReadNtohU32();
     return GetSerializedSize();
 }
 
@@ -57,7 +63,8 @@ void
 MecTaskHeader::Print(std::ostream& os) const
 {
     os << "kind=" << m_kind << " task=" << m_taskId << " device=" << m_device << " bytes=" << m_taskBytes
-       << " result=" << m_resultBytes << " cycles=" << m_cycles << " created=" << m_created;
+       << " result=" << m_resultBytes << " cycles=" << m_cycles << " created=" << m_created
+       << " deadline=" << m_deadline << " stamp=" << m_stamp << " memoryMb=" << m_memoryMb;
 }
 
 } // namespace ns3

@@ -31,6 +31,7 @@ class MecTaskHeader : public Header
         UPLOAD = 0,
         RESULT = 1,
         REJECTED = 2,
+        ACCEPTED = 3, ///< the upload arrived whole and the task joined the queue
     };
 
     uint32_t m_kind{UPLOAD};
@@ -39,7 +40,10 @@ class MecTaskHeader : public Header
     uint32_t m_taskBytes{0};   ///< bytes of the whole upload (headers included)
     uint32_t m_resultBytes{0}; ///< bytes of the result sent back
     uint64_t m_cycles{0};      ///< CPU cycles the task needs at the server
-    Time m_created;            ///< when the task left the device
+    Time m_created;            ///< when the task was created at the device
+    Time m_deadline;           ///< absolute deadline (0: none); arriving later it is refused
+    Time m_stamp;              ///< server replies: when the server sent the reply
+    uint32_t m_memoryMb{0};    ///< memory the task holds at the server while in the system
 };
 
 } // namespace ns3

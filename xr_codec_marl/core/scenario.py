@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
-from typing import Any, ClassVar, Protocol
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -89,6 +89,52 @@ class NoGlue:
 
     def rewards(self, kpis: np.ndarray, prev_kpis: np.ndarray | None) -> np.ndarray:
         raise RuntimeError("the simulator sent no rewards and " + self.problems()[0])
+
+
+@dataclass
+class Translation:
+    """Everything one step returns, built by an :class:`Ns3Translator` from raw state.
+
+    Shapes as the API's (:mod:`xr_codec_marl.core.api`): ``kpis`` are the env spec's
+    ``kpi_names``, ``global_kpis`` its ``global_kpi_names``; ``info`` holds the extra
+    ``info`` keys the scenario's analytic backend also returns (e.g. what its rules read).
+    """
+
+    obs: np.ndarray  # float32 [B, N, O]
+    state: np.ndarray  # float32 [B, S]
+    avail: np.ndarray  # bool [B, N, A]
+    rewards: np.ndarray  # float32 [B, C]
+    kpis: np.ndarray  # float32 [B, N, K]
+    global_kpis: np.ndarray  # float32 [B, G]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Ns3Translator(Protocol):
+    """Glue for simulators that report their raw state only: the scenario computes every
+    output from it with the functions its analytic backend uses, so both backends agree by
+    construction. Its simulators announce :meth:`wire_spec`: the env spec whose per-agent
+    and global KPI names are the raw report's fields."""
+
+    def wire_spec(self) -> EnvSpec:
+        """The spec the simulators announce (raw ``kpi_names`` and ``global_kpi_names``)."""
+        ...
+
+    def problems(self) -> list[str]:
+        """Why this glue cannot serve its settings (empty: it can)."""
+        ...
+
+    def translate(self, kpis_raw: np.ndarray, global_raw: np.ndarray, measured: np.ndarray,
+                  decision_ms: float, first: bool,
+                  sim_time_s: np.ndarray | None = None) -> Translation:
+        """The step's outputs from raw reports ``kpis_raw [B, N, Kw]`` and ``global_raw
+        [B, Gw]`` (the wire spec's names). ``measured [B]``: which workers reported this
+        time (the others' rows repeat their last report; the caller keeps their last
+        outputs); ``decision_ms``: the agents' decision time before this step; ``first``:
+        the start-up report, whose KPIs and rewards are zeros as an analytic reset's (its
+        observations, state, available actions and info are real); ``sim_time_s [B]``: the
+        simulators' clocks (None: unknown)."""
+        ...
 
 
 class Scenario:
@@ -167,8 +213,9 @@ class Scenario:
         """The simulator arguments that carry the settings (after the standard ones)."""
         return []
 
-    def ns3_glue(self, spec: EnvSpec, settings: Any) -> Ns3Glue | None:
-        """Glue for simulators that send raw KPIs only (None: they must send everything)."""
+    def ns3_glue(self, spec: EnvSpec, settings: Any) -> Ns3Glue | Ns3Translator | None:
+        """Glue for simulators that send raw KPIs (:class:`Ns3Glue`) or raw state
+        (:class:`Ns3Translator`) only; None: they must send everything."""
         return None
 
     def expected_spec(self, overrides: Mapping[str, Any]) -> EnvSpec:

@@ -10,9 +10,14 @@ the other copies carry on. That step measured nothing for copy ``i``: ``info["me
 is False and its KPIs and rewards are zero placeholders, never to be averaged.
 
 Nothing here knows a scenario: the spec, the binary and its scenario arguments, and the
-scenario's *glue* (:class:`~xr_codec_marl.core.scenario.Ns3Glue`, which builds observations,
-state and rewards for simulators that send raw per-agent KPIs only) are given by the caller,
-normally :func:`xr_codec_marl.env.factory.make_env` from the scenario registry.
+scenario's *glue* are given by the caller, normally :func:`xr_codec_marl.env.factory.make_env`
+from the scenario registry. The glue is one of two kinds:
+
+- :class:`~xr_codec_marl.core.scenario.Ns3Glue` builds observations, state and rewards for
+  simulators that send raw per-agent KPIs only (what they send otherwise passes through);
+- :class:`~xr_codec_marl.core.scenario.Ns3Translator` builds everything a step returns
+  (observations, state, available actions, rewards, KPIs, global KPIs, extra ``info``) from
+  simulators that report their raw state only; they announce its ``wire_spec()``.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from xr_codec_marl.core.api import (
     split_actions,
     validate_actions,
 )
-from xr_codec_marl.core.scenario import NoGlue, Ns3Glue
+from xr_codec_marl.core.scenario import NoGlue, Ns3Glue, Ns3Translator, Translation
 from xr_codec_marl.errors import SimulatorError
 
 log = logging.getLogger(__name__)
@@ -72,8 +77,10 @@ def standard_argv(scenario_args: Sequence[str], timeout_s: float) -> SimArgv:
 class Ns3Env:
     """``VecMultiAgentEnv`` over ``workers`` live simulators (see the module docstring).
 
-    ``spec`` is the expected spec (hellos that disagree are refused); ``glue`` builds what
-    simulators leave out (None: they must send obs, state and rewards).
+    ``spec`` is the environment's spec; ``glue`` builds what simulators leave out (None: they
+    must send obs, state and rewards). Simulators must announce ``spec`` (hellos that
+    disagree are refused), or the translator glue's ``wire_spec()``, whose raw reports it
+    turns into every output (``ValueError`` at once when it cannot serve these settings).
 
     ``launch=True``: each ``reset`` starts ``binary`` (a path, a name for
     ``build.find_binary``, or a command list such as ``[python, script]``) once per worker with
@@ -94,7 +101,7 @@ class Ns3Env:
         spec: EnvSpec,
         *,
         workers: int = 1,
-        glue: Ns3Glue | None = None,
+        glue: Ns3Glue | Ns3Translator | None = None,
         launch: bool = True,
         binary: str | Sequence[str] = "",
         scenario_args: Sequence[str] = (),
@@ -122,13 +129,21 @@ class Ns3Env:
         self.connect_timeout_s = float(connect_timeout_s)
         k = self.spec.n_actions
         self.initial_action = k - 1 if initial_action is None else int(initial_action)
-        self.glue: Ns3Glue = glue if glue is not None else NoGlue()
-        self._build_problems = self.glue.problems()
+        self.translator: Ns3Translator | None = None
+        #: the spec simulators announce: ``spec``, or the translator's raw one
+        self.wire_spec: EnvSpec = spec
+        if isinstance(glue, Ns3Translator):
+            problems = glue.problems()
+            if problems:
+                raise ValueError("; ".join(problems))
+            self.translator, self.wire_spec = glue, glue.wire_spec()
+        self.glue: Ns3Glue = glue if glue is not None and self.translator is None else NoGlue()
+        self._build_problems = [] if self.translator is not None else self.glue.problems()
         self._own_server = server is None
         if server is None:
             server = BridgeServer(
                 endpoint or ("tcp://127.0.0.1:*" if launch else DEFAULT_ENDPOINT),
-                expected_spec=self.spec,
+                expected_spec=self.wire_spec,
                 timeout_s=timeout_s,
             )
         server.admit = self._admit
@@ -153,6 +168,11 @@ class Ns3Env:
         self._avail = np.ones((b, n, self.spec.n_actions), bool)
         self._kpis = np.zeros((b, n, len(self.spec.kpi_names)), np.float32)
         self._prev_kpis: np.ndarray | None = None
+        # each worker's last raw report (a translator's input), wire spec's names
+        self._raw_kpis = np.zeros((b, n, len(self.wire_spec.kpi_names)), np.float32)
+        self._raw_global = np.zeros((b, len(self.wire_spec.global_kpi_names)), np.float32)
+        #: when reset or step last returned: the agents' decision time runs from there
+        self._last_return = time.perf_counter()
         self._closed = False
 
     @property
@@ -186,10 +206,13 @@ class Ns3Env:
             self._end_episode("reset failed")
             raise
         self._accepting = False
-        kpis = np.stack([self._kpi_array(ws) for ws in first])
-        self._actions = self.glue.initial_actions(kpis, self.initial_action)
-        self._obs, self._state, self._avail, _, self._kpis = self._assemble(
-            first, self._actions, with_rewards=False)
+        if self.translator is None:
+            kpis = np.stack([self._kpi_array(ws) for ws in first])
+            self._actions = self.glue.initial_actions(kpis, self.initial_action)
+        else:
+            self._actions = np.full((b, self.spec.n_agents), self.initial_action, np.int64)
+        out = self._assemble(first, self._actions, with_rewards=False)
+        self._obs, self._state, self._avail, self._kpis = out.obs, out.state, out.avail, out.kpis
         # step 0 carries no measured window (zero KPIs): nothing to shape the first reward against
         self._prev_kpis = None
         self._t = 0
@@ -201,12 +224,14 @@ class Ns3Env:
                 self._done[i] = True
                 self._reasons[i] = ws.truncation_reason or "simulator ended at start-up"
         # step 0 is the start-up report, not a measured window (as the analytic backend's reset)
-        return Observation(self._obs, self._state, self._avail,
-                           self._info(first, self._kpis, np.zeros(b, bool)))
+        info = self._info(first, out, np.zeros(b, bool))
+        self._last_return = time.perf_counter()
+        return Observation(self._obs, self._state, self._avail, info)
 
     def step(self, actions: np.ndarray | HybridActions) -> StepResult:
         """Send every live worker its joint action (and continuous values, for hybrid action
         spaces); collect each one's next window."""
+        decision_ms = (time.perf_counter() - self._last_return) * 1e3
         if self._needs_reset:
             raise RuntimeError("call reset() before step() (episode over or never started)")
         _, continuous = split_actions(actions)
@@ -227,7 +252,8 @@ class Ns3Env:
         self._collect(waiting, incoming, died)
 
         self._t += 1
-        obs, state, avail, rewards, kpis = self._assemble(incoming, actions, with_rewards=True)
+        out = self._assemble(incoming, actions, with_rewards=True, decision_ms=decision_ms)
+        obs, state, avail, rewards, kpis = out.obs, out.state, out.avail, out.rewards, out.kpis
         terminated = np.zeros(b, bool)
         truncated = np.zeros(b, bool)
         for i in range(b):
@@ -259,8 +285,9 @@ class Ns3Env:
         self._actions = actions
         # fresh arrays every step, never written after being returned: no defensive copies
         self._obs, self._state, self._avail = obs, state, avail
-        info = self._info(incoming, kpis, np.array([ws is not None for ws in incoming]))
+        info = self._info(incoming, out, np.array([ws is not None for ws in incoming]))
         info["truncation_reason"] = [self._reasons[i] if truncated[i] else "" for i in range(b)]
+        self._last_return = time.perf_counter()
         return StepResult(obs, state, avail, info, rewards, terminated, truncated)
 
     def close(self) -> None:
@@ -401,12 +428,16 @@ class Ns3Env:
         return ws.kpis
 
     def _assemble(
-        self, steps: list[WireStep | None], prev_actions: np.ndarray, with_rewards: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Fresh ``obs, state, avail, rewards, kpis`` for the batch: each simulator's own
-        values where it sent them, built from its KPIs by the scenario's glue where it did
-        not, and the last observation (zero rewards and KPIs) for workers without a step:
-        placeholders that ``info["measured"]`` marks as no window (see ``_info``)."""
+        self, steps: list[WireStep | None], prev_actions: np.ndarray, with_rewards: bool,
+        decision_ms: float = 0.0,
+    ) -> Translation:
+        """Fresh outputs for the batch: each simulator's own values where it sent them, built
+        from its KPIs by the scenario's glue where it did not (or, with a translator, all
+        built from its raw state), and the last observation (zero rewards and KPIs) for
+        workers without a step: placeholders that ``info["measured"]`` marks as no window
+        (see ``_info``). ``with_rewards`` False: the start-up report."""
+        if self.translator is not None:
+            return self._translate(steps, decision_ms, first=not with_rewards)
         b, spec = self.num_envs, self.spec
         n = spec.n_agents
         obs = np.empty((b, n, spec.obs_size), np.float32)
@@ -449,26 +480,55 @@ class Ns3Env:
         if need_rew:
             built = self.glue.rewards(kpis, self._prev_kpis)
             rewards[need_rew] = built[need_rew]
-        return obs, state, avail, rewards, kpis
+        g = np.zeros((b, len(spec.global_kpi_names)), np.float32)  # zeros where none measured
+        for i, ws in enumerate(steps):
+            if ws is not None and ws.global_kpis is not None:
+                g[i] = ws.global_kpis
+        return Translation(obs, state, avail, rewards, kpis, g)
 
-    def _info(self, steps: list[WireStep | None], kpis: np.ndarray,
+    def _translate(self, steps: list[WireStep | None], decision_ms: float,
+                   first: bool) -> Translation:
+        """Every output from the workers' raw state reports, by the translator. A worker
+        without a report this time is translated from its last one, then keeps its last
+        observation, state and available actions, with zero KPIs and rewards."""
+        assert self.translator is not None
+        measured = np.array([ws is not None for ws in steps])
+        for i, ws in enumerate(steps):
+            if ws is None:
+                continue
+            if ws.kpis is None or (self._raw_global.shape[1] and ws.global_kpis is None):
+                raise SimulatorError(
+                    f"worker {i}'s simulator sent no raw state report (per-agent and global "
+                    f"KPIs {', '.join(self.wire_spec.kpi_names[:3])}, ...); this scenario "
+                    "builds every output from it")
+            self._raw_kpis[i] = ws.kpis
+            if ws.global_kpis is not None:
+                self._raw_global[i] = ws.global_kpis
+        sim_time = np.array([ws.sim_time_s if ws is not None else np.nan for ws in steps])
+        out = self.translator.translate(self._raw_kpis.copy(), self._raw_global.copy(),
+                                        measured, decision_ms, first, sim_time_s=sim_time)
+        stale = ~measured
+        if stale.any():  # fresh arrays from the translator: patched in place
+            out.obs[stale], out.state[stale] = self._obs[stale], self._state[stale]
+            out.avail[stale] = self._avail[stale]
+            out.rewards[stale], out.kpis[stale], out.global_kpis[stale] = 0.0, 0.0, 0.0
+        return out
+
+    def _info(self, steps: list[WireStep | None], out: Translation,
               measured: np.ndarray) -> dict[str, object]:
-        """The step's ``info``. ``measured[i]``: worker ``i`` sent this window; where it did not
-        (it died, went silent, or its episode was already over) ``kpis[i]`` are zeros standing
-        for nothing, and no average may count them."""
+        """The step's ``info`` (and a translator's extra keys). ``measured[i]``: worker ``i``
+        sent this window; where it did not (it died, went silent, or its episode was already
+        over) its KPIs are zeros standing for nothing, and no average may count them."""
         info: dict[str, object] = {
-            "kpis": kpis.copy(),
+            **out.info,
+            "kpis": out.kpis.copy(),
             "measured": measured,
             "truncation_reason": list(self._reasons),
             "sim_time_s": np.array([ws.sim_time_s if ws is not None else np.nan for ws in steps]),
             "seeds": list(self._seeds),
         }
         if self.spec.global_kpi_names:  # [B, G], zeros where a worker measured none
-            g = np.zeros((self.num_envs, len(self.spec.global_kpi_names)), np.float32)
-            for i, ws in enumerate(steps):
-                if ws is not None and ws.global_kpis is not None:
-                    g[i] = ws.global_kpis
-            info["global_kpis"] = g
+            info["global_kpis"] = out.global_kpis
         sent = [ws.agent_rewards for ws in steps if ws is not None and ws.agent_rewards is not None]
         if sent:  # optional per-agent rewards [B, N, C], zeros where a worker sent none
             r = np.zeros((self.num_envs, *sent[0].shape), np.float32)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from xr_codec_marl.core.api import EnvSpec, Observation, StepResult, validate_actions
-from xr_codec_marl.scenarios.mec import models, observation
+from xr_codec_marl.scenarios.mec import models, observation, outputs
 from xr_codec_marl.scenarios.mec.actions import LOCAL, REJECT, action_table
 from xr_codec_marl.scenarios.mec.buffers import LocalSlots, TaskBuffer
 from xr_codec_marl.scenarios.mec.kpis import MEC_GLOBAL_KPI_NAMES
@@ -81,6 +81,8 @@ class AnalyticMECEnv:
         # the tasks of the step before t = 0, so the first decision has something to decide
         warm = StepTally(b, s.high_priority)
         self._arrivals(-s.decision_step_s, warm)
+        #: the last step's event counts and server busy fractions (a raw report's; zeros here)
+        self.last_counts, self.last_busy = StepTally(b, s.high_priority).c, np.zeros((b, k))
         self._started = True
         self._last_return = time.perf_counter()
         return self._observe(Observation, {})
@@ -108,10 +110,12 @@ class AnalyticMECEnv:
         self._gains = self.radio.gains()
         self._fail(t1, tally)
         self.t, self.steps = t1, self.steps + 1
-        rewards = self._rewards(tally, busy) * self._weights
+        self.last_counts, self.last_busy = tally.c, busy
+        aoi = self._aoi()
+        rewards = outputs.reward_components(s, tally.c, busy, aoi) * self._weights
         info = {"kpis": np.stack([decided, offloaded, self.buffer.count.astype(np.float64)],
                                  axis=-1).astype(np.float32),
-                "global_kpis": self._global_kpis(tally, busy, decision_ms)}
+                "global_kpis": outputs.global_kpis(tally.c, busy, aoi, decision_ms)}
         trunc = np.full(self.num_envs, self.steps >= s.episode_limit)
         result = self._observe(StepResult, info, rewards=rewards.astype(np.float32),
                                terminated=np.zeros(self.num_envs, bool), truncated=trunc)
@@ -335,47 +339,8 @@ class AnalyticMECEnv:
             tally.drop(out["b"], out["priority"])
 
     # ------------------------------------------------------------------ outputs
-    def _rewards(self, t: StepTally, busy: np.ndarray) -> np.ndarray:
-        c, s = t.c, self.s
-        resolved = c["resolved"]
-        some = resolved > 0
-        completion = np.where(some, c["completed"] / np.maximum(resolved, 1), 1.0)
-        deadline = np.where(some, c["prio_on_time"] / np.maximum(c["prio_sum"], 1e-12), 1.0)
-        per_task = c["energy_j"] / np.maximum(c["energy_tasks"], 1)
-        energy = np.clip(1.0 - per_task / s.energy_ref_j, 0.0, 1.0)
-        aoi = np.clip(1.0 - self._aoi().mean(-1) / s.aoi_max_s, 0.0, 1.0)
-        fairness = models.jain_index(busy)
-        return np.stack([completion, deadline, energy, aoi, fairness], axis=-1)
-
     def _aoi(self) -> np.ndarray:
         return self.t - self.newest
-
-    def _global_kpis(self, t: StepTally, busy: np.ndarray, decision_ms: float) -> np.ndarray:
-        c = t.c
-
-        def ratio(num: np.ndarray, den: np.ndarray, scale: float = 1.0) -> np.ndarray:
-            return np.where(den > 0, scale * num / np.where(den > 0, den, 1.0), 0.0)
-
-        aoi = self._aoi()
-        values = {
-            "response_time_s": ratio(c["response_sum"], c["completed"]),
-            "deadline_pct": ratio(c["on_time"], c["resolved"], 100.0),
-            "completion_pct": ratio(c["completed"], c["resolved"], 100.0),
-            "rejected_pct": ratio(c["rejected"], c["resolved"], 100.0),
-            "dropped_pct": ratio(c["dropped"], c["resolved"], 100.0),
-            "jain": models.jain_index(busy),
-            "energy_per_task_j": ratio(c["energy_j"], c["energy_tasks"]),
-            "tasks_per_j": ratio(c["completed"], c["energy_j"]),
-            "aoi_mean_s": aoi.mean(-1),
-            "aoi_peak_s": ratio(c["peak_sum"], c["updates"]),
-            "outage_pct": ratio(c["outages"], c["uploads"], 100.0),
-            "utilisation": busy.mean(-1),
-            "high_completion_pct": ratio(c["completed_high"], c["resolved_high"], 100.0),
-            "low_completion_pct": ratio(c["completed_low"], c["resolved_low"], 100.0),
-            "decision_ms": np.full(self.num_envs, decision_ms),
-        }
-        return np.stack([values[k] if k in values else c[k] for k in MEC_GLOBAL_KPI_NAMES],
-                        axis=-1).astype(np.float32)
 
     def view(self) -> dict[str, np.ndarray]:
         """What the agents and the rules may know now (``info["mec"]``)."""
@@ -393,38 +358,20 @@ class AnalyticMECEnv:
              "server_free_slots": (~q.valid).sum(-1), "aoi_s": self._aoi(), "t": self.t}
         if self.multi:
             load = self._uploads_active(self.t)
-            p = float(models.dbm_to_w(max(s.tx_power_dbm)))
-            noise = models.noise_w(s.bandwidth_hz / (load + 1.0), s.noise_figure_db)
             v.update({"local_wait_s": np.maximum(self.local_free - self.t, 0.0),
                       "uplink_wait_s": np.maximum(self.up_free - self.t, 0.0),
                       "local_full": self.local.full, "gains": self._gains,
                       "uploads_active": load,
-                      "snr_full": self._gains * (p / (noise + self.radio.interference_w)).astype(
-                          np.float32)[:, None, :]})
+                      "snr_full": outputs.snr_full(s, self._gains, load,
+                                                   self.radio.interference_w)})
         return v
-
-    def _avail_actions(self, view: dict[str, np.ndarray]) -> np.ndarray:
-        t, has, up = self.table, view["has"], view["up"]
-        # an action that targets a server needs it up: the same for every agent of an env
-        ok = np.where(t.target >= 0, up[:, np.maximum(t.target, 0)], True)  # [B, n]
-        b, a = has.shape
-        avail = np.zeros((b, a, t.n), bool)
-        avail[has] = np.repeat(ok, has.sum(1), axis=0)  # only agents with a task have a choice
-        if self.multi:  # local and partial actions need a free slot of the device's CPU
-            full = has & view["local_full"]
-            if full.any():
-                avail[full] &= ~((t.alpha < 1.0) & (t.target >= 0))
-            avail[..., 0] = True  # local is always possible (it waits when the CPU queue is full)
-        else:
-            avail[~has, 0] = True  # nothing to decide: action 0 is a no-op
-        return avail
 
     def _observe(self, cls: type, info: dict[str, Any], **extra: Any) -> Any:
         s = self.s
         self._head = self.buffer.head(self.t, s.prioritisation, s.priority_weights,
                                       observation.scales(s)["cycles"])
         view = self.view()
-        self._avail = self._avail_actions(view)
+        self._avail = outputs.avail_actions(self.table, view, self.multi)
         obs, state = observation.build(s, view)
         info = {"kpis": np.zeros((self.num_envs, self.spec.n_agents, 3), np.float32),
                 "global_kpis": np.zeros((self.num_envs, len(MEC_GLOBAL_KPI_NAMES)), np.float32),

@@ -3,7 +3,8 @@
 ``--env mec --preset multi-mec`` (default): N device agents offload their tasks (fully or
 partly, at a power level) to K MEC servers or run them locally. ``--preset aiot``: 25
 edge-node agents run, forward or reject the tasks of 50 IoT devices. Backend: the analytic
-twin (:mod:`.analytic`); the ns-3 scenario comes with issue 13.
+twin (:mod:`.analytic`), or ``--backend ns3``: the packet-level ``mec-offload`` simulator
+(multi-mec), whose raw state the glue (:mod:`.glue`) turns into what the twin returns.
 """
 
 from __future__ import annotations
@@ -90,8 +91,10 @@ class MECScenario(Scenario):
     description = ("multi-MEC task offloading (seeds 000/001): local, partial or full "
                    "offload to K edge servers; or aiot edge nodes run/forward/reject")
     settings_type = MECSettings
-    # the ns-3 backend is being built (issue 13): so far the edge server's queue and its check
+    backends = ("analytic", "ns3")
+    binary = "mec-offload"
     ns3_tools = ("mec-server-check",)
+    ran_setting = "ran"
     kpis = MEC_KPIS
     rewards = MEC_REWARDS
     sweep_axes = (
@@ -167,6 +170,16 @@ class MECScenario(Scenario):
         if options:
             raise UsageError(f"the mec analytic backend takes no options, got {sorted(options)}")
         return AnalyticMECEnv(settings, self.env_spec(settings), num_envs)
+
+    def ns3_argv(self, settings: MECSettings) -> list[str]:
+        from xr_codec_marl.scenarios.mec.ns3_args import scenario_arguments
+
+        return scenario_arguments(settings)
+
+    def ns3_glue(self, spec: EnvSpec, settings: MECSettings) -> Any:
+        from xr_codec_marl.scenarios.mec.glue import MecGlue
+
+        return MecGlue(spec, settings)
 
     # ------------------------------------------------------------------ policies
     def policies(self) -> dict[str, PolicyFactory]:

@@ -100,6 +100,19 @@ class MECSettings:
     #: weights of (completion, deadline, energy, aoi, fairness) applied to the components
     #: the environment returns, so vanilla learners' sum is the preset's team reward
     reward_weights: tuple[float, ...] = REWARD_PRESETS["equal"]
+    # --- the ns-3 backend's network (the twin has one cell per server and ignores these) ---
+    ran: str = ""  # "nr" or "lte"; empty: the build's default (NR where built)
+    cells: int = 1  # base stations, on a line isd_m apart; devices around theirs
+    isd_m: float = 500.0
+    cell_radius_m: float = 250.0
+    server_link_mbps: float = 1000.0  # each server's link to the core
+    server_delay_ms: float = 2.0  # one-way delay of server 0's link ...
+    server_delay_step_ms: float = 1.0  # ... plus this per server index (farther servers)
+    cloud: bool = False  # the last server is a remote cloud (cloud_delay_ms, cloud_ghz)
+    cloud_delay_ms: float = 25.0
+    cloud_ghz: float = 100.0
+    result_bytes: int = 1000  # result sent back over the downlink per task
+    task_timeout_s: float = 1.0  # after its deadline, a task whose result never came is dropped
 
     def validate(self) -> "MECSettings":
         """Raise ``ValueError`` naming the first bad setting; return self when all are fine."""
@@ -116,6 +129,20 @@ class MECSettings:
                              f"{', '.join(PRIORITISATIONS)}")
         if self.observation not in OBSERVATIONS:
             raise ValueError(f"unknown observation {self.observation!r}; allowed: seed, full")
+        if self.ran not in ("", "nr", "lte"):
+            raise ValueError(f"unknown ran {self.ran!r}; allowed: nr, lte (empty: the build's)")
+        for name in ("cells", "result_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("isd_m", "cell_radius_m", "server_link_mbps", "cloud_ghz"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be > 0, got {v}")
+        for name in ("server_delay_ms", "server_delay_step_ms", "cloud_delay_ms",
+                     "task_timeout_s"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be >= 0, got {v}")
         if self.path_loss not in ("macro", "uma-nlos"):
             raise ValueError(f"unknown path_loss {self.path_loss!r}; allowed: macro, uma-nlos")
         for name in ("devices", "servers", "episode_limit", "agent_buffer", "local_slots",

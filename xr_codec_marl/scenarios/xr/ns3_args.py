@@ -24,7 +24,7 @@ XR_CODEC_OPTIONS: dict[str, type] = {
     "timeoutMs": int, "identity": str, "fixedAction": str, "printKpis": bool,
     "nRates": int, "users": str, "arMin": float, "arMax": float, "vrMin": float, "vrMax": float,
     "cgMin": float, "cgMax": float, "audioMbps": float, "audioPeriodMs": float,
-    "poseBytes": int, "posePeriodMs": float, "bandwidthRbs": int, "rlcBufferBytes": int,
+    "poseBytes": int, "posePeriodMs": float, "bandwidthRbs": int, "rlcBufferBytes": int, "rlcMode": str,
     "fps": float, "sizeStdFrac": float, "sizeMinFrac": float, "sizeMaxFrac": float,
     "jitterStdMs": float, "jitterBoundMs": float, "pacingMs": float, "mtu": int,
     "stepInterval": float, "episodeLimit": int, "warmup": float, "lossDeadlineMs": float,
