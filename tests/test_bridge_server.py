@@ -20,9 +20,23 @@ from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, Ended, Joined, StepReceived
 
 
-@pytest.fixture
-def spec():
-    return xr_spec(5)
+def mec_wire_spec():
+    """What the mec-offload simulator announces: raw per-device and global report names."""
+    from xr_codec_marl.core.registry import get_scenario
+
+    mec = get_scenario("mec")
+    settings = mec.make_settings(devices=4, servers=3, episode_limit=5)
+    return mec.ns3_glue(mec.env_spec(settings), settings).wire_spec()
+
+
+#: every handshake and hostility test runs on both scenarios' handshakes, except those whose
+#: in-test simulator plays the XR scenario's steps (marked XR_STEPS)
+@pytest.fixture(params=["xr", "mec"])
+def spec(request):
+    return xr_spec(5) if request.param == "xr" else mec_wire_spec()
+
+
+XR_STEPS = pytest.mark.parametrize("spec", [xr_spec(5)], ids=["xr"])
 
 
 @pytest.fixture
@@ -63,6 +77,7 @@ def kpis(spec):
 # --------------------------------------------------------------------------- handshake
 
 
+@XR_STEPS
 def test_handshake_accepts_matching_hello(server, spec):
     sim, session = handshake(server, spec, seed=42)
     assert session.seed == 42 and session.spec.agent_ids == ("AR", "VR", "CG")
@@ -108,6 +123,7 @@ def test_admit_hook_can_refuse(spec):
 # --------------------------------------------------------------------------- many sessions
 
 
+@XR_STEPS
 def test_two_simulators_at_once_play_full_episodes(server, spec):
     recs = [[], []]
     sims = [SimThread(server.endpoint, spec, seed=s, record=recs[s]) for s in (0, 1)]
@@ -126,6 +142,7 @@ def test_two_simulators_at_once_play_full_episodes(server, spec):
     assert sorted(per_session.values()) == [list(range(6))] * 2
 
 
+@XR_STEPS
 def test_simulator_killed_mid_episode_truncates_only_its_episode(server, spec):
     """A sim whose socket vanishes after step 1 ends as not clean within the timeout (at once
     if ZeroMQ already saw the disconnect when we answer, else as silent); the other plays on."""
@@ -144,6 +161,7 @@ def test_simulator_killed_mid_episode_truncates_only_its_episode(server, spec):
     assert ended[1].clean
 
 
+@XR_STEPS
 def test_silent_simulator_is_declared_dead_within_the_timeout(server, spec):
     """A sim that stays connected but stops talking after step 1 ends one timeout later."""
     victim = SimThread(server.endpoint, spec, seed=0, die_after=1, hang_s=1.5 * T)
@@ -193,6 +211,7 @@ def test_close_session_replies_close_to_next_step(server, spec):
 # --------------------------------------------------------------------------- bad input
 
 
+@XR_STEPS
 def test_garbage_bytes_get_bad_message_error_and_server_keeps_serving(server, spec):
     junk = SimSocket(server.endpoint)
     junk.send_raw(b"\xff\xfe garbage \x00\x01")
@@ -239,6 +258,7 @@ def test_step_before_hello_is_unknown_session(server, spec):
     sim.close()
 
 
+@XR_STEPS
 @pytest.mark.parametrize(
     "fields, message",
     [
@@ -269,6 +289,7 @@ def test_wrong_step_index_is_refused(server, spec):
     sim.close()
 
 
+@XR_STEPS
 def test_bad_actions_raise_clearly_and_send_nothing(server, spec):
     sim, session = handshake(server, spec)
     avail = np.ones((3, 10), bool)
@@ -305,6 +326,7 @@ def test_two_steps_without_waiting_is_refused(server, spec):
 # --------------------------------------------------------------------------- endpoints
 
 
+@XR_STEPS
 def test_ipc_endpoint(spec):
     path = os.path.join(tempfile.mkdtemp(prefix="xrmarl-test-"), "bridge.sock")
     with BridgeServer(f"ipc://{path}", expected_spec=spec, timeout_s=T) as srv:
@@ -358,6 +380,7 @@ def test_deferred_hello_waits_for_readmit(spec):
         sim.close()
 
 
+@XR_STEPS
 def test_req_client_framing_is_kept(spec):
     """A REQ simulator (empty delimiter frame) gets its replies in REQ framing."""
     import zmq

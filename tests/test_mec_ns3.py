@@ -208,3 +208,31 @@ def test_a_bad_flag_value_is_one_line_and_a_usage_exit(built):
     assert out.returncode == 1  # xrmarl::EXIT_USAGE
     assert out.stderr.strip().splitlines() == [
         "mec-offload: error: --queue must be fifo or ps, got 'lifo' (see --help)"]
+
+
+def test_serve_answers_a_mec_simulator_started_elsewhere(built, tmp_path, capsys):
+    """``xr-marl serve --env mec`` (the compose deployment's agent server) serves a real
+    mec-offload simulator: the rule reads the view translated from its raw report."""
+    import threading
+
+    from xr_codec_marl.bridge.build import find_binary
+    from xr_codec_marl.cli import main
+
+    ep = f"ipc://{tmp_path}/serve.sock"
+    out: dict = {}
+    argv = ["serve", "--env", "mec", "--devices", "10", "--servers", "3", "--episode-limit",
+            "10", "--policy", "least-loaded", "--episodes", "1", "--json", "--bind", ep,
+            "--timeout", "60"]
+    th = threading.Thread(target=lambda: out.update(rc=main(argv)), daemon=True)
+    th.start()
+    sc = preset("multi-mec", devices=10, servers=3, episode_limit=10, ran="lte")
+    sim = subprocess.run([str(find_binary("mec-offload")), f"--endpoint={ep}", "--seed=4",
+                          *scenario_arguments(sc)], capture_output=True, text=True, timeout=120)
+    th.join(60)
+    assert sim.returncode == 0, sim.stderr
+    assert not th.is_alive() and out["rc"] == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert line["windows"] == 10 and line["seed"] == 4
+    assert set(line["kpis"]) == {"decisions", "offloads", "waiting"}
+    assert set(line["mean_rewards"]) == {"completion", "deadline", "energy", "aoi", "fairness"}
+    assert 0 <= line["mean_rewards"]["completion"] <= 1

@@ -200,6 +200,11 @@ def test_the_real_scenarios_are_inside_the_limits():
 
     for spec in (XRScenario().env_spec("xr"), XRScenario(n_rates=64).env_spec("xr")):
         wire.check_hello(wire.hello_from_spec(spec))
+    # the MEC simulator's raw report at its largest: 100 devices, 29 servers
+    from xr_codec_marl.core.registry import get_scenario
+
+    mec = get_scenario("mec")
+    wire.check_hello(wire.hello_from_spec(mec.expected_spec({"devices": 100, "servers": 29})))
 
 
 def _million_agent_hello_bytes() -> bytes:

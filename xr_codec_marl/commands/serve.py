@@ -114,10 +114,21 @@ class SessionAgent:
     kpi_history: list = field(default_factory=list)
     sent_rewards: list = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    _returned: float | None = None
+
+    @property
+    def translator(self) -> bool:
+        """The glue translates raw reports (the policy sees its env spec's outputs)."""
+        from xr_codec_marl.core.scenario import Ns3Translator
+
+        return isinstance(self.features, Ns3Translator)
 
     def act(self, step) -> list[int]:
-        """Actions for one wire step (obs/state built from KPIs when the sim sent none)."""
+        """Actions for one wire step (obs/state built from KPIs when the sim sent none, or
+        everything translated from its raw report by a translating glue)."""
         spec = self.spec
+        if self.translator:
+            return self._act_translated(step)
         kpis = step.kpis
         if kpis is None:
             kpis = np.zeros((spec.n_agents, len(spec.kpi_names)), np.float32)
@@ -137,6 +148,29 @@ class SessionAgent:
         ob = Observation(obs[None], state[None], step.avail_actions[None], {"kpis": k})
         actions = np.asarray(self.policy.act(ob))
         self.prev_actions = actions
+        return actions[0].tolist()
+
+    def _act_translated(self, step) -> list[int]:
+        """A raw report translated by the scenario's glue (the env spec's outputs)."""
+        wire = self.features.wire_spec()
+        kpis = step.kpis if step.kpis is not None else np.zeros(
+            (wire.n_agents, len(wire.kpi_names)), np.float32)
+        gk = step.global_kpis if step.global_kpis is not None else np.zeros(
+            len(wire.global_kpi_names), np.float32)
+        now = time.monotonic()
+        decision_ms = 0.0 if self._returned is None else (now - self._returned) * 1e3
+        t = self.features.translate(kpis[None], gk[None], np.ones(1, bool), decision_ms,
+                                    step.step_index == 0,
+                                    np.array([step.sim_time_s], np.float64))
+        self.kpi_history.append(t.kpis[0])
+        if step.step_index > 0:
+            self.sent_rewards.append(t.rewards[0])
+        if step.done:
+            return []
+        ob = Observation(t.obs, t.state, t.avail,
+                         {"kpis": t.kpis, "global_kpis": t.global_kpis, **t.info})
+        actions = np.asarray(self.policy.act(ob))
+        self._returned = time.monotonic()
         return actions[0].tolist()
 
     def summary(self) -> dict[str, object]:
@@ -190,9 +224,19 @@ def serve_sessions(
     outer_admit = server.admit
 
     def new_agent(spec, seed: int) -> SessionAgent:
+        from xr_codec_marl.bridge.wire import spec_differences
+        from xr_codec_marl.core.scenario import Ns3Translator
+
+        glue, components = session_glue(spec, settings or {})
+        if isinstance(glue, Ns3Translator):  # the policy sees the translated env spec
+            problems = glue.problems() or spec_differences(spec, glue.wire_spec())
+            if problems:
+                raise ValueError("the simulator's raw report does not match this server's "
+                                 "settings (give serve the simulator's scenario flags): "
+                                 + "; ".join(problems))
+            spec = glue.spec
         policy = make_policy(spec)
         policy.reset(1, seed=seed)
-        glue, components = session_glue(spec, settings or {})
         return SessionAgent(policy, glue, spec, components)
 
     def admit(hello, spec):
@@ -275,8 +319,13 @@ def session_glue(spec, settings: dict) -> tuple[object, tuple[str, ...]]:
     scenario = find_scenario(str(spec.extra.get("scenario", spec.name)))
     if scenario is None:
         return NoGlue(), tuple(spec.reward_components)
+    from xr_codec_marl.core.scenario import Ns3Translator
+
     own = {k: v for k, v in settings.items() if k in scenario.setting_names()}
-    glue = scenario.ns3_glue(spec, scenario.make_settings(**own))
+    made = scenario.make_settings(**own)
+    glue = scenario.ns3_glue(spec, made)
+    if isinstance(glue, Ns3Translator):  # it translates into the settings' env spec
+        glue = scenario.ns3_glue(scenario.env_spec(made), made)
     names = tuple(r.name for r in scenario.rewards) or tuple(spec.reward_components)
     return (glue if glue is not None else NoGlue()), names
 

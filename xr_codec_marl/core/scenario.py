@@ -116,6 +116,9 @@ class Ns3Translator(Protocol):
     construction. Its simulators announce :meth:`wire_spec`: the env spec whose per-agent
     and global KPI names are the raw report's fields."""
 
+    #: the env spec the outputs follow (what agents and policies see)
+    spec: EnvSpec
+
     def wire_spec(self) -> EnvSpec:
         """The spec the simulators announce (raw ``kpi_names`` and ``global_kpi_names``)."""
         ...
@@ -219,8 +222,12 @@ class Scenario:
         return None
 
     def expected_spec(self, overrides: Mapping[str, Any]) -> EnvSpec:
-        """The spec simulators must announce to ``serve`` given some settings."""
-        return self.env_spec(self.make_settings(**overrides))
+        """The spec simulators must announce to ``serve`` given some settings (the wire
+        spec, for a scenario whose glue translates raw reports)."""
+        settings = self.make_settings(**overrides)
+        spec = self.env_spec(settings)
+        glue = self.ns3_glue(spec, settings)
+        return glue.wire_spec() if isinstance(glue, Ns3Translator) else spec
 
     # ------------------------------------------------------------------ policies
     def policies(self) -> dict[str, PolicyFactory]:

@@ -160,7 +160,8 @@ class AnalyticMECEnv:
         s = self.s
         # uploads in progress share each server's cell with the new ones
         rate = self.radio.rates(np.where(offload, target, -1), power, self._gains,
-                                self._uploads_active(t0))
+                                self._uploads_active(t0),
+                                active=(self.up_free > t0) & (self.up_server >= 0))
         up_bits = alpha * task["bits"]
         start = np.maximum(t0, self.up_free)
         tx = np.where(offload, models.tx_time(up_bits, np.where(offload, rate, 1.0)), 0.0)

@@ -8,11 +8,9 @@ interference, area) have no flag: on ns-3 the RAN (``--ran``) is the radio.
 
 from __future__ import annotations
 
-from xr_codec_marl.scenarios.mec.raw import SERVER_FIELDS, global_names
+from xr_codec_marl.scenarios.mec.glue import MAX_SERVERS
+from xr_codec_marl.scenarios.mec.raw import SERVER_FIELDS
 from xr_codec_marl.scenarios.mec.settings import MECSettings
-
-#: The wire carries at most 256 global values: 8 per server and the step's counts.
-MAX_SERVERS: int = max(k for k in range(1, 64) if len(global_names(k)) <= 256)
 
 
 def _num(x: float) -> str:
@@ -42,7 +40,8 @@ def scenario_arguments(s: MECSettings) -> list[str]:
         raise ValueError("; ".join(problems))
     flags: dict[str, object] = {
         "devices": s.devices, "servers": s.servers, "cells": s.cells, "isd": s.isd_m,
-        "cellRadius": s.cell_radius_m, "speed": s.speed_mps,
+        "cellRadius": s.cell_radius_m, "minDistance": s.min_distance_m,
+        "speed": s.speed_mps,
         "serverLinkMbps": s.server_link_mbps, "serverDelayMs": s.server_delay_ms,
         "serverDelayStepMs": s.server_delay_step_ms, "cloud": str(s.cloud).lower(),
         "cloudDelayMs": s.cloud_delay_ms, "cloudCapacityGhz": s.cloud_ghz,

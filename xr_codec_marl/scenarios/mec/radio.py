@@ -1,11 +1,20 @@
 """The MEC scenario's radio: where servers and devices are, how devices walk, and the uplink
 rate each device gets to each server's cell, batched ``[B, N, K]``.
 
-Servers sit on a grid over a square area (one cell each); devices start uniform and walk at
-``speed_mps`` in a random direction, reflected at the borders. Channel gain = path loss
-(:func:`.models.path_loss_db`) plus log-normal shadowing drawn per episode. The devices that
-upload to the same server in a step share its bandwidth equally (OFDMA), and each sees
-``interference_dbm`` from other cells.
+Two topologies (``radio``):
+
+- ``per-server`` (the seeds'): servers sit on a grid over a square area, one cell each;
+  devices start uniform and walk at ``speed_mps`` in a random direction, reflected at the
+  borders; the devices that upload to the same server share its cell's bandwidth equally;
+- ``cells`` (the ns-3 scenario's network): ``cells`` base stations on a line ``isd_m`` apart,
+  device i around base station i mod cells (uniform in the annulus ``min_distance_m`` ..
+  ``cell_radius_m``, walking inside the square around it); every server is reached through
+  the device's serving cell, so every upload in progress in a cell shares its bandwidth.
+
+Channel gain = path loss (:func:`.models.path_loss_db`) plus log-normal shadowing drawn per
+episode; each device sees ``interference_dbm`` from other cells. The rate is Shannon's times
+``rate_efficiency``, capped at ``max_se_bps_hz`` (0: no cap): the free parameters fitted to
+the packet-level uplink (``benchmarks/mec_calibrate.py``).
 """
 
 from __future__ import annotations
@@ -42,25 +51,46 @@ class Radio:
     def __init__(self, settings: MECSettings, num_envs: int, n_devices: int, n_servers: int,
                  rng: np.random.Generator) -> None:
         self.s, self.rng = settings, rng
-        self.servers = server_positions(n_servers, settings.area_m)
-        self.pos = rng.uniform(0.0, settings.area_m, (num_envs, n_devices, 2))
+        self.n_servers = n_servers
+        self.cells = settings.radio == "cells"
         heading = rng.uniform(0.0, 2 * np.pi, (num_envs, n_devices))
         self.vel = settings.speed_mps * np.stack([np.cos(heading), np.sin(heading)], axis=-1)
-        self.shadow_db = rng.normal(0.0, settings.shadowing_db,
-                                    (num_envs, n_devices, n_servers)).astype(np.float32)
+        if self.cells:
+            s = settings
+            self.servers = np.stack([np.arange(s.cells) * s.isd_m, np.zeros(s.cells)], axis=-1)
+            self.cell = np.arange(n_devices) % s.cells  # [N] serving base station
+            centre = self.servers[self.cell]  # [N, 2]
+            r = np.sqrt(rng.uniform(s.min_distance_m**2, s.cell_radius_m**2,
+                                    (num_envs, n_devices)))
+            phi = rng.uniform(0.0, 2 * np.pi, (num_envs, n_devices))
+            self.pos = centre[None] + r[..., None] * np.stack([np.cos(phi), np.sin(phi)], -1)
+            self.lo = centre - s.cell_radius_m  # walking area: the square around the cell
+            self.hi = centre + s.cell_radius_m
+            shape = (num_envs, n_devices, 1)  # one serving cell: one shadowing per device
+        else:
+            self.servers = server_positions(n_servers, settings.area_m)
+            self.pos = rng.uniform(0.0, settings.area_m, (num_envs, n_devices, 2))
+            self.lo, self.hi = 0.0, settings.area_m
+            shape = (num_envs, n_devices, n_servers)
+        self.shadow_db = rng.normal(0.0, settings.shadowing_db, shape).astype(np.float32)
         self.interference_w = float(models.dbm_to_w(settings.interference_dbm))
 
     def move(self, dt_s: float) -> None:
-        """Walk ``dt_s`` seconds, reflecting off the area's borders."""
-        a = self.s.area_m
+        """Walk ``dt_s`` seconds, reflecting off the walking area's borders."""
+        lo, hi = self.lo, self.hi
         p = self.pos + self.vel * dt_s
-        over, under = p > a, p < 0
-        p = np.where(over, 2 * a - p, np.where(under, -p, p))
+        over, under = p > hi, p < lo
+        p = np.where(over, 2 * hi - p, np.where(under, 2 * lo - p, p))
         self.vel = np.where(over | under, -self.vel, self.vel)
-        self.pos = np.clip(p, 0.0, a)
+        self.pos = np.clip(p, lo, hi)
 
     def distances_sq(self) -> np.ndarray:
-        """``[B, N, K]`` squared device–server distances in m²."""
+        """``[B, N, K]`` squared device–server distances in m² (``cells``: to the device's
+        serving base station, the same for every server)."""
+        if self.cells:
+            d = self.pos - self.servers[self.cell][None]
+            sq = (d * d).sum(-1)
+            return np.broadcast_to(sq[..., None], (*sq.shape, self.n_servers))
         dx = self.pos[:, :, None, 0] - self.servers[None, None, :, 0]
         dy = self.pos[:, :, None, 1] - self.servers[None, None, :, 1]
         dx *= dx
@@ -83,21 +113,33 @@ class Radio:
 
     def rates(self, server: np.ndarray, tx_power_w: np.ndarray | float,
               gains: np.ndarray | None = None,
-              extra_load: np.ndarray | None = None) -> np.ndarray:
+              extra_load: np.ndarray | None = None,
+              active: np.ndarray | None = None) -> np.ndarray:
         """Uplink rate (bit/s) ``[B, N]`` of each device to its chosen ``server [B, N]``
-        (−1: not uploading, rate 0) at ``tx_power_w``, sharing each server's bandwidth
-        equally among the devices uploading to it this step and ``extra_load [B, K]`` others
-        (e.g. uploads still in progress from earlier steps)."""
+        (−1: not uploading, rate 0) at ``tx_power_w``. ``per-server``: each server's cell is
+        shared equally among the devices uploading to it this step and ``extra_load [B, K]``
+        others (uploads still in progress from earlier steps); ``cells``: each base station's
+        among its devices uploading now or still uploading (``active [B, N]``)."""
         g = self.gains() if gains is None else gains
         uploading = server >= 0
         idx = np.where(uploading, server, 0)
-        load = uploads_per_server(uploading, idx, g.shape[2])
-        if extra_load is not None:
-            load += extra_load
-        share = self.s.bandwidth_hz / np.maximum(np.take_along_axis(load, idx, axis=1), 1.0)
+        if self.cells:
+            busy = uploading if active is None else uploading | active
+            cell = np.broadcast_to(self.cell[None], busy.shape)
+            load = uploads_per_server(busy, cell, self.s.cells)
+            mine = np.take_along_axis(load, cell, axis=1)
+        else:
+            load = uploads_per_server(uploading, idx, g.shape[2])
+            if extra_load is not None:
+                load += extra_load
+            mine = np.take_along_axis(load, idx, axis=1)
+        share = self.s.bandwidth_hz / np.maximum(mine, 1.0)
         gain = np.take_along_axis(g, idx[..., None], axis=2)[..., 0]
         rate = models.uplink_rate(share, tx_power_w, gain, self.s.noise_figure_db,
                                   self.interference_w)
+        rate = rate * self.s.rate_efficiency
+        if self.s.max_se_bps_hz > 0:
+            rate = np.minimum(rate, share * self.s.max_se_bps_hz)
         return np.where(uploading, rate, 0.0)
 
     def nearest(self, gains: np.ndarray | None = None) -> np.ndarray:

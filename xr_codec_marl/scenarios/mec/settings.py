@@ -20,6 +20,7 @@ QUEUE_DISCIPLINES: tuple[str, ...] = ("fifo", "ps")
 ON_FAILURE: tuple[str, ...] = ("lose", "requeue")
 PRIORITISATIONS: tuple[str, ...] = ("none", "deadline", "resource", "sla", "combined")
 OBSERVATIONS: tuple[str, ...] = ("seed", "full")
+RADIOS: tuple[str, ...] = ("per-server", "cells")
 #: The reward components, in this order (each a team value in [0, 1] per step).
 REWARD_COMPONENTS: tuple[str, ...] = ("completion", "deadline", "energy", "aoi", "fairness")
 #: Named weightings of the components for the vanilla learners' summed reward: seed 000's
@@ -100,11 +101,17 @@ class MECSettings:
     #: weights of (completion, deadline, energy, aoi, fairness) applied to the components
     #: the environment returns, so vanilla learners' sum is the preset's team reward
     reward_weights: tuple[float, ...] = REWARD_PRESETS["equal"]
-    # --- the ns-3 backend's network (the twin has one cell per server and ignores these) ---
+    #: the twin's radio: "per-server" (one cell per server, the seeds') or "cells" (the ns-3
+    #: network below: base stations apart from the servers, every upload via its own cell)
+    radio: str = "per-server"
+    rate_efficiency: float = 1.0  # twin: share of Shannon's rate the uplink achieves
+    max_se_bps_hz: float = 0.0  # twin: cap on the uplink's spectral efficiency (0: none)
+    # --- the ns-3 backend's network (and the twin's with radio="cells") ---
     ran: str = ""  # "nr" or "lte"; empty: the build's default (NR where built)
     cells: int = 1  # base stations, on a line isd_m apart; devices around theirs
     isd_m: float = 500.0
     cell_radius_m: float = 250.0
+    min_distance_m: float = 10.0
     server_link_mbps: float = 1000.0  # each server's link to the core
     server_delay_ms: float = 2.0  # one-way delay of server 0's link ...
     server_delay_step_ms: float = 1.0  # ... plus this per server index (farther servers)
@@ -129,6 +136,15 @@ class MECSettings:
                              f"{', '.join(PRIORITISATIONS)}")
         if self.observation not in OBSERVATIONS:
             raise ValueError(f"unknown observation {self.observation!r}; allowed: seed, full")
+        if self.radio not in RADIOS:
+            raise ValueError(f"unknown radio {self.radio!r}; allowed: {', '.join(RADIOS)}")
+        if not (0 < self.rate_efficiency <= 1):
+            raise ValueError(f"rate_efficiency must be in (0, 1], got {self.rate_efficiency}")
+        if not (self.max_se_bps_hz >= 0 and math.isfinite(self.max_se_bps_hz)):
+            raise ValueError(f"max_se_bps_hz must be >= 0, got {self.max_se_bps_hz}")
+        if not (0 <= self.min_distance_m < self.cell_radius_m):
+            raise ValueError(f"min_distance_m must be in [0, cell_radius_m), got "
+                             f"{self.min_distance_m}")
         if self.ran not in ("", "nr", "lte"):
             raise ValueError(f"unknown ran {self.ran!r}; allowed: nr, lte (empty: the build's)")
         for name in ("cells", "result_bytes"):
