@@ -21,8 +21,9 @@ from xr_codec_marl.scenarios.mec.actions import discrete_space
 from xr_codec_marl.scenarios.mec.kpis import (MEC_AGENT_KPI_NAMES, MEC_GLOBAL_KPI_NAMES, MEC_KPIS,
                                               MEC_REWARDS)
 from xr_codec_marl.scenarios.mec.settings import (ON_FAILURE, PRESETS, PRIORITISATIONS,
-                                                  QUEUE_DISCIPLINES, REWARD_COMPONENTS,
-                                                  REWARD_PRESETS, VARIANTS, MECSettings, preset)
+                                                  QUEUE_DISCIPLINES, RADIOS, REWARD_COMPONENTS,
+                                                  REWARD_PRESETS, TWINS, VARIANTS, MECSettings,
+                                                  preset)
 
 
 class _BadValue(ValueError, argparse.ArgumentTypeError):
@@ -81,6 +82,17 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
     "--interference-dbm": ("interference_dbm", float, "other-cell interference per device, dBm"),
     "--observation": ("observation", _choice("observation", ("seed", "full")),
                       "aiot observation: seed (5 features, default) or full (+ every node)"),
+    "--ran": ("ran", _choice("ran", ("nr", "lte")),
+              "ns-3 backend: nr (5G-LENA, the default where built) or lte"),
+    "--cells": ("cells", positive_int, "base stations of the ns-3 network (default 1)"),
+    "--cell-radius": ("cell_radius_m", positive_float,
+                      "devices lie within this of their base station, m (default 250)"),
+    "--radio": ("radio", _choice("radio", RADIOS), "the twin's radio: per-server (the seeds' "
+                "cell per server, default) or cells (the ns-3 network; see --twin)"),
+    "--rate-efficiency": ("rate_efficiency", positive_float,
+                          "twin: share of Shannon's uplink rate achieved (default 1)"),
+    "--max-se": ("max_se_bps_hz", nonnegative_float,
+                 "twin: cap on the uplink's spectral efficiency, bit/s/Hz (0: none)"),
 }
 
 
@@ -132,6 +144,10 @@ class MECScenario(Scenario):
             parser.add_argument(flag, type=parse, default=None, help=text)
         parser.add_argument("--drop-late", action="store_true",
                             help="drop a task at its deadline instead of finishing it late")
+        parser.add_argument("--twin", choices=tuple(TWINS), default=None,
+                            help="the twin's radio in one word: seeds (a cell per server, "
+                            "Shannon's rate) or ns3-lte (the ns-3 network, calibrated against "
+                            "it: benchmarks/results/mec_calibration.md); flags given win")
 
     def kwargs_from_args(self, args: argparse.Namespace) -> dict[str, Any]:
         kw: dict[str, Any] = {}
@@ -141,6 +157,9 @@ class MECScenario(Scenario):
                 kw[setting] = value
         if getattr(args, "drop_late", False):
             kw["drop_late"] = True
+        twin = getattr(args, "twin", None)
+        if twin is not None:
+            kw = {**TWINS[twin], **kw}
         try:
             self.make_settings(**kw)
         except ValueError as exc:

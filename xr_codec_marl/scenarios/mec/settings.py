@@ -219,6 +219,15 @@ PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The twin's radio in one word (``--twin``): the seeds' (a cell per server, Shannon's rate)
+#: or the ns-3 network's, its free parameters fitted to the packet-level LTE uplink by
+#: ``benchmarks/mec_calibrate.py fit`` (benchmarks/results/mec_calibration.md).
+TWINS: dict[str, dict[str, Any]] = {
+    "seeds": {"radio": "per-server", "rate_efficiency": 1.0, "max_se_bps_hz": 0.0},
+    "ns3-lte": {"radio": "cells", "rate_efficiency": 1.0, "max_se_bps_hz": 0.0},
+}
+
+
 def preset(name: str, **changes: Any) -> MECSettings:
     """The settings of preset ``name`` with ``changes`` applied (validated)."""
     if name not in PRESET_DEFAULTS:
