@@ -3,7 +3,7 @@
 
     python benchmarks/mec_calibrate.py collect --ran lte --episodes 10   # ns-3 (slow)
     python benchmarks/mec_calibrate.py collect --ran nr --devices 10 --episodes 10
-    python benchmarks/mec_calibrate.py fit                                # twin (fast)
+    python benchmarks/mec_calibrate.py fit --ran lte                      # twin (fast)
 
 ``collect`` plays the rules (local, least-loaded, greedy, min-energy) on ns-3 at N = 10/50
 devices x K = 3/9 servers, ``--episodes`` episodes per cell (seeds 0, 1, ...; two simulators
@@ -16,9 +16,10 @@ decided ones.
 (``radio=cells``), first with Shannon's rate (``rate_efficiency`` 1, no cap) and then over a
 grid of its free parameters (rate efficiency, spectral-efficiency cap, other-cell
 interference), and keeps the one of least mean + half the largest relative error of response
-time, completion and energy per task over every cell and RAN collected. Writes
-benchmarks/results/mec_calibration.{json,md}: per cell ns-3 mean ± 95 % CI, twin (default and
-fitted), relative errors; the aim is 20 % on the three KPIs.
+time, completion and energy per task over every cell of that RAN. Writes
+benchmarks/results/mec_calibration[_nr].{json,md}: per cell ns-3 mean ± 95 % CI, twin
+(default and fitted), relative errors; the aim is 20 % on the three KPIs. The fitted values
+are what ``--twin ns3-<ran>`` applies (``scenarios/mec/settings.py`` TWINS).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ AIM = 0.20
 STEPS = 50
 #: the twin's free parameters and their grid
 GRID = {
-    "rate_efficiency": [0.3, 0.4, 0.5, 0.6, 0.75, 1.0],
-    "max_se_bps_hz": [0.0, 1.0, 1.5, 2.0, 3.0],
+    "rate_efficiency": [0.3, 0.4, 0.5, 0.6, 0.8, 1.0],
+    "max_se_bps_hz": [0.0, 1.0, 1.5, 2.0],
     "interference_dbm": [-110.0, -100.0, -95.0],
 }
 
@@ -147,7 +148,9 @@ def score(err: dict) -> float:
 
 def fit(args: argparse.Namespace) -> None:
     data = json.loads(RAW.read_text())
-    cells = data["cells"]
+    cells = {k: c for k, c in data["cells"].items() if c["ran"] == args.ran}
+    if not cells:
+        raise SystemExit(f"no {args.ran} runs in {RAW}: run collect --ran {args.ran} first")
     episodes = min(len(c["episodes"]) for c in cells.values())
     t0 = time.perf_counter()
     default = twin_means(cells, episodes)
@@ -162,7 +165,8 @@ def fit(args: argparse.Namespace) -> None:
     best_score, best, best_twin = results[0]
     rows = []
     for key, c in cells.items():
-        ref = {m: mean_ci95([e[m] for e in c["episodes"]]) for m in (*KPIS, *EXTRA)}
+        ref = {m: tuple(float(x) for x in mean_ci95([e[m] for e in c["episodes"]]))
+               for m in (*KPIS, *EXTRA)}
         rows.append({"cell": key, "ran": c["ran"], "devices": c["devices"],
                      "servers": c["servers"], "rule": c["rule"], "episodes": len(c["episodes"]),
                      "ns3": ref, "twin_default": default[key], "twin_fitted": best_twin[key],
@@ -171,20 +175,21 @@ def fit(args: argparse.Namespace) -> None:
     within = [all(r["rel_err_fitted"][m] <= AIM for m in KPIS) for r in rows]
     per_kpi = {m: sum(r["rel_err_fitted"][m] <= AIM for r in rows) for m in KPIS}
     report = {**stamp({"wall_s": round(time.perf_counter() - t0, 1)}),
-              "aim": AIM, "kpis": KPIS, "grid": GRID, "fitted": best,
+              "ran": args.ran, "aim": AIM, "kpis": KPIS, "grid": GRID, "fitted": best,
               "score_fitted": best_score, "score_default": score(errors(cells, default)),
               "cells_within_aim": int(sum(within)), "cells": len(rows),
               "per_kpi_within_aim": per_kpi, "rows": rows,
               "ns3_collected": {k: data.get(k) for k in ("created_utc", "command", "machine")}}
-    write_json_atomic(OUT / "mec_calibration.json", report)
-    write_atomic(OUT / "mec_calibration.md", markdown(report))
+    stem = "mec_calibration" + ("" if args.ran == "lte" else f"_{args.ran}")
+    write_json_atomic(OUT / f"{stem}.json", report)
+    write_atomic(OUT / f"{stem}.md", markdown(report))
     print(f"fitted {best}: {sum(within)}/{len(rows)} cells within {AIM:.0%} on all three KPIs; "
           f"per KPI {per_kpi}")
 
 
 def markdown(r: dict) -> str:
     lines = [
-        "# MEC twin vs packet-level ns-3 (mec-offload)", "",
+        f"# MEC twin vs packet-level ns-3 (mec-offload, {r['ran'].upper()})", "",
         f"Generated {r['created_utc']}; command `{r['command']}`; machine "
         f"{r['machine']}.", "",
         f"ns-3 runs: {r['ns3_collected'].get('command')} ({r['ns3_collected'].get('created_utc')}).",
@@ -219,7 +224,8 @@ def main() -> None:
     c.add_argument("--rules", type=lambda t: t.split(","), default=list(RULES))
     c.add_argument("--episodes", type=int, default=10)
     c.add_argument("--workers", type=int, default=2)
-    sub.add_parser("fit")
+    f = sub.add_parser("fit")
+    f.add_argument("--ran", default="lte", choices=("lte", "nr"))
     args = ap.parse_args()
     collect(args) if args.cmd == "collect" else fit(args)
 

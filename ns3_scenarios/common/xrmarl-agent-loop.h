@@ -148,6 +148,30 @@ class XrMarlAgentLoop
     std::vector<double> m_sums;       ///< per agent and KPI, over windows 1..
 };
 
+/**
+ * The rest of every scenario's main() once the flags are checked and the RNG seeded: announce
+ * the scenario's agents, check --fixedAction, build, attach, run, print the summary line (a
+ * simulated episode only) and finish. `S` has Agents(), Build(), Attach(loop) and
+ * PrintSummary(loop). Returns main()'s exit code.
+ */
+template <class S>
+int
+XrMarlRunScenario(XrMarlAgentLoop& loop, S& scenario, Time warmUp)
+{
+    for (const XrMarlAgent& agent : scenario.Agents())
+    {
+        loop.AddAgent(agent);
+    }
+    loop.CheckFixedAction();
+    scenario.Build();
+    scenario.Attach(loop);
+    if (loop.Run(warmUp))
+    {
+        scenario.PrintSummary(loop);
+    }
+    return loop.Finish();
+}
+
 } // namespace ns3
 
 #endif // XRMARL_AGENT_LOOP_H

@@ -475,8 +475,12 @@ MecDevice::Resolve(uint32_t id, char how)
     Simulator::Cancel(f.late);
     if (f.uploading)
     {
-        f.uploading = false; // never acknowledged: lost with a failed server or packets
+        // never acknowledged (a failed server, lost packets, too slow): the device was
+        // sending until now
+        f.uploading = false;
         --m_shared->uploadsActive[f.server];
+        const double air = std::max(0.0, Now() - std::max(f.uploadStart, m_uplinkEnd));
+        m_shared->tally->Add(MecTally::ENERGY_J, f.powerW * air);
     }
     const Task& t = f.task;
     MecTally& tally = *m_shared->tally;

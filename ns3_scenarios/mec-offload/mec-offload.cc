@@ -60,17 +60,5 @@ main(int argc, char* argv[])
     XrMarlSeedRng(flags.seed, flags.run);
     XrMarlAgentLoop loop(flags, program, MecAgentFields());
     MecOffloadScenario scenario(mecCfg, flags, ranCfg);
-    for (const XrMarlAgent& agent : scenario.Agents())
-    {
-        loop.AddAgent(agent);
-    }
-    loop.CheckFixedAction();
-
-    scenario.Build();
-    scenario.Attach(loop);
-    if (loop.Run(flags.WarmUp()))
-    {
-        scenario.PrintSummary(loop);
-    }
-    return loop.Finish();
+    return XrMarlRunScenario(loop, scenario, flags.WarmUp());
 }

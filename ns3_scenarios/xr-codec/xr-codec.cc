@@ -52,17 +52,5 @@ main(int argc, char* argv[])
     XrMarlSeedRng(flags.seed, flags.run);
     XrMarlAgentLoop loop(flags, program, XrKpiNames());
     XrCodecScenario scenario(xrCfg, flags, ranCfg, std::move(users));
-    for (const XrMarlAgent& agent : scenario.Agents())
-    {
-        loop.AddAgent(agent);
-    }
-    loop.CheckFixedAction();
-
-    scenario.Build();
-    scenario.Attach(loop);
-    if (loop.Run(flags.WarmUp()))
-    {
-        scenario.PrintSummary(loop);
-    }
-    return loop.Finish();
+    return XrMarlRunScenario(loop, scenario, flags.WarmUp());
 }

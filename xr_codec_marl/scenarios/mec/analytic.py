@@ -183,7 +183,10 @@ class AnalyticMECEnv:
         self.up_server = np.where(go_up, target, self.up_server)
         energy = np.where(go_local, models.local_energy((1 - alpha) * task["cycles"], s.f_local_hz,
                                                        s.kappa), 0.0)
-        energy += np.where(go_up, power * tx, 0.0)
+        # every attempted upload was sent, the refused ones too (their server said no at the
+        # end), until it ended or its device gave up (task_timeout_s after the deadline)
+        air = np.minimum(tx, np.maximum(task["deadline"] + s.task_timeout_s - start, 0.0))
+        energy += np.where(offload, power * air, 0.0)
         bb, nn = np.nonzero(has)
         tally.add("energy_j", bb, energy[bb, nn])
         bb, nn = np.nonzero(go_up)
