@@ -607,3 +607,47 @@ def test_every_learner_trains_on_mec_unchanged(preset: str) -> None:
         greedy = np.where(step.avail_actions, q, -np.inf).argmax(-1)
         assert np.isfinite(q).all(), name
         env.step(greedy)  # the masked greedy joint action is valid
+
+
+def test_cells_radio_shares_each_cell_among_its_uploads_whatever_their_server():
+    """``radio="cells"`` (the ns-3 network): devices sit around their base station, and every
+    upload in progress in a cell shares it, to whichever server it goes."""
+    from xr_codec_marl.scenarios.mec.radio import Radio
+    from xr_codec_marl.scenarios.mec.settings import preset
+
+    s = preset("multi-mec", devices=4, servers=3, radio="cells", cells=2, isd_m=1000.0,
+               cell_radius_m=200.0, min_distance_m=20.0, shadowing_db=0.0)
+    radio = Radio(s, 1, 4, 3, np.random.default_rng(0))
+    centre = np.array([[0.0, 0.0], [1000.0, 0.0], [0.0, 0.0], [1000.0, 0.0]])
+    d = np.linalg.norm(radio.pos[0] - centre, axis=-1)
+    assert ((d >= 20.0) & (d <= 200.0)).all()
+    g = radio.gains()
+    np.testing.assert_array_equal(g[0], np.repeat(g[0, :, :1], 3, axis=1))  # one cell for all
+    alone = radio.rates(np.array([[0, -1, -1, -1]]), 0.2, g)
+    shared = radio.rates(np.array([[0, -1, 2, -1]]), 0.2, g)  # devices 0 and 2: same cell
+    other_cell = radio.rates(np.array([[0, 1, -1, -1]]), 0.2, g)  # device 1: the other cell
+    busy = radio.rates(np.array([[0, -1, -1, -1]]), 0.2, g, active=np.array([[0, 0, 1, 0]], bool))
+    from xr_codec_marl.scenarios.mec import models
+
+    half = models.uplink_rate(s.bandwidth_hz / 2, 0.2, g[0, 0, 0], s.noise_figure_db,
+                              radio.interference_w)
+    assert shared[0, 0] == pytest.approx(half) and shared[0, 0] < alone[0, 0]
+    assert busy[0, 0] == pytest.approx(shared[0, 0])
+    assert other_cell[0, 0] == pytest.approx(alone[0, 0])
+    for _ in range(200):  # walking stays in the square around the cell
+        radio.move(1.0)
+    assert (np.abs(radio.pos[0] - centre) <= 200.0 + 1e-9).all()
+
+
+def test_fitted_rate_efficiency_and_cap_lower_the_rate():
+    from xr_codec_marl.scenarios.mec.radio import Radio
+    from xr_codec_marl.scenarios.mec.settings import preset
+
+    rates = {}
+    for eff, cap in ((1.0, 0.0), (0.5, 0.0), (1.0, 0.5)):
+        s = preset("multi-mec", devices=1, servers=1, radio="cells", rate_efficiency=eff,
+                   max_se_bps_hz=cap)
+        radio = Radio(s, 1, 1, 1, np.random.default_rng(1))
+        rates[(eff, cap)] = float(radio.rates(np.array([[0]]), 0.2)[0, 0])
+    assert rates[(0.5, 0.0)] == pytest.approx(0.5 * rates[(1.0, 0.0)])
+    assert rates[(1.0, 0.5)] == pytest.approx(min(rates[(1.0, 0.0)], 0.5 * 20e6))
