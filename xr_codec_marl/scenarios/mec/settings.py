@@ -224,7 +224,8 @@ PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
 #: ``benchmarks/mec_calibrate.py fit`` (benchmarks/results/mec_calibration.md).
 TWINS: dict[str, dict[str, Any]] = {
     "seeds": {"radio": "per-server", "rate_efficiency": 1.0, "max_se_bps_hz": 0.0},
-    "ns3-lte": {"radio": "cells", "rate_efficiency": 1.0, "max_se_bps_hz": 0.0},
+    "ns3-lte": {"radio": "cells", "rate_efficiency": 0.15, "max_se_bps_hz": 0.5,
+                "interference_dbm": -110.0},
 }
 
 
