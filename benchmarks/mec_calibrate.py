@@ -120,7 +120,7 @@ def collect(args: argparse.Namespace) -> None:
                       "wall_s": round(time.perf_counter() - t0, 1)}
         print(key, {m: round(float(np.mean([e[m] for e in episodes])), 4) for m in KPIS},
               f"{cells[key]['wall_s']} s", flush=True)
-        data.update(stamp({"steps": STEPS}))
+        data.setdefault("collected", {})[args.ran] = stamp({"steps": STEPS})
         write_json_atomic(RAW, data)
 
 
@@ -196,7 +196,7 @@ def fit(args: argparse.Namespace) -> None:
               "score_fitted": best_score, "score_default": score(errors(cells, default)),
               "cells_within_aim": int(sum(within)), "cells": len(rows),
               "per_kpi_within_aim": per_kpi, "rows": rows,
-              "ns3_collected": {k: data.get(k) for k in ("created_utc", "command", "machine")}}
+              "ns3_collected": data.get("collected", {}).get(args.ran, {})}
     stem = "mec_calibration" + ("" if args.ran == "lte" else f"_{args.ran}")
     write_json_atomic(OUT / f"{stem}.json", report)
     write_atomic(OUT / f"{stem}.md", markdown(report))

@@ -4,7 +4,7 @@
 Each run is one episode through the Python agent server (``Ns3Env``, one simulator) with the
 ``least-loaded`` rule (every task offloaded over the uplink, the heavy case) and with
 ``local`` (no uplink traffic, the light one), at N = 10/50/100 devices and K = 9 servers, on
-LTE and NR. Timed: the whole episode (launch, topology, attach, warm-up, the steps and the
+LTE (one cell) and NR (one cell per 50 devices: 5G-LENA carries no more here). Timed: the whole episode (launch, topology, attach, warm-up, the steps and the
 agent server's side), as simulated seconds (warm-up included) per wall second; the
 simulator's own figure (its summary) is recorded too. Cost growth with N: the wall seconds
 per simulated second, and its ratio to N = 10's. Writes
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -29,13 +30,17 @@ sys.path.insert(0, str(ROOT))
 from xr_codec_marl.baselines import make_policy  # noqa: E402
 from xr_codec_marl.experiments.results import stamp, write_atomic, write_json_atomic  # noqa: E402
 from xr_codec_marl.scenarios.mec.ns3 import mec_ns3_env  # noqa: E402
+from xr_codec_marl.scenarios.mec.ns3_args import MAX_NR_DEVICES_PER_CELL  # noqa: E402
 from xr_codec_marl.scenarios.mec.settings import preset  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 
 
 def run(ran: str, n: int, k: int, rule: str, steps: int, seed: int) -> dict:
-    settings = preset("multi-mec", devices=n, servers=k, episode_limit=steps, ran=ran)
+    # NR carries at most 50 devices' uploads per cell here (MAX_NR_DEVICES_PER_CELL)
+    cells = 1 if ran == "lte" else math.ceil(n / MAX_NR_DEVICES_PER_CELL)
+    settings = preset("multi-mec", devices=n, servers=k, episode_limit=steps, ran=ran,
+                      cells=cells)
     logs = Path(tempfile.mkdtemp(prefix="mec-speed-"))
     t0 = time.perf_counter()
     env = mec_ns3_env(settings, timeout_s=1200.0, connect_timeout_s=600.0, log_dir=logs)
@@ -57,7 +62,7 @@ def run(ran: str, n: int, k: int, rule: str, steps: int, seed: int) -> dict:
     [log] = list(logs.glob("*.log"))
     summary = [json.loads(x)["summary"] for x in log.read_text().splitlines()
                if x.startswith('{"summary"')][-1]
-    return {"ran": ran, "devices": n, "servers": k, "rule": rule, "steps": steps,
+    return {"ran": ran, "devices": n, "servers": k, "cells": cells, "rule": rule, "steps": steps,
             "seed": seed, "sim_s": summary["sim_s"], "wall_s": round(wall, 2),
             "sim_s_per_wall_s": round(summary["sim_s"] / wall, 4),
             "sim_s_per_wall_s_simulator": summary["sim_s_per_wall_s"],
@@ -98,10 +103,11 @@ def main() -> None:
              f"One episode of {args.steps} decision steps (0.1 s) + 0.5 s warm-up per run "
              f"through the agent server, K = {args.servers}. `cost` = wall s per simulated s "
              "relative to the smallest N of the same RAN and rule.", "",
-             "| RAN | rule | N | sim s / wall s | wall s / sim s | cost | uplink MB | tasks done |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| RAN | rule | N | cells | sim s / wall s | wall s / sim s | cost | uplink MB | "
+             "tasks done |", "|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
-        lines.append(f"| {r['ran']} | {r['rule']} | {r['devices']} | {r['sim_s_per_wall_s']:.3f} "
+        lines.append(f"| {r['ran']} | {r['rule']} | {r['devices']} | {r['cells']} | "
+                     f"{r['sim_s_per_wall_s']:.3f} "
                      f"| {r['wall_s_per_sim_s']:.2f} | {r['cost_vs_smallest_n']:.1f}x | "
                      f"{r['uplink_bytes'] / 1e6:.1f} | {r['completed']:g}/{r['resolved']:g} |")
     write_atomic(OUT / "mec_ns3_speed.md", "\n".join(lines) + "\n")

@@ -236,3 +236,27 @@ def test_serve_answers_a_mec_simulator_started_elsewhere(built, tmp_path, capsys
     assert set(line["kpis"]) == {"decisions", "offloads", "waiting"}
     assert set(line["mean_rewards"]) == {"completion", "deadline", "energy", "aoi", "fairness"}
     assert 0 <= line["mean_rewards"]["completion"] <= 1
+
+
+def standalone(*flags: str) -> dict:
+    """A standalone LTE run (``--fixedAction``): its summary line."""
+    from xr_codec_marl.bridge.build import find_binary
+
+    out = subprocess.run([str(find_binary("mec-offload")), "--ran=lte", "--devices=10",
+                          "--servers=3", "--episodeLimit=15", *flags],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["summary"]
+
+
+def test_the_seed_variants_and_the_cloud_are_settings_of_the_simulator(built):
+    """failures: servers fail (MTBF 0.3 s); load-peaks: more arrivals than stable on the same
+    seed; the cloud server (the last one, 25 ms away) answers no faster than its round trip."""
+    stable = standalone("--fixedAction=0")
+    assert stable["server_failures"] == 0
+    assert standalone("--fixedAction=0", "--variant=failures", "--mtbf=0.3",
+                      "--mttr=0.2")["server_failures"] > 0
+    peaks = standalone("--fixedAction=0", "--variant=load-peaks", "--peakPeriod=0.4",
+                       "--peakDuration=0.2", "--peakMultiplier=4")
+    assert peaks["arrived"] > stable["arrived"]
+    cloud = standalone("--fixedAction=max", "--cloud=true", "--bitsMin=1e4", "--bitsMax=1e4")
+    assert cloud["completed"] > 0 and cloud["response_time_s"] >= 2 * 0.025

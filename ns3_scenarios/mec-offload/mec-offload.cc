@@ -50,7 +50,7 @@ main(int argc, char* argv[])
     cmd.Parse(argc, argv);
     flags.Check(program);
     ranCfg.Check(program);
-    mecCfg.Check(program);
+    mecCfg.Check(program, ranCfg.IsNr());
     if (flags.warmup < flags.stepInterval)
     {
         XrMarlUsageError(program, "--warmup must be at least --stepInterval (tasks arrive "

@@ -127,7 +127,7 @@ MecOffloadConfig::AddTo(CommandLine& cmd)
 }
 
 void
-MecOffloadConfig::Check(const std::string& program)
+MecOffloadConfig::Check(const std::string& program, bool ranIsNr)
 {
     auto fail = [&program](const std::string& msg) { XrMarlUsageError(program, msg); };
     MecDeviceConfig& d = device;
@@ -221,6 +221,12 @@ MecOffloadConfig::Check(const std::string& program)
     {
         fail("--packetBytes must be in [128, 1472]");
     }
+    if (ranIsNr && (devices + cells - 1) / cells > kMaxNrDevicesPerCell)
+    {
+        fail("--ran=nr carries uploads for at most " + std::to_string(kMaxNrDevicesPerCell) +
+             " devices per cell here (5G-LENA v4.0: with 60 none of the uploads completes); "
+             "use more --cells or --ran=lte");
+    }
     if (killServer >= static_cast<int32_t>(servers))
     {
         fail("--killServer must name a server (< --servers) or be -1");
@@ -310,9 +316,10 @@ MecOffloadScenario::Build()
                              "Speed", StringValue("ns3::ConstantRandomVariable[Constant=" +
                                                   std::to_string(std::max(c.speed, 1e-6)) + "]"),
                              "Distance", DoubleValue(10.0), "Mode", StringValue("Distance"));
+        Ptr<ListPositionAllocator> at = CreateObject<ListPositionAllocator>();
+        at->Add(Vector(cx + r * std::cos(phi), r * std::sin(phi), 1.5));
+        mob.SetPositionAllocator(at);
         mob.Install(m_ues.Get(i));
-        m_ues.Get(i)->GetObject<MobilityModel>()->SetPosition(
-            Vector(cx + r * std::cos(phi), r * std::sin(phi), 1.5));
     }
     MobilityHelper().AssignStreams(m_ues, 4000);
 

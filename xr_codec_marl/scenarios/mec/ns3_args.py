@@ -8,6 +8,8 @@ interference, area) have no flag: on ns-3 the RAN (``--ran``) is the radio.
 
 from __future__ import annotations
 
+import math
+
 from xr_codec_marl.scenarios.mec.glue import MAX_SERVERS
 from xr_codec_marl.scenarios.mec.raw import SERVER_FIELDS
 from xr_codec_marl.scenarios.mec.settings import MECSettings
@@ -16,6 +18,11 @@ from xr_codec_marl.scenarios.mec.settings import MECSettings
 def _num(x: float) -> str:
     """A float as C++ ``std::stod`` and ns-3 read it back exactly."""
     return repr(float(x))
+
+
+#: Most devices per NR cell (5G-LENA v4.0 here: 50 UEs' uploads complete, none of 60's);
+#: the simulator refuses more (``kMaxNrDevicesPerCell``).
+MAX_NR_DEVICES_PER_CELL: int = 50
 
 
 def unsupported(s: MECSettings) -> list[str]:
@@ -27,6 +34,10 @@ def unsupported(s: MECSettings) -> list[str]:
     if s.on_failure != "lose":
         out.append("the ns-3 servers lose their tasks when they fail (on_failure=lose); "
                    "requeue is the twin's only")
+    if s.ran == "nr" and math.ceil(s.devices / s.cells) > MAX_NR_DEVICES_PER_CELL:
+        out.append(f"--ran nr carries uploads for at most {MAX_NR_DEVICES_PER_CELL} devices per "
+                   f"cell (5G-LENA v4.0: with 60 none completes); {s.devices} devices need "
+                   f"--cells {math.ceil(s.devices / MAX_NR_DEVICES_PER_CELL)} or --ran lte")
     if s.servers > MAX_SERVERS:
         out.append(f"the ns-3 backend reports {len(SERVER_FIELDS)} values per server and takes "
                    f"at most {MAX_SERVERS} servers, got {s.servers}")
