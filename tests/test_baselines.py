@@ -68,5 +68,5 @@ def test_fixed_and_random_respect_availability():
 
 
 def test_unknown_policy_is_a_usage_error():
-    with pytest.raises(UsageError, match="unknown policy 'nope'; allowed: aps, max, min, random"):
+    with pytest.raises(UsageError, match="unknown policy 'nope'; allowed: aps, aps-x1.5, best-fixed, max, min, random"):
         make_policy("nope", SPEC)

@@ -50,7 +50,7 @@ def test_human_table_has_ci(capsys):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--policy", "best"], "unknown policy 'best'; allowed: aps, max, min, random"),
+        (["--policy", "best"], "unknown policy 'best'; allowed: aps, aps-x1.5, best-fixed, max, min, random"),
         (["--env", "wifi"], "unknown env 'wifi'; allowed: matrix, mec, xr"),
         (["--policy", "fixed:10"], "fixed action must be in [0, 9], got 10"),
         (["--backend", "omnet"], "unknown backend for env 'xr' 'omnet'"),

@@ -2,7 +2,8 @@
 
 What ``--policy NAME`` builds, in order: a rule of the spec's scenario (its
 :meth:`~xr_codec_marl.core.scenario.Scenario.policies`), a generic rule
-(``max``/``min`` for ordered action spaces, ``random``, ``fixed:K``, or one added with
+(``max``/``min`` for ordered action spaces, ``random``, ``fixed:K``, ``best-fixed`` — the
+constant tuned on separate seeds of the analytic backend —, or one added with
 :func:`register_policy`), or a checkpoint path.
 """
 
@@ -25,7 +26,14 @@ POLICIES: dict[str, PolicyFactory] = {
     "max": lambda spec, **kw: FixedPolicy(spec, "max"),
     "min": lambda spec, **kw: FixedPolicy(spec, "min"),
     "random": lambda spec, **kw: RandomPolicy(spec),
+    "best-fixed": lambda spec, **kw: _best_constant(spec, **kw),
 }
+
+
+def _best_constant(spec: EnvSpec, **kwargs: Any) -> Policy:
+    from xr_codec_marl.baselines.best_constant import BestConstantPolicy
+
+    return BestConstantPolicy(spec, **kwargs)
 
 
 def register_policy(name: str, factory: PolicyFactory) -> None:

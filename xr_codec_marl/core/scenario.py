@@ -221,6 +221,12 @@ class Scenario:
         (:class:`Ns3Translator`) only; None: they must send everything."""
         return None
 
+    def settings_from_record(self, record: Mapping[str, Any]) -> Any:
+        """Settings back from their recorded form (``spec.extra["settings"]``, a result's
+        ``settings``: lists for tuples); scenarios with nested settings override it."""
+        return self.make_settings(**{k: tuple(v) if isinstance(v, list) else v
+                                     for k, v in record.items()})
+
     def expected_spec(self, overrides: Mapping[str, Any]) -> EnvSpec:
         """The spec simulators must announce to ``serve`` given some settings (the wire
         spec, for a scenario whose glue translates raw reports)."""

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
+from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv, split_actions
 from xr_codec_marl.core.kpis import KpiSpec
 from xr_codec_marl.core.registry import recorded_settings
+from xr_codec_marl.experiments.actions import action_diagnostics
 from xr_codec_marl.experiments.stats import mean_ci95
 from xr_codec_marl.policy import Policy
 
@@ -35,6 +36,8 @@ class EpisodeBatch:
     global_kpis: np.ndarray  # [T, B, G]
     valid: np.ndarray  # [T, B] a measured window of a running episode (not done before it)
     truncation_reasons: list[str]  # [B] "" or why an episode ended early
+    actions: np.ndarray | None = None  # [T, B, N] the discrete action taken
+    choice: np.ndarray | None = None  # [T, B, N] valid, and the agent had > 1 action available
 
     @property
     def windows(self) -> np.ndarray:
@@ -70,6 +73,8 @@ class EvalResult:
     env: str = ""
     #: settings copied to the top level of the summary (the scenario's ``record_settings``)
     record: dict[str, Any] = field(default_factory=dict)
+    #: per agent, did the policy adapt (:mod:`xr_codec_marl.experiments.actions`)
+    action_stats: dict[str, Any] = field(default_factory=dict)
 
     @property
     def episodes(self) -> int:
@@ -133,6 +138,7 @@ class EvalResult:
             "truncated": [{"episode": e, "windows": int(windows[e]), "reason": r}
                           for e, r in enumerate(reasons) if r],
             "settings": self.settings,
+            "actions": self.action_stats,
         }
 
 
@@ -158,16 +164,22 @@ def run_episodes(
     b = env.num_envs
     done = np.zeros(b, bool)
     reasons = [""] * b
-    kpis, rewards, valid, global_kpis = [], [], [], []
+    kpis, rewards, valid, global_kpis, actions, choice = [], [], [], [], [], []
     limit = env.spec.episode_limit
     g = len(env.spec.global_kpi_names)
     for t in range(limit):
-        result = env.step(policy.act(step, explore=explore))
+        act = policy.act(step, explore=explore)
+        discrete = np.asarray(split_actions(act)[0])
+        actions.append(discrete.reshape(b, -1)[:, :env.spec.n_agents] if discrete.ndim > 2
+                       else discrete)
+        had_choice = np.asarray(step.avail_actions, bool).sum(-1) > 1  # [B, N]
+        result = env.step(act)
         kpis.append(result.info["kpis"])
         global_kpis.append(result.info["global_kpis"] if g else np.zeros((b, 0), np.float32))
         rewards.append(result.rewards)
         measured = np.asarray(result.info.get("measured", np.ones(b, bool)), bool)
         valid.append(~done & measured)
+        choice.append(had_choice & valid[-1][:, None])
         # truncation at the last window is the time limit; earlier, or for another reason
         # (a simulator dying on the last window), it is a failure to report
         why = result.info.get("truncation_reason", [""] * b)
@@ -179,7 +191,7 @@ def run_episodes(
         if done.all():
             break
     return EpisodeBatch(np.stack(kpis), np.stack(rewards), np.stack(global_kpis),
-                        np.stack(valid), reasons)
+                        np.stack(valid), reasons, np.stack(actions), np.stack(choice))
 
 
 def evaluate_policy(
@@ -203,6 +215,7 @@ def evaluate_policy(
     rewards: list[np.ndarray] = []
     reasons: list[str] = []
     windows: list[np.ndarray] = []
+    acts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per batch, padded to the limit
     env = None
     done_eps, j = 0, 0
     spec: EnvSpec | None = None
@@ -230,6 +243,7 @@ def evaluate_policy(
         rewards.append((batch.rewards * w[..., None]).sum(0) / denom[:, None])
         reasons += batch.truncation_reasons
         windows.append(batch.windows)
+        acts.append(_padded(batch, int(spec.episode_limit)))
         done_eps += n
         j += 1
     assert env is not None and spec is not None
@@ -250,4 +264,20 @@ def evaluate_policy(
         kpi_specs=tuple(k for k in spec.kpis if k.key in per_kpi or k.key in per_global),
         env=str(spec.extra.get("scenario", spec.name)),
         record=recorded_settings(spec),
+        action_stats=action_diagnostics(
+            np.concatenate([a for a, _, _ in acts], axis=1),
+            np.concatenate([c for _, c, _ in acts], axis=1),
+            np.concatenate([k for _, _, k in acts], axis=1),
+            spec.n_actions, spec.agent_ids, spec.kpi_names),
     )
+
+
+def _padded(batch: EpisodeBatch, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch's actions, choice mask and KPIs padded to ``limit`` windows (no choice)."""
+    t = batch.actions.shape[0]
+    pad = limit - t
+
+    def grow(x: np.ndarray, fill: Any) -> np.ndarray:
+        return np.concatenate([x, np.full((pad, *x.shape[1:]), fill, x.dtype)]) if pad else x
+
+    return grow(batch.actions, 0), grow(batch.choice, False), grow(batch.kpis, 0)

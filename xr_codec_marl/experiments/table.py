@@ -60,6 +60,12 @@ def render_eval_table(summary: dict[str, Any], console: Console | None = None,
     if windows and limit:
         console.print(f"measured windows: {sum(windows)} of {len(windows) * limit} "
                       f"({len(windows)} episodes x {limit}); only these are averaged")
+    if summary.get("actions"):  # does the policy adapt, or hold one action?
+        from xr_codec_marl.experiments.actions import describe
+
+        console.print("actions (windows with a choice): "
+                      + escape(describe(summary["actions"])).replace("\n", "; "),
+                      highlight=False)
     if summary.get("truncated_episodes"):
         console.print(f"[yellow]{summary['truncated_episodes']} episode(s) ended early[/yellow]")
     for t in summary.get("truncated", []):

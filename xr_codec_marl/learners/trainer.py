@@ -153,6 +153,9 @@ class Trainer:
             cols += [f"l_{c}" for c in qnames] + [f"w_{c}" for c in qnames]
             cols += [f"l_batch_{c}" for c in qnames]
         cols += [f"kpi_{k}" for k in self.env.spec.kpi_names]
+        # does the policy adapt? entropy of each agent's actions and share off its modal one
+        for a in self.env.spec.agent_ids:
+            cols += [f"act_entropy_{a}", f"act_off_modal_{a}"]
         cols += ["wall_s"]
         return cols
 
@@ -352,4 +355,8 @@ class Trainer:
             if stats.kpis is not None:
                 for k, name in enumerate(spec.kpi_names):
                     row[f"kpi_{name}"] = f"{stats.kpis[i, :, k].mean():.6g}"
+            if stats.action_entropy is not None and stats.off_modal is not None:
+                for j, a in enumerate(spec.agent_ids):
+                    row[f"act_entropy_{a}"] = f"{stats.action_entropy[i, j]:.4g}"
+                    row[f"act_off_modal_{a}"] = f"{stats.off_modal[i, j]:.4g}"
             writer.writerow(row)

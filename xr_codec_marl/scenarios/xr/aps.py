@@ -54,7 +54,8 @@ class APSPolicy:
 
     name = "aps"
 
-    def __init__(self, spec: EnvSpec, config: APSConfig | None = None) -> None:
+    def __init__(self, spec: EnvSpec, config: APSConfig | None = None, name: str = "aps") -> None:
+        self.name = name
         self.spec = spec
         self.config = (config or APSConfig()).validate()
         self._values = _action_values(spec)

@@ -8,7 +8,7 @@ PDR and data rate (eqs. 15-20); APS is the reference rule. Backends: the analyti
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
@@ -94,10 +94,23 @@ class XRCodecScenario(Scenario):
         """What an xr-codec simulator announces (its Hello names the binary)."""
         return self.make_settings(**overrides).env_spec(self.binary or self.name)
 
+    def settings_from_record(self, record: Mapping[str, Any]) -> XRScenario:
+        from xr_codec_marl.scenarios.xr.settings import UserProfile
+
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items()}
+        values["users"] = tuple(UserProfile(**{k: tuple(x) if isinstance(x, list) else x
+                                               for k, x in u.items()})
+                                for u in record.get("users", ()))
+        return self.make_settings(**values)
+
     def policies(self) -> dict[str, PolicyFactory]:
         from xr_codec_marl.scenarios.xr.aps import APSConfig, APSPolicy
 
-        return {"aps": lambda spec, **kw: APSPolicy(spec, APSConfig(**kw))}
+        # APS and its sibling with a x1.5 increase (REFERENCE.md §2; AFPS and AIPAT adapt the
+        # frame rate, which these actions do not set)
+        return {"aps": lambda spec, **kw: APSPolicy(spec, APSConfig(**kw)),
+                "aps-x1.5": lambda spec, **kw: APSPolicy(
+                    spec, APSConfig(**{"increase_factor": 1.5, **kw}), name="aps-x1.5")}
 
 
 XR = XRCodecScenario()

@@ -1,0 +1,72 @@
+"""``best-fixed``: the best constant action, tuned on seeds the evaluation never uses.
+
+A tuned constant is the yardstick an adaptive policy must beat (issue 14): a learner that
+settles on one action adds nothing a constant does not. When built for a spec, this rule plays
+every constant action ``fixed:K`` on the scenario's analytic backend with the spec's settings
+(the same distances, load, ...) for ``TUNE_EPISODES`` episodes from ``TUNE_SEED`` (far from the
+evaluation seeds, which start at 0), and keeps the one of highest mean team reward (the sum of
+the reward components per window). It then acts as that constant; its name says which
+(``best-fixed:K``). It takes ordered action spaces (rates), as ``max`` and ``min`` do: an
+unordered space's constants are choices of another kind (``fixed:K``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xr_codec_marl.baselines.rules import ConstantPolicy
+from xr_codec_marl.core.api import EnvSpec, Observation
+
+#: tuning seeds start here (evaluations use 0, 1, ...; training seeds are small too)
+TUNE_SEED = 1_000_003
+TUNE_EPISODES = 16
+
+
+def _team_reward(env, policy: ConstantPolicy, seed: int) -> float:
+    """Mean team reward per window (reward components summed) of one batch of episodes."""
+    step = env.reset(seed=seed)
+    total, windows = 0.0, 0
+    for _ in range(env.spec.episode_limit):
+        step = env.step(policy.act(step))
+        total += float(np.asarray(step.rewards, np.float64).sum())
+        windows += env.num_envs
+        if np.all(step.terminated | step.truncated):
+            break
+    return total / max(windows, 1)
+
+
+class BestConstantPolicy:
+    """The constant action of highest team reward on the tuning seeds (see the module)."""
+
+    def __init__(self, spec: EnvSpec, episodes: int = TUNE_EPISODES,
+                 seed: int = TUNE_SEED) -> None:
+        if not all(a.space.ordered for a in spec.agents):
+            raise ValueError(f"best-fixed tunes a constant rate: it needs ordered actions, "
+                             f"{spec.name} has unordered ones (use fixed:K)")
+        from xr_codec_marl.core.registry import get_scenario
+
+        scenario = get_scenario(str(spec.extra.get("scenario", spec.name)))
+        raw = dict(spec.extra.get("settings", {}))
+        if not raw:
+            raise ValueError(f"best-fixed needs the scenario settings in the spec; "
+                             f"{spec.name!r} carries none")
+        settings = scenario.settings_from_record(raw)
+        n = min(a.n_actions for a in spec.agents)
+        scores = np.full(n, -np.inf)
+        env = scenario.make_analytic(settings, episodes, None)
+        try:
+            for k in range(n):
+                scores[k] = _team_reward(env, ConstantPolicy(spec, k), seed)
+        finally:
+            env.close()
+        self.k = int(np.argmax(scores))
+        self.scores = scores
+        self.spec = spec
+        self.name = f"best-fixed:{self.k}"
+        self._const = ConstantPolicy(spec, self.k)
+
+    def reset(self, num_envs: int, seed: int | None = None) -> None:
+        """Stateless."""
+
+    def act(self, step: Observation, explore: bool = False) -> np.ndarray:
+        return self._const.act(step, explore)
