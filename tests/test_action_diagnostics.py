@@ -97,3 +97,24 @@ def test_aps_sibling_with_a_faster_increase():
     p = make_policy("aps-x1.5", spec)
     assert p.name == "aps-x1.5" and p.config.increase_factor == 1.5
     assert make_policy("aps", spec).config.increase_factor == 1.1
+
+
+def test_table4_compares_the_team_reward_beside_the_kpis():
+    import pandas as pd
+
+    from xr_codec_marl.core.kpis import KpiSpec
+    from xr_codec_marl.experiments.compare import compare_to_reference, with_team_reward
+
+    rows = pd.DataFrame({
+        "policy": ["ref"] * 4 + ["p"] * 4, "seed": 0, "episode": [0, 1, 2, 3] * 2,
+        "agent": "a", "xr_index": [1.0, 1.1, 0.9, 1.0, 1.2, 1.3, 1.1, 1.2],
+        "reward_delay": [0.5] * 4 + [0.6] * 4, "reward_pdr": [0.4] * 4 + [0.2] * 4})
+    kpis = (KpiSpec("xr_index", "", "higher", "agent", True),)
+    rows2, kpis2 = with_team_reward(rows, kpis)
+    assert [k.key for k in kpis2] == ["xr_index", "team_reward"]
+    np.testing.assert_allclose(rows2["team_reward"], [0.9] * 4 + [0.8] * 4)
+    cmp = compare_to_reference(rows2, "ref", kpis2)
+    tr = cmp[(cmp["kpi"] == "team_reward") & (cmp["policy"] == "p")].iloc[0]
+    # a KPI won, the objective lost: the table must say both
+    assert tr["change_pct"] == pytest.approx(-100 / 9, rel=1e-6) and tr["worse"]
+    assert with_team_reward(rows.drop(columns=["reward_delay", "reward_pdr"]), kpis)[1] == kpis

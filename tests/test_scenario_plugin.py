@@ -212,7 +212,8 @@ def test_sweep_over_the_toys_own_axis_with_a_learner_and_its_report(
     # the comparison, grouped by the toy's axis (plus the pooled group), KPIs by declaration
     cmp = pd.read_csv(out / "comparison.csv")
     assert set(cmp["payoff_scale"].astype(str)) == {"1.0", "3.0", "all"}
-    assert set(cmp["kpi"]) == {"agent_hit", "payoff"}  # the headline KPIs
+    # the headline KPIs, and the team reward (the objective) beside them
+    assert set(cmp["kpi"]) == {"agent_hit", "payoff", "team_reward"}
     pooled = cmp[(cmp.payoff_scale == "all") & (cmp.policy == "oracle")].set_index("kpi")
     assert pooled.loc["payoff", "gain_pct"] == pytest.approx(120.0)  # 11 vs 5
     assert pooled.loc["payoff", "better"]

@@ -55,6 +55,22 @@ def infer_kpis(rows: pd.DataFrame, exclude: Sequence[str] = ()) -> tuple[KpiSpec
                  and pd.api.types.is_numeric_dtype(rows[c]))
 
 
+#: The team reward (the reward components summed, per window), compared beside the KPIs: a
+#: policy that wins a KPI by trading away the objective it is trained on shows here.
+TEAM_REWARD = KpiSpec("team_reward", "", "higher", "global", True, "Team reward", fmt=".3f")
+
+
+def with_team_reward(rows: pd.DataFrame,
+                     kpis: Sequence[KpiSpec]) -> tuple[pd.DataFrame, tuple[KpiSpec, ...]]:
+    """``rows`` with a ``team_reward`` column (the sum of their ``reward_*`` columns) and
+    ``kpis`` with its declaration last; unchanged when the rows carry no rewards."""
+    parts = [c for c in rows.columns if str(c).startswith("reward_")]
+    if not parts or TEAM_REWARD.key in rows.columns:
+        return rows, tuple(kpis)
+    rows = rows.assign(**{TEAM_REWARD.key: rows[parts].sum(axis=1)})
+    return rows, (*kpis, TEAM_REWARD)
+
+
 def team_table(rows: pd.DataFrame, keys: Sequence[str], kpis: Sequence[KpiSpec]) -> pd.DataFrame:
     """One row per ``keys``: each KPI's agents combined by its declared ``team`` rule.
 

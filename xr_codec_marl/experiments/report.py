@@ -30,7 +30,7 @@ from xr_codec_marl.core.kpis import KpiSpec  # noqa: E402
 from xr_codec_marl.experiments.compare import (  # noqa: E402
     ALL, NON_KPI_COLUMNS, arrow, axis_of, compare_to_reference, headline, infer_kpis,
     point_title, points, pooled_title, setting_columns, table4_markdown, table4_rows,
-    team_table, value_text,
+    team_table, value_text, with_team_reward,
 )
 from xr_codec_marl.experiments.results import write_atomic  # noqa: E402
 
@@ -432,6 +432,7 @@ def build_sweep_report(
     if rows.empty:
         parts.append("<p class='bad'>No cell produced results.</p></body></html>")
         return write_atomic(out / "report.html", "\n".join(parts))
+    rows, compared = with_team_reward(rows, compared)  # the objective beside the KPIs
     has_cmp = bool(compared) and reference in set(rows["policy"]) and rows["policy"].nunique() > 1
     cmp = compare_to_reference(rows, reference, compared, group) if has_cmp else pd.DataFrame()
     point_list = points(rows, group)
