@@ -260,3 +260,38 @@ def test_the_seed_variants_and_the_cloud_are_settings_of_the_simulator(built):
     assert peaks["arrived"] > stable["arrived"]
     cloud = standalone("--fixedAction=max", "--cloud=true", "--bitsMin=1e4", "--bitsMax=1e4")
     assert cloud["completed"] > 0 and cloud["response_time_s"] >= 2 * 0.025
+
+
+def test_serve_refuses_a_mec_simulator_of_other_settings_and_keeps_serving(built, tmp_path,
+                                                                           caplog):
+    """serve's sessions for mec without the simulator's settings (default N = 50, K = 9) meet a
+    simulator of N = 10, K = 3: one readable refusal, the simulator exits, serving goes on."""
+    import logging
+    import threading
+
+    from xr_codec_marl.bridge.build import find_binary
+    from xr_codec_marl.bridge.server import BridgeServer
+    from xr_codec_marl.commands.serve import policy_factory, serve_sessions
+
+    server = BridgeServer(f"ipc://{tmp_path}/serve.sock", timeout_s=20.0)
+    stop = threading.Event()
+    th = threading.Thread(target=serve_sessions, daemon=True, kwargs=dict(
+        server=server, make_policy=policy_factory("least-loaded"), episodes=1, settings={},
+        should_stop=stop.is_set))
+    try:
+        with caplog.at_level(logging.WARNING):
+            th.start()
+            sc = preset("multi-mec", devices=10, servers=3, episode_limit=5, ran="lte")
+            sim = subprocess.run([str(find_binary("mec-offload")), f"--endpoint={server.endpoint}",
+                                  *scenario_arguments(sc)], capture_output=True, text=True,
+                                 timeout=120)
+        assert sim.returncode != 0 and "does not match this server's settings" in sim.stderr
+        assert th.is_alive()  # still serving
+        refusal = [r.getMessage() for r in caplog.records if "refused hello" in r.getMessage()]
+        assert refusal and "give serve the simulator's scenario flags" in refusal[0]
+        assert len(refusal[0]) < 1000
+    finally:
+        stop.set()
+        th.join(10)
+        server.close()
+    assert not th.is_alive()

@@ -230,10 +230,11 @@ def serve_sessions(
         glue, components = session_glue(spec, settings or {})
         if isinstance(glue, Ns3Translator):  # the policy sees the translated env spec
             problems = glue.problems() or spec_differences(spec, glue.wire_spec())
-            if problems:
+            if problems:  # name lists can be long: a readable line, each difference cut short
+                short = [p if len(p) <= 120 else p[:117] + "..." for p in problems]
                 raise ValueError("the simulator's raw report does not match this server's "
                                  "settings (give serve the simulator's scenario flags): "
-                                 + "; ".join(problems))
+                                 + "; ".join(short))
             spec = glue.spec
         policy = make_policy(spec)
         policy.reset(1, seed=seed)
