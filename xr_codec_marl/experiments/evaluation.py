@@ -117,6 +117,7 @@ class EvalResult:
                 m, h = mean_ci95(self.episode_kpis[name][ok, i])
                 per_agent[agent][name], per_agent_ci[agent][name] = _num(m), _num(h)
         rm, rh = mean_ci95(self.episode_rewards[ok])
+        tm, th = mean_ci95(self.episode_rewards[ok].sum(-1))  # the team reward: the objective
         reasons = self.truncation_reasons or [""] * self.episodes
         return {
             "policy": self.policy,
@@ -131,6 +132,8 @@ class EvalResult:
             "per_agent_ci95": per_agent_ci,
             "rewards": {c: _num(rm[j]) for j, c in enumerate(self.component_names)},
             "rewards_ci95": {c: _num(rh[j]) for j, c in enumerate(self.component_names)},
+            "team_reward": _num(tm),
+            "team_reward_ci95": _num(th),
             "truncated_episodes": sum(1 for r in self.truncation_reasons if r),
             "episode_limit": self.episode_limit,
             "windows": [int(w) for w in windows],

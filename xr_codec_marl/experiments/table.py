@@ -55,7 +55,9 @@ def render_eval_table(summary: dict[str, Any], console: Console | None = None,
         console.print(table)
     rewards = ", ".join(f"{c} {fmt(v, summary['rewards_ci95'].get(c), '{:.3f}')}"
                         for c, v in summary["rewards"].items())
-    console.print(f"team reward per window: {rewards}")
+    total = summary.get("team_reward")
+    head = f"{fmt(total, summary.get('team_reward_ci95'), '{:.3f}')} = " if total is not None else ""
+    console.print(f"team reward per window: {head}{rewards}")
     windows, limit = summary.get("windows"), summary.get("episode_limit")
     if windows and limit:
         console.print(f"measured windows: {sum(windows)} of {len(windows) * limit} "
