@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from xr_codec_marl.core.action_spread import action_counts, spread
+
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     """Rank correlation, or None when either side does not vary (or fewer than 3 pairs)."""
@@ -47,16 +49,16 @@ def action_diagnostics(actions: np.ndarray, choice: np.ndarray, kpis: np.ndarray
     window ``kpis [T, B, N, K]`` (measured after the action of the same window)."""
     out: dict[str, dict[str, Any]] = {}
     t = actions.shape[0]
+    # pooled over every episode: [N, A] counts, and their entropy and off-modal share
+    counts = action_counts(actions.swapaxes(0, 1), choice.swapaxes(0, 1), n_actions).sum(0)
+    entropy, off_modal = spread(counts)
     for i, agent in enumerate(agent_ids):
         a, m = actions[..., i], choice[..., i]
-        taken = a[m].astype(np.int64)
-        hist = np.bincount(taken, minlength=n_actions)[:n_actions] if taken.size else \
-            np.zeros(n_actions, np.int64)
+        hist = counts[i].astype(np.int64)
         total = int(hist.sum())
         if total == 0:
             out[agent] = {"windows": 0}
             continue
-        p = hist[hist > 0] / total
         modal = int(hist.argmax())
         # consecutive windows of one episode, both with a choice
         both = m[1:] & m[:-1] if t > 1 else np.zeros((0, *m.shape[1:]), bool)
@@ -76,8 +78,8 @@ def action_diagnostics(actions: np.ndarray, choice: np.ndarray, kpis: np.ndarray
             "windows": total,
             "histogram": [int(h) for h in hist],
             "modal": modal,
-            "off_modal": float(1.0 - hist[modal] / total),
-            "entropy_bits": float(-(p * np.log2(p)).sum()) + 0.0,
+            "off_modal": float(off_modal[i]),
+            "entropy_bits": float(entropy[i]),
             "changes": float(changed.mean()) if changed.size else 0.0,
             "follows": follows,
         }

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from xr_codec_marl.core.action_spread import action_counts, spread
 from xr_codec_marl.core.api import VecMultiAgentEnv
 from xr_codec_marl.learners.learner import AgentController, epsilon_greedy
 from xr_codec_marl.learners.replay import episode_shapes
@@ -34,23 +35,6 @@ class RolloutStats:
     #: choice, and the share of those windows away from its most frequent action
     action_entropy: np.ndarray | None = None
     off_modal: np.ndarray | None = None
-
-
-def action_spread(actions: np.ndarray, choice: np.ndarray,
-                  n_actions: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(entropy bits, off-modal share)`` ``[B, N]`` of ``actions [B, T, N]`` over the windows
-    of ``choice [B, T, N]`` (nan where an agent had no choice): a collapsed policy shows 0, 0."""
-    b, _, n = actions.shape
-    onehot = np.zeros((b, n, n_actions))
-    bb, tt, nn = np.nonzero(choice)
-    np.add.at(onehot, (bb, nn, actions[bb, tt, nn].astype(np.int64)), 1.0)
-    total = onehot.sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = onehot / total[..., None]
-        ent = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(-1)
-        off = 1.0 - onehot.max(-1) / total
-    none = total == 0
-    return np.where(none, np.nan, ent + 0.0), np.where(none, np.nan, off)
 
 
 class EpisodeRunner:
@@ -106,7 +90,8 @@ class EpisodeRunner:
         ep["obs"][:, length], ep["state"][:, length] = step.obs, step.state
         ep["avail"][:, length] = step.avail_actions
         choice = ep["filled"][:, :length, None] & (ep["avail"][:, :length].sum(-1) > 1)
-        entropy, off_modal = action_spread(ep["actions"][:, :length], choice, spec.n_actions)
+        entropy, off_modal = spread(action_counts(ep["actions"][:, :length], choice,
+                                                  spec.n_actions))
         stats = RolloutStats(
             length=length,
             action_entropy=entropy,
