@@ -32,6 +32,18 @@ WIRE_GLOBAL_KPIS = 256
 MAX_SERVERS = (WIRE_GLOBAL_KPIS - len(raw.COUNTS)) // len(raw.SERVER_FIELDS)
 
 
+def limits(s: MECSettings) -> list[str]:
+    """Why settings ``s`` cannot go through the raw report (empty: they can)."""
+    out = []
+    if s.preset != "multi-mec":
+        out.append(f"the ns3 backend runs the multi-mec preset, not {s.preset!r}")
+    if s.servers > MAX_SERVERS:
+        out.append(f"the ns3 backend reports at most {MAX_SERVERS} servers (their "
+                   f"{len(raw.SERVER_FIELDS)} values each and {len(raw.COUNTS)} counts fill "
+                   f"the wire's {WIRE_GLOBAL_KPIS} global KPIs), got {s.servers}")
+    return out
+
+
 class MecGlue:
     """:class:`~xr_codec_marl.core.scenario.Ns3Translator` of the ``multi-mec`` preset."""
 
@@ -51,14 +63,7 @@ class MecGlue:
                        global_kpi_names=raw.global_names(self.s.servers), kpis=())
 
     def problems(self) -> list[str]:
-        out = []
-        if self.s.preset != "multi-mec":
-            out.append(f"the ns3 backend runs the multi-mec preset, not {self.s.preset!r}")
-        if self.s.servers > MAX_SERVERS:
-            out.append(f"the ns3 backend reports at most {MAX_SERVERS} servers (their "
-                       f"{len(raw.SERVER_FIELDS)} values each and {len(raw.COUNTS)} counts fill "
-                       f"the wire's {WIRE_GLOBAL_KPIS} global KPIs), got {self.s.servers}")
-        return out
+        return limits(self.s)
 
     def view(self, kpis_raw: np.ndarray, global_raw: np.ndarray,
              sim_time_s: np.ndarray | None = None) -> dict[str, np.ndarray]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 
-from xr_codec_marl.scenarios.mec.glue import MAX_SERVERS
-from xr_codec_marl.scenarios.mec.raw import SERVER_FIELDS
+from xr_codec_marl.scenarios.mec.glue import limits
 from xr_codec_marl.scenarios.mec.settings import MECSettings
 
 
@@ -26,11 +25,9 @@ MAX_NR_DEVICES_PER_CELL: int = 50
 
 
 def unsupported(s: MECSettings) -> list[str]:
-    """Why the simulator cannot run these settings (empty: it can)."""
-    out = []
-    if s.preset != "multi-mec":
-        out.append(f"the ns-3 backend runs the multi-mec preset (device agents), not "
-                   f"{s.preset!r}; the aiot preset runs on the analytic twin")
+    """Why the simulator cannot run these settings (empty: it can): the raw report's limits
+    (:func:`.glue.limits`) and the simulator's own."""
+    out = limits(s)
     if s.on_failure != "lose":
         out.append("the ns-3 servers lose their tasks when they fail (on_failure=lose); "
                    "requeue is the twin's only")
@@ -38,9 +35,6 @@ def unsupported(s: MECSettings) -> list[str]:
         out.append(f"--ran nr carries uploads for at most {MAX_NR_DEVICES_PER_CELL} devices per "
                    f"cell (5G-LENA v4.0: with 60 none completes); {s.devices} devices need "
                    f"--cells {math.ceil(s.devices / MAX_NR_DEVICES_PER_CELL)} or --ran lte")
-    if s.servers > MAX_SERVERS:
-        out.append(f"the ns-3 backend reports {len(SERVER_FIELDS)} values per server and takes "
-                   f"at most {MAX_SERVERS} servers, got {s.servers}")
     return out
 
 
