@@ -58,6 +58,21 @@ def ns3_settings(scenario: Scenario, settings: Any) -> Any:
     return replace(settings, **{field: default_ran()})
 
 
+def scenario_ns3_env(scenario: Scenario, settings: Any, **kwargs: Any) -> VecMultiAgentEnv:
+    """``Ns3Env`` for ``scenario`` with ``settings`` (RAN: the build's default where unset):
+    its binary, arguments and glue unless ``kwargs`` give them (``spec``, ``binary``,
+    ``scenario_args``, ``glue``); the other ``kwargs`` go to :class:`Ns3Env`. For code that
+    builds the env directly (tests, benchmarks); commands go through :func:`make_env`."""
+    from xr_codec_marl.env.ns3_env import Ns3Env
+
+    settings = ns3_settings(scenario, settings)
+    spec = kwargs.pop("spec", None) or scenario.env_spec(settings)
+    kwargs.setdefault("binary", scenario.binary)
+    kwargs.setdefault("scenario_args", scenario.ns3_argv(settings))
+    kwargs.setdefault("glue", scenario.ns3_glue(spec, settings))
+    return Ns3Env(spec, **kwargs)
+
+
 def make_settings(scenario: Scenario, settings: dict[str, Any]) -> Any:
     try:
         return scenario.make_settings(**settings)
@@ -109,8 +124,6 @@ def _ns3(scenario: Scenario, settings: Any, num_envs: int, workers: int | None =
     ``attach=True`` waits for simulators started elsewhere (e.g. another container) to
     connect to ``endpoint`` instead of launching them.
     """
-    from xr_codec_marl.env.ns3_env import Ns3Env
-
     if scenario.binary is None:
         raise UsageError(f"scenario {scenario.name!r} has no ns-3 binary")
     if not attach:
@@ -120,12 +133,9 @@ def _ns3(scenario: Scenario, settings: Any, num_envs: int, workers: int | None =
             find_binary(scenario.binary)
         except FileNotFoundError as exc:  # not built yet: say how, in one line
             raise UsageError(str(exc)) from None
-    settings = ns3_settings(scenario, settings)
-    spec = scenario.env_spec(settings)
-    return Ns3Env(
-        spec, workers=num_envs, launch=not attach, binary=scenario.binary,
-        scenario_args=scenario.ns3_argv(settings), glue=scenario.ns3_glue(spec, settings),
-        endpoint=endpoint, timeout_s=float(sim_timeout_s),
+    return scenario_ns3_env(
+        scenario, settings, workers=num_envs, launch=not attach, endpoint=endpoint,
+        timeout_s=float(sim_timeout_s),
         connect_timeout_s=float(connect_timeout_s or (120.0 if attach else 60.0)),
         log_dir=log_dir,
     )

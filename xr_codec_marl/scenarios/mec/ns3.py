@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from xr_codec_marl.core.registry import get_scenario
-from xr_codec_marl.env.factory import ns3_settings
+from xr_codec_marl.env.factory import scenario_ns3_env
 from xr_codec_marl.env.ns3_env import Ns3Env
 from xr_codec_marl.scenarios.mec.settings import MECSettings, preset
 
@@ -16,10 +16,5 @@ def mec_ns3_env(settings: MECSettings | None = None, **kwargs: Any) -> Ns3Env:
     """``Ns3Env`` for the MEC scenario with ``settings`` (default: the multi-mec preset; RAN:
     the build's default); ``kwargs`` go to :class:`Ns3Env` (``sim_args`` adds raw simulator
     flags, e.g. ``--killServer=0``)."""
-    mec = get_scenario("mec")
-    settings = ns3_settings(mec, (settings or preset("multi-mec")).validate())
-    spec = kwargs.pop("spec", None) or mec.env_spec(settings)
-    kwargs.setdefault("binary", mec.binary)
-    kwargs.setdefault("scenario_args", mec.ns3_argv(settings))
-    kwargs.setdefault("glue", mec.ns3_glue(spec, settings))
-    return Ns3Env(spec, **kwargs)
+    return scenario_ns3_env(get_scenario("mec"), (settings or preset("multi-mec")).validate(),
+                            **kwargs)
