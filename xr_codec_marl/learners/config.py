@@ -36,6 +36,17 @@ class LearnerConfig:
     epsilon_start: float = 1.0
     epsilon_finish: float = 0.05
     epsilon_anneal_steps: int = 25_000
+    # --- fine-tuning (``xr-marl train --init-from``): the networks already act well, so
+    # exploration restarts low, not at epsilon_start ---
+    #: epsilon of a fine-tuning run's first window, annealed to ``epsilon_finish`` ...
+    finetune_epsilon_start: float = 0.2
+    #: ... over this many env windows of the fine-tuning run (0 = epsilon_finish at once)
+    finetune_epsilon_anneal_steps: int = 5_000
+    #: carry the source run's replay buffer over (default: start empty; the source's episodes
+    #: come from other dynamics, e.g. an analytic twin rather than a simulator)
+    finetune_keep_replay: bool = False
+    #: load the source's optimiser state (Adam moments) along with its networks
+    finetune_keep_optimiser: bool = True
     # --- replay and batches (Table II: buffer 5e3 episodes, batch 32 episodes) ---
     buffer_size: int = 5000
     batch_size: int = 32
@@ -101,6 +112,11 @@ class LearnerConfig:
             raise UsageError(f"gamma must be in (0, 1], got {self.gamma}")
         if self.lr <= 0 or self.weights_lr <= 0 or self.gradnorm_alpha <= 0:
             raise UsageError("lr, weights_lr and gradnorm_alpha must be positive")
+        for name in ("epsilon_start", "epsilon_finish", "finetune_epsilon_start"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UsageError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.epsilon_anneal_steps < 0 or self.finetune_epsilon_anneal_steps < 0:
+            raise UsageError("epsilon_anneal_steps and finetune_epsilon_anneal_steps must be >= 0")
         if self.checkpoint_every < 0 or self.checkpoint_every_s < 0:
             raise UsageError("checkpoint_every and checkpoint_every_s must be >= 0 (0 = off)")
         if self.batch_size > self.buffer_size:

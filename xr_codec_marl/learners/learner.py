@@ -284,6 +284,22 @@ class Learner:
             self.adaptive.load_state_dict(sd["adaptive"])
         self.train_steps = int(sd["train_steps"])
 
+    def load_pretrained(self, sd: dict[str, Any], optimiser: bool = True) -> None:
+        """Start from another run's learner state (fine-tuning): its networks, target networks
+        and MHA weights, and its optimiser state if ``optimiser``, but this run's learning
+        rates (``lr``, ``adam_eps`` from this config) and ``train_steps`` = 0."""
+        self.agent.load_state_dict(sd["agent"])
+        self.mixer.load_state_dict(sd["mixer"])
+        self.target_agent.load_state_dict(sd["target_agent"])
+        self.target_mixer.load_state_dict(sd["target_mixer"])
+        if optimiser:
+            self.opt.load_state_dict(sd["opt"])
+            for group in self.opt.param_groups:  # load_state_dict restored the source's values
+                group["lr"], group["eps"] = self.cfg.lr, self.cfg.adam_eps
+        if self.adaptive is not None and sd["adaptive"] is not None:
+            self.adaptive.load_state_dict(sd["adaptive"])
+        self.train_steps = 0
+
 
 class AgentController:
     """Runs the agent network one window at a time for acting (keeps the recurrent state)."""
@@ -321,9 +337,17 @@ def epsilon_greedy(
     return np.where(explore, random, greedy).astype(np.int64)
 
 
-def epsilon_at(step: int, cfg: LearnerConfig) -> float:
-    """Linear schedule from ``epsilon_start`` to ``epsilon_finish`` over ``epsilon_anneal_steps``."""
-    if cfg.epsilon_anneal_steps <= 0:
+def epsilon_at(step: int, cfg: LearnerConfig, finetune: bool = False) -> float:
+    """Linear schedule from ``epsilon_start`` to ``epsilon_finish`` over ``epsilon_anneal_steps``.
+
+    A fine-tuning run (``finetune``: its networks come from another run) starts at
+    ``finetune_epsilon_start`` instead and anneals over ``finetune_epsilon_anneal_steps``:
+    restarting at epsilon 1 would throw away the pre-trained policy's behaviour.
+    """
+    start, steps = cfg.epsilon_start, cfg.epsilon_anneal_steps
+    if finetune:
+        start, steps = cfg.finetune_epsilon_start, cfg.finetune_epsilon_anneal_steps
+    if steps <= 0:
         return cfg.epsilon_finish
-    frac = min(1.0, step / cfg.epsilon_anneal_steps)
-    return cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start)
+    frac = min(1.0, step / steps)
+    return start + frac * (cfg.epsilon_finish - start)

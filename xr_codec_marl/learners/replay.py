@@ -104,3 +104,33 @@ class EpisodeBuffer:
         for k, v in sd["data"].items():
             buf.data[k][: buf.size] = v.numpy()
         return buf
+
+
+def carry_over(sd: dict[str, Any], capacity: int, shapes: dict[str, tuple[int, ...]]) -> EpisodeBuffer:
+    """Another run's buffer (its ``state_dict``) as a new ``capacity``-episode buffer of
+    ``shapes`` (fine-tuning with the source's replay).
+
+    The newest ``capacity`` episodes are kept, oldest first so they are also evicted first.
+    A different episode limit is bridged by cutting episodes at the new limit (the cut step
+    bootstraps from the stored next observation, as a time-limit end does) or padding them
+    with unfilled steps; every other dimension must already match (``ValueError``).
+    """
+    old = EpisodeBuffer.from_state_dict(sd)
+    order = np.arange(old.size)
+    if old.size == old.capacity:  # full: the oldest episode sits at ``next``
+        order = (old.next + order) % old.capacity
+    order = order[-capacity:] if capacity < old.size else order
+    t_new, t_old = shapes["actions"][0], old.shapes["actions"][0]
+    t = min(t_new, t_old)
+    batch: dict[str, np.ndarray] = {}
+    for key in FIELDS:
+        if old.shapes[key][1:] != shapes[key][1:]:
+            raise ValueError(f"episode field {key}: shape {old.shapes[key]} does not fit {shapes[key]}")
+        value = np.zeros((len(order), *shapes[key]), dtype=FIELDS[key])
+        steps = t + 1 if key in ("obs", "state", "avail") else t
+        value[:, :steps] = old.data[key][order, :steps]
+        batch[key] = value
+    buf = EpisodeBuffer(capacity, shapes)
+    if len(order):
+        buf.insert(batch)
+    return buf

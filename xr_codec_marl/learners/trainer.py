@@ -8,6 +8,25 @@ would have. Checkpoints are written every ``checkpoint_every_s`` seconds (and/or
 ``checkpoint_every`` env steps), at the end, and on Ctrl-C (which stops after the current
 rollout), so a killed run loses at most a few minutes of work.
 
+Fine-tuning (``init_from``, ``xr-marl train --init-from``): a new run that starts from another
+run's checkpoint (:class:`Pretrained`), typically pre-trained on an analytic twin and continued
+against a simulator. What it takes over, and why:
+
+- networks, target networks and MHA weights: always (that is the point); the spec must match
+  (agents, obs/state size, actions, reward components) and so must the network sizes;
+- the optimiser state (Adam moments): by default (``finetune_keep_optimiser``), with this run's
+  ``lr``, so a smaller fine-tuning rate (``--set lr=...``) takes effect;
+- the replay buffer: no by default, the source's episodes come from other dynamics;
+  ``finetune_keep_replay=true`` carries its newest ``buffer_size`` episodes over;
+- counters (env steps, episodes, rollouts, gradient steps): start at 0, so ``total_steps``
+  counts fine-tuning windows; exploration starts at ``finetune_epsilon_start``, not at
+  ``epsilon_start`` (see :func:`~xr_codec_marl.learners.learner.epsilon_at`);
+- RNG states: fresh from this run's seed.
+
+Where the source came from (its path, counters, settings, learner config and run info) is
+kept in :attr:`Trainer.init_from`, saved in every checkpoint of the new run, and a resumed
+fine-tuning run (its own checkpoint always wins over ``init_from``) keeps it.
+
 Logs per run in ``out_dir``: ``log.csv`` (one row per episode: returns per component,
 ε, latest per-component losses, MHA importance weights l_c and loss weights w_c, mean KPIs)
 and TensorBoard scalars in ``out_dir/tb``. Both are flushed (the log fsynced) before each
@@ -25,6 +44,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,7 +64,7 @@ from xr_codec_marl.learners.checkpoint import (
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.learner import AgentController, Dims, Learner, epsilon_at
 from xr_codec_marl.learners.registry import AlgoSpec
-from xr_codec_marl.learners.replay import EpisodeBuffer
+from xr_codec_marl.learners.replay import EpisodeBuffer, carry_over
 from xr_codec_marl.learners.runner import EpisodeRunner
 
 
@@ -63,12 +83,47 @@ def _fields(line: bytes) -> list[str]:
     return next(csv.reader([line.decode(errors="replace")]), [])
 
 
+#: Settings that size the networks: a fine-tuning run must use its source's values.
+NETWORK_SETTINGS = ("rnn_hidden", "head_hidden", "mixer_embed", "hypernet_hidden", "qtran_hidden")
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """Another run's checkpoint, read once, to fine-tune from."""
+
+    path: Path  # the checkpoint file
+    data: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Pretrained:
+        """Read ``path`` (a run directory or checkpoint file); one-line ``UsageError`` if it
+        is missing, empty, truncated or not a learner checkpoint."""
+        target = checkpoint_path(path)
+        try:
+            return cls(target, read_checkpoint(target))
+        except UsageError as exc:
+            raise UsageError(f"cannot fine-tune from {path}: {exc}") from None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The source's learner settings, the base of the fine-tuning run's (less its own
+        ``finetune_*`` ones: those say how the source was started, not how to start this run)."""
+        return {k: v for k, v in self.data["config"].items() if not k.startswith("finetune_")}
+
+    def check_algo(self, name: str) -> None:
+        """One-line ``UsageError`` unless the source trained learner ``name``."""
+        if self.data["algo"] != name:
+            raise UsageError(f"{self.path} holds a {self.data['algo']} run; fine-tuning it needs "
+                             f"--algo {self.data['algo']}, not {name}")
+
+
 class Trainer:
     """One training run of one learner on one vectorised environment."""
 
     def __init__(
         self, env: VecMultiAgentEnv, algo: AlgoSpec, cfg: LearnerConfig, seed: int,
         out_dir: str | Path | None = None, run_info: dict[str, Any] | None = None,
+        init_from: Pretrained | None = None,
     ) -> None:
         self.env, self.algo, self.cfg, self.seed = env, algo, cfg, seed
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -84,9 +139,13 @@ class Trainer:
         self.rollouts = 0
         self.last_stats: dict[str, Any] = {}
         self.resumed = False
+        #: the run this one fine-tunes (path, counters, settings), None for a run from scratch
+        self.init_from: dict[str, Any] | None = None
         self._stop = False
         if self.out_dir is not None and checkpoint_path(self.out_dir).is_file():
-            self._resume()
+            self._resume()  # the run's own checkpoint wins over ``init_from``
+        elif init_from is not None:
+            self._start_from(init_from)
 
     # --- checkpoints ---
     def payload(self) -> dict[str, Any]:
@@ -100,6 +159,7 @@ class Trainer:
             "buffer": self.buffer.state_dict(),
             "counters": {"env_steps": self.env_steps, "episodes": self.episodes, "rollouts": self.rollouts},
             "rng": rng_state(self.rng),
+            "init_from": self.init_from,
         }
 
     def save(self) -> Path | None:
@@ -124,12 +184,58 @@ class Trainer:
             self.env_steps, self.episodes = int(c["env_steps"]), int(c["episodes"])
             self.rollouts = int(c["rollouts"])
             self.rng = restore_rng(data["rng"])
+            self.init_from = data.get("init_from")
         except UsageError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
             raise UsageError(f"checkpoint {checkpoint_path(self.out_dir)} is incomplete or "
                              f"inconsistent: {type(exc).__name__}: {exc}") from None
         self.resumed = True
+
+    def _start_from(self, source: Pretrained) -> None:
+        """Fine-tune: take ``source``'s networks (and optimiser state, and replay if asked);
+        counters stay at 0. One-line ``UsageError`` if the source does not fit this run."""
+        data, where, cfg = source.data, str(source.path), self.cfg
+        source.check_algo(self.algo.name)
+        try:
+            check_spec(data["spec"], self.env.spec, True, where)
+            sizes = [f"{k} {data['config'][k]} != {getattr(cfg, k)}" for k in NETWORK_SETTINGS
+                     if k in data["config"] and data["config"][k] != getattr(cfg, k)]
+            if sizes:
+                raise UsageError(f"checkpoint {where} has other network sizes: {'; '.join(sizes)}")
+            self.learner.load_pretrained(data["learner"], cfg.finetune_keep_optimiser)
+            if cfg.finetune_keep_replay:
+                if "buffer" not in data:
+                    raise UsageError(f"checkpoint {where} holds no replay buffer to keep "
+                                     "(finetune_keep_replay=true)")
+                self.buffer = carry_over(data["buffer"], cfg.buffer_size, self.runner.shapes)
+            counters = data.get("counters", {})
+            self.init_from = {
+                "checkpoint": str(source.path.resolve()),
+                "algo": data["algo"],
+                "seed": data.get("seed"),
+                "env_steps": int(counters.get("env_steps", 0)),
+                "episodes": int(counters.get("episodes", 0)),
+                "train_steps": int(data["learner"]["train_steps"]),
+                "spec": data["spec"]["name"],
+                "settings": dict(data["spec"].get("settings", {})),
+                "run": dict(data.get("run", {})),  # env, backend, argv of the pre-training
+                "config": dict(data["config"]),
+                "kept_optimiser": cfg.finetune_keep_optimiser,
+                "kept_replay_episodes": len(self.buffer),
+                "init_from": data.get("init_from"),  # the source's own pre-training, if any
+            }
+        except UsageError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]  # load_state_dict's are long
+            raise UsageError(f"checkpoint {where} is incomplete or inconsistent: "
+                             f"{type(exc).__name__}: {first}") from None
+
+    @property
+    def finetuning(self) -> bool:
+        """This run started from another run's networks (exploration on the fine-tune schedule)."""
+        return self.init_from is not None
 
     def _checkpoint(self, fh: Any, tb: Any) -> None:
         """Flush (and fsync) the log and TensorBoard, then save: what a checkpoint covers is on
@@ -246,7 +352,7 @@ class Trainer:
         try:
             while self.env_steps < total_steps and not self._stop:
                 consistent = False
-                eps = epsilon_at(self.env_steps, cfg)
+                eps = epsilon_at(self.env_steps, cfg, self.finetuning)
                 episode_seed = (self.seed * 1_000_003 + self.rollouts + 7_777_777) % 2**31  # apart from eval seeds
                 batch, stats = self.runner.run(eps, self.rng, episode_seed, self.learner.action_weights())
                 self.buffer.insert(batch)
