@@ -213,7 +213,8 @@ def test_cli_finetune_records_source_resumes_and_evaluates(
     (["--set", "rnn_hidden=16"], "other network sizes: rnn_hidden 8 != 16"),
 ])
 def test_cli_refusals_are_one_line(
-    twin_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str,
+    twin_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
+    message: str,
 ) -> None:
     code = main(["train", *TINY, "--backend", "analytic", "--num-envs", "2", "--steps", "10",
                  "--init-from", str(twin_run), "--out", str(tmp_path / "ft"), *extra])

@@ -146,8 +146,9 @@ def setting_differences(old: dict[str, Any], new: dict[str, Any], width: int = 4
     """``["key OLD -> NEW", ...]`` for the keys whose values differ (values cut to ``width``
     characters), e.g. to say how a fine-tuning run's scenario differs from its source's."""
     def short(v: Any) -> str:
-        text = "(default)" if v is None else repr(v)
+        text = "(none)" if v is None else repr(v)
         return text if len(text) <= width else text[: width - 3] + "..."
 
     keys = list(new) + [k for k in old if k not in new]
-    return [f"{k} {short(old.get(k))} -> {short(new.get(k))}" for k in keys if old.get(k) != new.get(k)]
+    return [f"{k} {short(old.get(k))} -> {short(new.get(k))}"
+            for k in keys if old.get(k) != new.get(k)]

@@ -106,7 +106,9 @@ class EpisodeBuffer:
         return buf
 
 
-def carry_over(sd: dict[str, Any], capacity: int, shapes: dict[str, tuple[int, ...]]) -> EpisodeBuffer:
+def carry_over(
+    sd: dict[str, Any], capacity: int, shapes: dict[str, tuple[int, ...]],
+) -> EpisodeBuffer:
     """Another run's buffer (its ``state_dict``) as a new ``capacity``-episode buffer of
     ``shapes`` (fine-tuning with the source's replay).
 
@@ -125,7 +127,8 @@ def carry_over(sd: dict[str, Any], capacity: int, shapes: dict[str, tuple[int, .
     batch: dict[str, np.ndarray] = {}
     for key in FIELDS:
         if old.shapes[key][1:] != shapes[key][1:]:
-            raise ValueError(f"episode field {key}: shape {old.shapes[key]} does not fit {shapes[key]}")
+            raise ValueError(f"episode field {key}: shape {old.shapes[key]} "
+                             f"does not fit {shapes[key]}")
         value = np.zeros((len(order), *shapes[key]), dtype=FIELDS[key])
         steps = t + 1 if key in ("obs", "state", "avail") else t
         value[:, :steps] = old.data[key][order, :steps]
