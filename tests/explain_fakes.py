@@ -64,7 +64,7 @@ class FakeEnv:
         self.t += 1
         k = {"delay_ms": 5 + u, "jitter_ms": 1 + u, "pdr": 1 - 0.01 * u, "plr": 0.01 * u,
              "throughput_mbps": 2 * u + self.ring_m / 100, "xqi": np.maximum(5 - u, 1),
-             "buffer_ratio": 0 * u, "codec_rate_mbps": u}  # fmt: skip
+             "buffer_ratio": 0 * u, "codec_rate_mbps": u, "sinr_db": 20 - u}  # fmt: skip
         kpis = np.stack([k[name] for name in self.spec.kpi_names], axis=-1)
         done = np.full(self.num_envs, self.t >= self.spec.episode_limit)
         obs = self._obs({"kpis": kpis})

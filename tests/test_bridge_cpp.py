@@ -95,7 +95,7 @@ def test_round_trip_of_real_messages(probe):
     got = [e.step for e in events if isinstance(e, StepReceived)]
     assert [s.step_index for s in got] == list(range(steps + 1))
     a, j = np.meshgrid(np.arange(3), np.arange(5), indexing="ij")
-    ka, kk = np.meshgrid(np.arange(3), np.arange(8), indexing="ij")
+    ka, kk = np.meshgrid(np.arange(3), np.arange(len(XR_KPI_NAMES)), indexing="ij")
     for t, s in enumerate(got):
         np.testing.assert_array_equal(s.obs, t + 0.5 * a + 0.0625 * j)
         np.testing.assert_array_equal(s.state, -(t + 0.125 * np.arange(15)))

@@ -44,6 +44,7 @@ def fake_kpis(spec: EnvSpec, rng: np.random.Generator, rates: np.ndarray) -> np.
         "xqi": rng.integers(1, 6, n).astype(float),
         "buffer_ratio": rng.uniform(0, 1, n),
         "codec_rate_mbps": rates,
+        "sinr_db": rng.uniform(-5, 30, n),
     }
     vals["plr"] = 1 - vals["pdr"]
     return np.stack([vals[k] for k in spec.kpi_names], axis=-1)

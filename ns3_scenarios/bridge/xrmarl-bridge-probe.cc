@@ -47,7 +47,7 @@ const char* kUsage = R"(usage: xrmarl-bridge-probe [--option=value ...]
   --n-actions=K        actions per agent [10]
   --obs-size=O         observation size per agent [5]; 0 = send no obs
   --state-size=S       state size [15]; 0 = send no state
-  --kpis=K             KPIs per agent [8] (xr-codec's XR_KPI_NAMES when 8)
+  --kpis=K             KPIs per agent [9] (xr-codec's XR_KPI_NAMES when 9)
   --with-rewards       also send a 3-component reward vector
   --agent-rewards      also send per-agent rewards (needs --with-rewards)
   --global-kpis=G      announce G global KPIs (g0, g1, ...) and send them every step [0]
@@ -84,7 +84,7 @@ struct Options
     uint32_t nActions{10};
     uint32_t obsSize{5};
     uint32_t stateSize{15};
-    uint32_t kpis{8};
+    uint32_t kpis{9};
     bool withRewards{false};
     bool agentRewards{false};
     bool hybrid{false};
@@ -247,8 +247,9 @@ Parse(int argc, char** argv)
     return o;
 }
 
-const char* kXrKpiNames[] = {"delay_ms", "jitter_ms",       "pdr",          "plr",
-                             "throughput_mbps", "xqi", "buffer_ratio", "codec_rate_mbps"};
+const char* kXrKpiNames[] = {"delay_ms",        "jitter_ms", "pdr",          "plr",
+                             "throughput_mbps", "xqi",       "buffer_ratio", "codec_rate_mbps",
+                             "sinr_db"};
 
 v1::Hello
 MakeHello(const Options& o)
@@ -295,7 +296,7 @@ MakeHello(const Options& o)
     }
     for (uint32_t k = 0; k < o.kpis; ++k)
     {
-        h.add_kpi_names(o.kpis == 8 ? kXrKpiNames[k] : "kpi" + std::to_string(k));
+        h.add_kpi_names(o.kpis == 9 ? kXrKpiNames[k] : "kpi" + std::to_string(k));
     }
     for (uint32_t g = 0; g < o.globalKpis; ++g)
     {

@@ -225,6 +225,34 @@ XrMarlRan::SetUeTxPower(Ptr<NetDevice> ueDev, double dbm) const
 }
 
 void
+XrMarlRan::TraceDlSinr(Ptr<NetDevice> ueDev, std::function<void(double)> sinr) const
+{
+    m_sinrTrace(ueDev, std::move(sinr));
+}
+
+void
+XrMarlDlSinrMeter::Add(double sinrLinear)
+{
+    if (std::isfinite(sinrLinear) && sinrLinear > 0)
+    {
+        m_sumDb += 10.0 * std::log10(sinrLinear);
+        ++m_n;
+    }
+}
+
+double
+XrMarlDlSinrMeter::CloseWindow()
+{
+    if (m_n > 0)
+    {
+        m_lastDb = m_sumDb / m_n;
+    }
+    m_sumDb = 0;
+    m_n = 0;
+    return m_lastDb;
+}
+
+void
 XrMarlRan::ActivateDedicatedBearer(Ptr<NetDevice> ueDev, uint32_t qci, const XrMarlBearerFilter& filter) const
 {
     m_bearer(ueDev, qci, filter);
@@ -329,6 +357,13 @@ XrMarlRan::BuildLte(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bs
     ran.m_txPower = [](Ptr<NetDevice> dev, double dbm) {
         dev->GetObject<LteUeNetDevice>()->GetPhy()->SetTxPower(dbm);
     };
+    ran.m_sinrTrace = [](Ptr<NetDevice> dev, std::function<void(double)> f) {
+        Callback<void, uint16_t, uint16_t, double, double, uint8_t> cb(
+            [f](uint16_t, uint16_t, double, double sinr, uint8_t) { f(sinr); });
+        dev->GetObject<LteUeNetDevice>()->GetPhy()->TraceConnectWithoutContext(
+            "ReportCurrentCellRsrpSinr",
+            cb);
+    };
     ran.m_tracePaths.push_back({"$ns3::LteEnbNetDevice", "LteEnbRrc", "LtePdcp", "LteRlc"});
     ran.m_helper = lte;
     ran.m_epc = epc;
@@ -410,6 +445,11 @@ XrMarlRan::BuildNr(XrMarlRan& ran, const XrMarlRanConfig& cfg, NodeContainer bsN
     };
     ran.m_txPower = [](Ptr<NetDevice> dev, double dbm) {
         DynamicCast<NrUeNetDevice>(dev)->GetPhy(0)->SetTxPower(dbm);
+    };
+    ran.m_sinrTrace = [](Ptr<NetDevice> dev, std::function<void(double)> f) {
+        Callback<void, uint16_t, uint16_t, double, uint16_t> cb(
+            [f](uint16_t, uint16_t, double sinr, uint16_t) { f(sinr); });
+        DynamicCast<NrUeNetDevice>(dev)->GetPhy(0)->TraceConnectWithoutContext("DlCtrlSinr", cb);
     };
     ran.m_tracePaths.push_back({"$ns3::NrGnbNetDevice", "NrGnbRrc", "NrPdcp", "NrRlc"});
     ran.m_helper = nr;

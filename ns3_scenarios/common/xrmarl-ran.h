@@ -29,6 +29,7 @@
 #include "ns3/node-container.h"
 #include "ns3/nstime.h"
 #include "ns3/object.h"
+#include "ns3/simple-ref-count.h"
 
 #include <cmath>
 #include <cstdint>
@@ -126,6 +127,22 @@ struct XrMarlRlcTracePath
     std::string rlc;    ///< e.g. "LteRlc"
 };
 
+/// Mean downlink SINR (dB) a UE measured over a window, from XrMarlRan::TraceDlSinr samples.
+class XrMarlDlSinrMeter : public SimpleRefCount<XrMarlDlSinrMeter>
+{
+  public:
+    /// One sample, linear (ignored unless finite and > 0).
+    void Add(double sinrLinear);
+    /// The mean of this window's samples in dB, then a new window; a window without samples
+    /// repeats the last mean (0 dB before the first).
+    double CloseWindow();
+
+  private:
+    double m_sumDb{0};
+    uint64_t m_n{0};
+    double m_lastDb{0};
+};
+
 /// A built RAN + EPC (see the file comment). Copyable; the helpers stay alive with it.
 class XrMarlRan
 {
@@ -176,6 +193,10 @@ class XrMarlRan
     /// Set the UE's maximum transmit power (dBm) from now on (LTE: the power control's
     /// P_CMAX; NR: the PHY's transmit power).
     void SetUeTxPower(Ptr<NetDevice> ueDev, double dbm) const;
+    /// Call `sinr` with every downlink SINR sample (linear) the UE's PHY measures from now on
+    /// (LTE: LteUePhy ReportCurrentCellRsrpSinr, each control reception; NR: NrUePhy
+    /// DlCtrlSinr, each PDCCH reception): the channel quality the UE itself sees.
+    void TraceDlSinr(Ptr<NetDevice> ueDev, std::function<void(double)> sinr) const;
     /// A dedicated EPS bearer of this QCI for the UE, carrying the packets `filter` matches.
     void ActivateDedicatedBearer(Ptr<NetDevice> ueDev, uint32_t qci, const XrMarlBearerFilter& filter) const;
 
@@ -212,6 +233,7 @@ class XrMarlRan
     Ptr<Object> m_epc;    ///< the EPC helper, likewise
     std::function<uint16_t(Ptr<NetDevice>)> m_rnti;
     std::function<void(Ptr<NetDevice>, double)> m_txPower;
+    std::function<void(Ptr<NetDevice>, std::function<void(double)>)> m_sinrTrace;
     std::function<void(Ptr<NetDevice>, uint32_t, const XrMarlBearerFilter&)> m_bearer;
     std::vector<XrMarlRlcTracePath> m_tracePaths;
 };

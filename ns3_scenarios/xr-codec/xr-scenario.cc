@@ -30,7 +30,8 @@ XrKpiNames()
 {
     static const std::vector<std::string> names = {"delay_ms", "jitter_ms", "pdr",
                                                    "plr", "throughput_mbps", "xqi",
-                                                   "buffer_ratio", "codec_rate_mbps"};
+                                                   "buffer_ratio", "codec_rate_mbps",
+                                                   "sinr_db"};
     return names;
 }
 
@@ -197,6 +198,9 @@ XrCodecScenario::InstallTraffic(uint32_t i, Ptr<Node> server)
     u.monitor->Listen(u.node, port);
     u.rlc = CreateObject<XrMarlRlcBufferTracker>();
     u.rlc->SetCapacity(m_ranCfg.rlcBufferBytes);
+    u.sinr = Create<XrMarlDlSinrMeter>();
+    Ptr<XrMarlDlSinrMeter> meter = u.sinr;
+    m_ran->TraceDlSinr(u.dev, [meter](double sinr) { meter->Add(sinr); });
 
     const Address remote = InetSocketAddress(m_ran->UeInterfaces().GetAddress(i), port);
     const uint32_t packetSize = m_cfg.mtu - 28; // IPv4 + UDP headers
@@ -268,7 +272,7 @@ XrCodecScenario::Measure(uint64_t step)
         const XrUeMonitor::Window w = u.monitor->CloseWindow(m_flags.Window());
         const double buf = u.rlc->CloseWindow();
         k.insert(k.end(), {w.delayMs, w.jitterMs, w.pdr, w.plr, w.throughputMbps, w.xqi, buf,
-                           u.video->GetRateMbps()});
+                           u.video->GetRateMbps(), u.sinr->CloseWindow()});
     }
     return k;
 }

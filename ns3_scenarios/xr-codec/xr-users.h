@@ -6,6 +6,7 @@
 #define XR_USERS_H
 
 #include "xr-traffic.h"
+#include "xrmarl-ran.h"
 #include "xrmarl-rlc-buffer.h"
 
 #include "ns3/net-device.h"
@@ -32,6 +33,7 @@ struct XrUser
     Ptr<NetDevice> dev;
     Ptr<XrUeMonitor> monitor;
     Ptr<XrMarlRlcBufferTracker> rlc;
+    Ptr<XrMarlDlSinrMeter> sinr; ///< the UE's downlink SINR per window
     Ptr<XrSender> video;
     std::vector<Ptr<XrSender>> side; ///< AR: audio and pose flows
     double startDistance{0};

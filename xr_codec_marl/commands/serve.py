@@ -236,6 +236,8 @@ def serve_sessions(
                                  "settings (give serve the simulator's scenario flags): "
                                  + "; ".join(short))
             spec = glue.spec
+        elif hasattr(glue, "wire_spec"):  # glue adding features: the policy sees its spec
+            spec = glue.spec
         policy = make_policy(spec)
         policy.reset(1, seed=seed)
         return SessionAgent(policy, glue, spec, components)

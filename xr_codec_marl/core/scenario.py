@@ -73,6 +73,9 @@ class Ns3Glue(Protocol):
         """Team reward components ``[B, C]``."""
         ...
 
+    # Optional: ``wire_spec() -> EnvSpec``, the spec the simulators announce where it differs
+    # from the env spec (e.g. the glue adds an observation feature built from a KPI).
+
 
 class NoGlue:
     """The glue of a scenario without one: its simulators must send observations, state and

@@ -215,12 +215,17 @@ class AnalyticXREnv:
         )
         self._pos = new
 
-    def _full_rates_bps(self) -> np.ndarray:
-        """``[B, N, P]`` rate each UE would get with the whole cell, per frame period."""
+    def _mean_sinr_db(self) -> np.ndarray:
+        """``[B, N]`` each UE's SINR before fast fading, dB (the window's mean SINR, fading
+        being zero-mean in dB): what the ``sinr_db`` KPI reports. Draws nothing."""
         sc = self.scenario
         d2d = np.linalg.norm(self._pos, axis=-1)
         pl = channel.uma_nlos_pathloss_db(d2d, sc.carrier_ghz, sc.gnb_height_m, sc.ue_height_m)
-        sinr = sc.gnb_tx_dbm + self._gain_db - pl - self._shadow_db - self._noise_dbm
+        return sc.gnb_tx_dbm + self._gain_db - pl - self._shadow_db - self._noise_dbm
+
+    def _full_rates_bps(self) -> np.ndarray:
+        """``[B, N, P]`` rate each UE would get with the whole cell, per frame period."""
+        sinr = self._sinr_db = self._mean_sinr_db()
         fading = self._rng.normal(0.0, self.params.fast_fading_std_db, sinr.shape + (self._periods,))
         se = channel.spectral_efficiency(
             sinr[..., None] + fading, self.params.shannon_alpha, self._se_table
@@ -265,6 +270,7 @@ class AnalyticXREnv:
             "xqi": xr_quality_index(pdr, delay),
             "buffer_ratio": stats.occupancy_sum / stats.n_periods,
             "codec_rate_mbps": rates,
+            "sinr_db": self._sinr_db,
         }
         return kpis
 
@@ -276,6 +282,7 @@ class AnalyticXREnv:
             kpis["pdr"],
             kpis["delay_ms"],
             drr_reward(kpis["throughput_mbps"], self._max_rates),
+            kpis["sinr_db"] if self.scenario.observation == "channel" else None,
         )
 
     def _kpi_array(self, kpis: dict[str, np.ndarray]) -> np.ndarray:

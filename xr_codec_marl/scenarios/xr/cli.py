@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
                    help="UE walking speed in m/s (default 3)")
     p.add_argument("--rlc-buffer", type=positive_int, default=None, metavar="BYTES",
                    help="RLC transmit buffer per UE in bytes (default 60000)")
+    p.add_argument("--observation", choices=("eq13", "channel"), default=None,
+                   help="what agents observe: eq13 (the paper's eq. 13, default) or channel "
+                        "(eq. 13 plus the UE's own downlink SINR of the last window)")
     p.add_argument("--reward-shaping", action="store_true",
                    help="add the potential-based shaping of eqs. 21-23 to the rewards")
     p.add_argument("--analytic-profile", default="nr", metavar="NAME",
@@ -54,6 +57,8 @@ def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
         kw["bandwidth_mhz"] = args.bandwidth
     if args.n_rates is not None:
         kw["n_rates"] = args.n_rates
+    if getattr(args, "observation", None) is not None:
+        kw["observation"] = args.observation
     if args.reward_shaping:
         kw["reward_shaping"] = True
     if args.ue_speed is not None:

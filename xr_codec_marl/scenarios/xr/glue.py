@@ -7,12 +7,22 @@ agents see exactly what the analytic backend would give them.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from xr_codec_marl.core.api import EnvSpec
 from xr_codec_marl.scenarios.xr.kpis import XR_REWARD_COMPONENTS
 from xr_codec_marl.scenarios.xr.observation import build_observation
 from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards
+
+
+def with_channel_sizes(spec: EnvSpec) -> EnvSpec:
+    """An eq. 13 spec (what simulators announce) with the sizes of ``observation="channel"``:
+    one more feature per observation, one more per UE in the state."""
+    n = spec.n_agents
+    return replace(spec, agents=tuple(replace(a, obs_size=n + 3) for a in spec.agents),
+                   state_size=6 * n)
 
 
 class KpiFeatures:
@@ -22,36 +32,51 @@ class KpiFeatures:
     KPIs ``[B, N, K]`` in ``spec.kpi_names`` order and the previous joint action ``[B, N]``.
     """
 
-    def __init__(self, spec: EnvSpec, shaping: bool = False, shaping_gamma: float = 1.0) -> None:
+    def __init__(self, spec: EnvSpec, shaping: bool = False, shaping_gamma: float = 1.0,
+                 channel: bool = False) -> None:
         self.spec = spec
         self.shaping = shaping
         self.shaping_gamma = shaping_gamma
+        #: observations with the UEs' SINR (``observation="channel"``)
+        self.channel = channel
         names = spec.kpi_names
         self._idx = {k: names.index(k) for k in
-                     ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio", "codec_rate_mbps")
+                     ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio", "codec_rate_mbps",
+                      "sinr_db")
                      if k in names}
         self._values = [np.asarray(a.action_values, np.float64) for a in spec.agents]
         self.max_rates = np.array([v.max() if v.size else np.nan for v in self._values])
 
     def problems(self) -> list[str]:
         """Why obs/rewards cannot be built from KPIs for this spec (empty list: they can)."""
-        out = [f"KPI {k!r} missing" for k in ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio")
-               if k not in self._idx]
-        n = self.spec.n_agents
-        if self.spec.obs_size != n + 2 or self.spec.state_size != 5 * n:
+        needed = ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio") + (
+            ("sinr_db",) if self.channel else ())
+        out = [f"KPI {k!r} missing" for k in needed if k not in self._idx]
+        n, extra = self.spec.n_agents, int(self.channel)
+        if self.spec.obs_size != n + 2 + extra or self.spec.state_size != (5 + extra) * n:
             out.append(f"obs/state sizes {self.spec.obs_size}/{self.spec.state_size} are not the "
-                       f"XR ones {n + 2}/{5 * n}")
+                       f"XR ones {n + 2 + extra}/{(5 + extra) * n}")
         if np.isnan(self.max_rates).any():
             out.append("agents without action_values (codec rates)")
         if self.spec.reward_components not in ((), XR_REWARD_COMPONENTS):
             out.append(f"reward components {self.spec.reward_components} are not the XR ones")
         return out
 
+    def wire_spec(self) -> EnvSpec:
+        """The spec xr-codec simulators announce: the env spec with eq. 13's sizes (they
+        send KPIs only; the SINR feature of ``observation="channel"`` is built here)."""
+        if not self.channel:
+            return self.spec
+        n = self.spec.n_agents
+        agents = tuple(replace(a, obs_size=n + 2) for a in self.spec.agents)
+        return replace(self.spec, agents=agents, state_size=5 * n)
+
     def _kpi(self, kpis: np.ndarray, name: str) -> np.ndarray:
         return kpis[..., self._idx[name]]
 
     def observe(self, prev_actions: np.ndarray, kpis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Eq. 13 observations ``[B, N, N + 2]`` and the state ``[B, 5 N]``."""
+        """Eq. 13 observations ``[B, N, N + 2]`` and the state ``[B, 5 N]`` (one more feature
+        per UE, its SINR, with ``channel``)."""
         return build_observation(
             prev_actions,
             self.spec.n_actions,
@@ -59,6 +84,7 @@ class KpiFeatures:
             self._kpi(kpis, "pdr"),
             self._kpi(kpis, "delay_ms"),
             drr_reward(self._kpi(kpis, "throughput_mbps"), self.max_rates),
+            self._kpi(kpis, "sinr_db") if self.channel else None,
         )
 
     def rewards(self, kpis: np.ndarray, prev_kpis: np.ndarray | None) -> np.ndarray:

@@ -19,6 +19,7 @@ XR_KPI_NAMES: tuple[str, ...] = (
     "xqi",
     "buffer_ratio",
     "codec_rate_mbps",
+    "sinr_db",
 )
 
 #: Declarations, in report order: the paper's four headline KPIs and throughput first (the
@@ -32,6 +33,9 @@ XR_KPIS: tuple[KpiSpec, ...] = (
     KpiSpec("pdr", "", "higher", label="PDR", fmt=".4f"),
     KpiSpec("buffer_ratio", "", "lower", label="RLC buffer ratio"),
     KpiSpec("codec_rate_mbps", "Mbps", "none", label="Codec rate", fmt=".2f"),
+    # the UE's own mean downlink SINR over the window (ns-3: what its PHY measured), the
+    # channel information ``--observation channel`` gives the agents
+    KpiSpec("sinr_db", "dB", "none", label="DL SINR", fmt=".1f"),
 )
 
 XR_REWARDS: tuple[RewardSpec, ...] = (

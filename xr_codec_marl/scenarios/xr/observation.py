@@ -2,7 +2,8 @@
 
 Shared by every backend so that an agent trained on the analytic model sees exactly the same
 features on ns-3. Inputs are per-UE KPI arrays ``[B, N]`` and the previous joint action
-``[B, N]``; outputs are ``obs [B, N, N + 2]`` and ``state [B, 5 N]`` (float32).
+``[B, N]``; outputs are ``obs [B, N, N + 2]`` and ``state [B, 5 N]`` (float32), or with the
+UEs' SINR (``observation="channel"``) ``obs [B, N, N + 3]`` and ``state [B, 6 N]``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ import numpy as np
 
 #: Delay normaliser for the state (the worst Table I interval bound), ms.
 DELAY_SCALE_MS = 20.0
+#: SINR normaliser, dB: 30 dB (the top of the CQI tables) maps to 1.
+SINR_SCALE_DB = 30.0
+
+
+def sinr_feature(sinr_db: np.ndarray) -> np.ndarray:
+    """A UE's mean SINR as a feature of the same order as the others: dB / 30, clipped to
+    [-1, 2] (outages below -30 dB and beam peaks above 60 dB say nothing more)."""
+    return np.clip(np.asarray(sinr_db, np.float32) / SINR_SCALE_DB, -1.0, 2.0)
 
 
 def build_observation(
@@ -20,27 +29,31 @@ def build_observation(
     pdr: np.ndarray,
     delay_ms: np.ndarray,
     drr: np.ndarray,
+    sinr_db: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(obs, state)``.
 
     Agent n observes (eq. 13) the team's previous codec choices, each as a fraction of its
-    range (action index / (K_o - 1)), its own RLC buffer occupancy ratio and its own PDR.
-    The state adds every UE's delay (over 20 ms, clipped at 5) and data-rate ratio.
+    range (action index / (K_o - 1)), its own RLC buffer occupancy ratio and its own PDR;
+    given ``sinr_db``, also its own downlink SINR (:func:`sinr_feature`). The state adds every
+    UE's delay (over 20 ms, clipped at 5) and data-rate ratio (and SINR, given it).
     """
     b, n = prev_actions.shape
+    extra = 0 if sinr_db is None else 1
     choice = prev_actions.astype(np.float32) / float(max(n_rates - 1, 1))
-    obs = np.empty((b, n, n + 2), dtype=np.float32)
+    obs = np.empty((b, n, n + 2 + extra), dtype=np.float32)
     obs[:, :, :n] = choice[:, None, :]
     obs[:, :, n] = buffer_ratio
     obs[:, :, n + 1] = pdr
-    state = np.stack(
-        [
-            choice,
-            np.asarray(buffer_ratio, np.float32),
-            np.asarray(pdr, np.float32),
-            np.clip(np.asarray(delay_ms, np.float32) / DELAY_SCALE_MS, 0.0, 5.0),
-            np.clip(np.asarray(drr, np.float32), 0.0, 2.0),
-        ],
-        axis=-1,
-    ).reshape(b, n * 5)
+    columns = [
+        choice,
+        np.asarray(buffer_ratio, np.float32),
+        np.asarray(pdr, np.float32),
+        np.clip(np.asarray(delay_ms, np.float32) / DELAY_SCALE_MS, 0.0, 5.0),
+        np.clip(np.asarray(drr, np.float32), 0.0, 2.0),
+    ]
+    if sinr_db is not None:
+        obs[:, :, n + 2] = sinr_feature(sinr_db)
+        columns.append(sinr_feature(sinr_db))
+    state = np.stack(columns, axis=-1).reshape(b, n * len(columns))
     return obs, state

@@ -86,9 +86,12 @@ class XRCodecScenario(Scenario):
         return scenario_arguments(settings)
 
     def ns3_glue(self, spec: EnvSpec, settings: XRScenario):
-        from xr_codec_marl.scenarios.xr.glue import KpiFeatures
+        from xr_codec_marl.scenarios.xr.glue import KpiFeatures, with_channel_sizes
 
-        return KpiFeatures(spec, settings.reward_shaping, settings.shaping_gamma)
+        channel = settings.observation == "channel"
+        if channel and spec.obs_size == spec.n_agents + 2:  # a simulator's (eq. 13) spec
+            spec = with_channel_sizes(spec)
+        return KpiFeatures(spec, settings.reward_shaping, settings.shaping_gamma, channel=channel)
 
     def expected_spec(self, overrides: dict[str, Any]) -> EnvSpec:
         """What an xr-codec simulator announces (its Hello names the binary)."""
