@@ -70,6 +70,7 @@ XrCodecConfig::AddTo(CommandLine& cmd)
     cmd.AddValue("turnInterval", "Random walk: new heading every this many seconds", turnInterval);
     cmd.AddValue("ueHeight", "UE height (m)", ueHeight);
     cmd.AddValue("bearerQci", "QCI of the XR bearer (80 = low-latency eMBB, Release 15)", bearerQci);
+    dynamics.AddTo(cmd);
 }
 
 std::vector<XrUser>
@@ -113,6 +114,7 @@ XrCodecConfig::Check(const std::string& program, const XrMarlRanConfig& ran) con
         XrMarlUsageError(program,
                          "bearerQci " + std::to_string(bearerQci) + " is not a standard QCI (Release 15)");
     }
+    dynamics.Check(program);
     return parsed;
 }
 
@@ -161,13 +163,21 @@ XrCodecScenario::Build()
     ueMob.SetMobilityModel("ns3::ConstantVelocityMobilityModel");
     ueMob.Install(ueNodes);
     std::vector<double> startDistance;
-    m_walks = PlaceInAnnulus(ueNodes, m_cfg.minDistance, m_cfg.ringRadius, m_cfg.ueHeight, m_cfg.ueSpeed,
-                             Seconds(m_cfg.turnInterval), 100, startDistance);
+    // issue-14 dynamics (xr-dynamics.h; all off by default, which changes nothing here)
+    m_dynamics = std::make_unique<XrDynamics>(m_cfg.dynamics, m_cfg.minDistance, m_cfg.ringRadius,
+                                              m_cfg.ueHeight, m_cfg.ueSpeed, Seconds(m_cfg.turnInterval));
+    m_walks = PlaceInAnnulus(ueNodes, m_cfg.minDistance, m_cfg.ringRadius, m_cfg.ueHeight,
+                             m_dynamics->WalkSpeed(), Seconds(m_cfg.turnInterval), 100, startDistance);
+    m_dynamics->StartMobility(ueNodes);
+    NodeContainer loadNodes = m_dynamics->CreateLoadNodes(); // UEs nUe.. of the RAN
+    m_ueNodes = ueNodes;
 
-    m_ran.emplace(XrMarlRan::Build(m_ranCfg, bsNodes, ueNodes));
+    m_ran.emplace(XrMarlRan::Build(m_ranCfg, bsNodes, NodeContainer(ueNodes, loadNodes)));
     // the XR server, behind the core
     Ptr<Node> server = m_ran->AddRemoteHost(
         m_cfg.mtu, MicroSeconds(static_cast<int64_t>(m_ranCfg.coreDelayMs * 1000)));
+    m_dynamics->InstallLoadTraffic(*m_ran, nUe, server, m_cfg.mtu, MilliSeconds(100));
+    m_dynamics->InstallBlockage(ueNodes);
 
     m_traces = std::make_unique<XrMarlRlcBufferTraces>(*m_ran);
     for (uint32_t i = 0; i < nUe; ++i)
@@ -180,7 +190,7 @@ XrCodecScenario::Build()
         m_traces->Add(u.dev, u.rlc);
     }
     // RLC occupancy at the base station: default + XR bearer per UE
-    m_traces->Start(m_flags.WarmUp(), 2 * nUe);
+    m_traces->Start(m_flags.WarmUp(), 2 * nUe + m_dynamics->LoadUsers()); // + their default bearers
 }
 
 void
@@ -258,6 +268,7 @@ XrCodecScenario::Attach(XrMarlAgentLoop& loop)
     loop.SetParameter("users", us.str());
     loop.SetParameter("loss_deadline_ms", XrMarlNum(m_cfg.lossDeadlineMs));
     loop.SetParameter("enb_antenna_gain_db", XrMarlNum(m_ranCfg.enbAntennaGainDb));
+    m_dynamics->Announce(loop);
     loop.SetMeasureCallback([this](uint64_t step) { return Measure(step); });
     loop.SetApplyCallback([this](const std::vector<uint32_t>& actions) { Apply(actions); });
 }
@@ -292,6 +303,12 @@ XrCodecScenario::PrintSummary(const XrMarlAgentLoop& loop) const
     XrMarlJsonWriter js;
     js.Open().Open("summary").Field("scenario", "xr-codec").Field("ran", m_ran->Name());
     js.Field("ring_m", m_cfg.ringRadius);
+    std::vector<std::string> ids;
+    for (const XrUser& u : m_users)
+    {
+        ids.push_back(u.id);
+    }
+    m_dynamics->WriteSummary(js, m_ueNodes, ids);
     loop.WriteRunFields(js);
     js.Field("rlc_traces", m_traces->Connected()).Field("traced_bearers", m_traces->TracedBearers());
     loop.WriteStatus(js);

@@ -7,6 +7,7 @@
 #define XR_SCENARIO_H
 
 #include "annulus-walk.h"
+#include "xr-dynamics.h"
 #include "xr-users.h"
 #include "xrmarl-agent-loop.h"
 #include "xrmarl-flags.h"
@@ -56,6 +57,7 @@ struct XrCodecConfig
     double turnInterval{1.0};
     double ueHeight{1.5};
     uint32_t bearerQci{80};
+    XrDynamicsConfig dynamics; ///< issue 14: load, cross mobility, blockage (all off)
 
     void AddTo(CommandLine& cmd);
     /// After cmd.Parse() and the RAN's Check(): validate and parse --users (exit
@@ -93,6 +95,8 @@ class XrCodecScenario
     std::optional<XrMarlRan> m_ran;
     std::unique_ptr<XrMarlRlcBufferTraces> m_traces;
     std::vector<Ptr<AnnulusWalk>> m_walks;
+    std::unique_ptr<XrDynamics> m_dynamics;
+    NodeContainer m_ueNodes;
 };
 
 } // namespace ns3

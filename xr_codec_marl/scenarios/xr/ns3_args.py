@@ -34,6 +34,8 @@ XR_CODEC_OPTIONS: dict[str, type] = {
     "scheduler": str, "bearerQci": int, "coreDelayMs": float, "numerology": int,
     "gnbAntennaRows": int, "gnbAntennaCols": int, "nrScheduler": str, "window": float,
     "bandwidthMhz": float, "rlcBuffer": int, "gnbTxPower": float, "ran": str,
+    "loadUsers": int, "loadMbps": float, "loadOnS": float, "loadOffS": float, "mobility": str,
+    "blockageRate": float, "blockageS": float, "blockageDb": float,
 }
 
 #: XRScenario fields passed to the xr-codec simulator as ns-3 CommandLine values.
