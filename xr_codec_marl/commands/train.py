@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         trainer = Trainer(env, algo, cfg, args.seed, out, run_info, init_from=source)
         if trainer.resumed:
+            of = "" if trainer.init_from is None else f" (fine-tuning {trainer.init_from['checkpoint']})"
             print(f"xr-marl train: resuming {algo.name} from {checkpoint_path(out)} "
-                  f"at {trainer.env_steps} windows", file=sys.stderr)
+                  f"at {trainer.env_steps} windows{of}", file=sys.stderr)
             if args.init_from is not None:
                 print(f"xr-marl train: {out} has its own checkpoint, which wins over "
                       f"--init-from {args.init_from} (not read)", file=sys.stderr)
