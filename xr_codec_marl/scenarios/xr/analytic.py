@@ -16,7 +16,16 @@ import numpy as np
 
 from xr_codec_marl.core.api import EnvSpec, Observation, StepResult, validate_actions
 from xr_codec_marl.scenarios.xr import channel, traffic
-from xr_codec_marl.scenarios.xr.cell import CellParams, CellState, simulate_window
+from xr_codec_marl.scenarios.xr.cell import BackgroundLoad, CellParams, CellState, simulate_window
+from xr_codec_marl.scenarios.xr.dynamics import (
+    BlockageModel,
+    LoadModel,
+    chord_leg,
+    cross_step,
+    dynamics_rngs,
+    shadow_step,
+    walk_step,
+)
 from xr_codec_marl.scenarios.xr.observation import build_observation
 from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards, xr_quality_index
 from xr_codec_marl.scenarios.xr.settings import XRScenario
@@ -147,6 +156,7 @@ class AnalyticXREnv:
         self._heading = self._rng.uniform(0, 2 * np.pi, (b, n))
         self._shadow_db = self._rng.normal(0.0, self.params.shadowing_std_db, (b, n))
         self._cell_state = CellState.zeros(b, n)
+        self._reset_dynamics(seed)
         self._prev_kpis: dict[str, np.ndarray] | None = None
         self._t = 0
         self._needs_reset = False
@@ -191,29 +201,46 @@ class AnalyticXREnv:
     def _avail(self) -> np.ndarray:
         return np.ones((self.num_envs, self.scenario.n_agents, self.scenario.n_rates), bool)
 
+    def _reset_dynamics(self, seed: int | None) -> None:
+        """Issue 14's dynamics (off by default): their state, on generators of their own."""
+        sc, b, n = self.scenario, self.num_envs, self.scenario.n_agents
+        load_rng, move_rng, block_rng = dynamics_rngs(seed)
+        self._move_rng = move_rng
+        if sc.mobility == "cross":
+            self._direction, self._left_m = chord_leg(self._pos, move_rng, sc.min_distance_m,
+                                                      sc.ring_m)
+        self._load = None
+        if sc.load_users:
+            self._load = LoadModel(sc, self.params, load_rng, b, self._periods)
+            k = sc.load_users
+            self._cell_state.load = BackgroundLoad(
+                np.zeros((b, k)), float(sc.rlc_buffer_bytes), np.zeros((b, k, self._periods)),
+                np.zeros((b, k, self._periods)), np.zeros((b, k)))
+        self._blockage = (BlockageModel(sc, block_rng, (b, n), self._periods)
+                          if sc.blockage_rate_hz > 0 else None)
+
     def _move(self) -> None:
-        """Random walk for one window: keep heading, turn at random, reflect at the ring."""
+        """One window of mobility: the random walk (keep heading, turn at random, reflect at
+        the ring) or, with ``mobility="cross"``, the chords of :mod:`.dynamics`; then the
+        shadowing follows the distance moved, and the background users move likewise."""
         sc, p = self.scenario, self.params
         dt = sc.window_s
-        turn = self._rng.random(self._heading.shape) < dt / p.direction_change_s
-        self._heading = np.where(
-            turn, self._rng.uniform(0, 2 * np.pi, self._heading.shape), self._heading
-        )
         step = sc.ue_speed_mps * dt
         old = self._pos
-        new = old + step * np.stack([np.cos(self._heading), np.sin(self._heading)], -1)
-        r = np.linalg.norm(new, axis=-1, keepdims=True)
-        # reflect radially back inside [min_distance, ring] and turn the heading around
-        out = (r > sc.ring_m) | (r < sc.min_distance_m)
-        r_ref = np.where(r > sc.ring_m, 2 * sc.ring_m - r, np.where(r < sc.min_distance_m, 2 * sc.min_distance_m - r, r))
-        new = np.where(out, new / np.maximum(r, 1e-9) * r_ref, new)
-        self._heading = np.where(out[..., 0], self._heading + np.pi, self._heading)
+        if sc.mobility == "cross":
+            new, self._direction, self._left_m = cross_step(
+                old, self._direction, self._left_m, self._move_rng, step, sc.min_distance_m,
+                sc.ring_m)
+        else:
+            new, self._heading = walk_step(old, self._heading, self._rng, step,
+                                           dt / p.direction_change_s, sc.min_distance_m,
+                                           sc.ring_m)
         moved = np.linalg.norm(new - old, axis=-1)
-        rho = np.exp(-moved / p.shadowing_decorrelation_m)
-        self._shadow_db = rho * self._shadow_db + np.sqrt(1 - rho**2) * self._rng.normal(
-            0.0, p.shadowing_std_db, rho.shape
-        )
+        self._shadow_db = shadow_step(self._shadow_db, moved, self._rng, p.shadowing_std_db,
+                                      p.shadowing_decorrelation_m)
         self._pos = new
+        if self._load is not None:
+            self._load.move()
 
     def _mean_sinr_db(self) -> np.ndarray:
         """``[B, N]`` each UE's SINR before fast fading, dB (the window's mean SINR, fading
@@ -227,9 +254,19 @@ class AnalyticXREnv:
         """``[B, N, P]`` rate each UE would get with the whole cell, per frame period."""
         sinr = self._sinr_db = self._mean_sinr_db()
         fading = self._rng.normal(0.0, self.params.fast_fading_std_db, sinr.shape + (self._periods,))
-        se = channel.spectral_efficiency(
-            sinr[..., None] + fading, self.params.shannon_alpha, self._se_table
-        )
+        sinr_periods = sinr[..., None] + fading
+        if self._blockage is not None:  # issue 14: blocked UEs lose blockage_db
+            loss = self._blockage.window_loss_db()
+            sinr_periods = sinr_periods - loss
+            self._sinr_db = sinr - loss.mean(-1)
+        se = channel.spectral_efficiency(sinr_periods, self.params.shannon_alpha, self._se_table)
+        if self._load is not None:  # issue 14: the background users' window, for the cell
+            load = self._cell_state.load
+            load.full_rate_bps, load.arrival_bytes = self._load.window(
+                self._gain_db, self._noise_dbm,
+                lambda x: channel.spectral_efficiency(x, self.params.shannon_alpha, self._se_table),
+                self._useful_hz)
+            load.served_bytes = np.zeros_like(load.backlog_bytes)
         return se * self._useful_hz
 
     def _run_window(self, actions: np.ndarray) -> dict[str, np.ndarray]:

@@ -25,12 +25,27 @@ import numpy as np
 
 
 @dataclass
+class BackgroundLoad:
+    """``K`` non-agent downlink users sharing the cell (issue 14's load; see
+    :mod:`xr_codec_marl.scenarios.xr.dynamics`): their RLC queues and this window's channel
+    and arrivals, which their owner sets before each window."""
+
+    backlog_bytes: np.ndarray  # [B, K] bytes waiting in their RLC buffers
+    buffer_bytes: float  # their RLC buffer (tail drop beyond it)
+    full_rate_bps: np.ndarray  # [B, K, P] rate with the whole cell, per frame period
+    arrival_bytes: np.ndarray  # [B, K, P] bytes arriving per frame period
+    served_bytes: np.ndarray  # [B, K] served this window (reset by the owner)
+
+
+@dataclass
 class CellState:
     """What carries over from one window to the next, per environment and UE."""
 
     backlog_bytes: np.ndarray  # [B, N] video bytes waiting in the RLC buffer
     last_video_delay_ms: np.ndarray  # [B, N] delay of the last delivered video packet (nan: none)
     last_side_delay_ms: np.ndarray  # [B, N]
+    #: background users taking their share of the cell's time (None: none, the default)
+    load: BackgroundLoad | None = None
 
     @classmethod
     def zeros(cls, b: int, n: int) -> "CellState":
@@ -133,6 +148,22 @@ def _burst_delays(
     return np.where(has, total, 0.0), first, last
 
 
+def _share_with_load(load: BackgroundLoad, k: int, need_s: np.ndarray, period_s: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The XR users' ``(alloc_s, busy_s)`` of frame period ``k`` when the background users
+    compete for the same time; serves the background queues as a side effect."""
+    n = need_s.shape[-1]
+    l_rate = np.maximum(load.full_rate_bps[:, :, k] / 8.0, 1.0)  # bytes/s
+    l_q = np.minimum(load.backlog_bytes + load.arrival_bytes[:, :, k], load.buffer_bytes)
+    need = np.concatenate([need_s, l_q / l_rate], axis=-1)
+    alloc = waterfill(need, period_s)
+    busy = gps_busy_time(need, period_s)
+    served = np.minimum(alloc[..., n:] * l_rate, l_q)
+    load.served_bytes = load.served_bytes + served
+    load.backlog_bytes = l_q - served
+    return alloc[..., :n], busy[..., :n]
+
+
 def simulate_window(
     state: CellState,
     frame_bytes: np.ndarray,
@@ -170,8 +201,11 @@ def simulate_window(
         q = state.backlog_bytes
         # --- scheduling: water-fill the period's time over the UEs' needs ---
         need_s = (q + s + side_b) / rate
-        alloc_s = waterfill(need_s, period_s)
-        busy_s = gps_busy_time(need_s, period_s)
+        if state.load is None:
+            alloc_s = waterfill(need_s, period_s)
+            busy_s = gps_busy_time(need_s, period_s)
+        else:  # background users join the water-filling with their own queues
+            alloc_s, busy_s = _share_with_load(state.load, k, need_s, period_s)
         share = np.clip(alloc_s / np.maximum(busy_s, 1e-12), 1e-6, 1.0)  # while backlogged
         cap_bytes = alloc_s * rate * (gap / period_s)  # bytes served until the next frame
         video_cap = np.maximum(cap_bytes - side_b, 0.0)

@@ -41,6 +41,56 @@ def add_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
                    help="analytic model parameters: nr (the paper's NR cell, default), "
                         "ns3-nr (calibrated to our ns-3 5G-LENA NR scenario) or ns3-lte "
                         "(calibrated to our ns-3 LTE scenario)")
+    add_dynamics_arguments(p)
+
+
+def _load_users(text: str) -> int:
+    from xr_codec_marl.scenarios.xr.settings import MAX_LOAD_USERS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= MAX_LOAD_USERS:
+        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_LOAD_USERS}], got {text}")
+    return value
+
+
+def add_dynamics_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Issue 14's dynamics (README "Dynamics"): all off by default, the paper's setting."""
+    p.add_argument("--load-users", type=_load_users, default=None, metavar="K",
+                   help="background (non-agent) downlink users sharing the cell, switching "
+                        "their traffic on and off (default 0: none)")
+    p.add_argument("--load-mbps", type=positive_float, default=None, metavar="MBPS",
+                   help="each background user's rate while on (default 10)")
+    p.add_argument("--load-on-s", type=positive_float, default=None, metavar="S",
+                   help="background users: mean on period, exponential (default 2)")
+    p.add_argument("--load-off-s", type=positive_float, default=None, metavar="S",
+                   help="background users: mean off period, exponential (default 2)")
+    p.add_argument("--mobility", choices=("walk", "cross"), default=None,
+                   help="walk: random walk inside the ring (default, the paper's); cross: "
+                        "straight chords across the disc, edge -> base station -> far edge, "
+                        "at --ue-speed (default for cross 30 m/s)")
+    p.add_argument("--blockage-rate", type=nonnegative_float, default=None, metavar="PER_S",
+                   help="blockage onsets per XR user per second, Poisson (default 0: none)")
+    p.add_argument("--blockage-s", type=positive_float, default=None, metavar="S",
+                   help="mean blockage duration, exponential (default 1)")
+    p.add_argument("--blockage-db", type=nonnegative_float, default=None, metavar="DB",
+                   help="extra path loss while blocked (default 20 dB)")
+
+
+def dynamics_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings of the flags of :func:`add_dynamics_arguments` that were given."""
+    from xr_codec_marl.scenarios.xr.settings import CROSS_SPEED_MPS
+
+    names = {"load_users": "load_users", "load_mbps": "load_mbps", "load_on_s": "load_on_s",
+             "load_off_s": "load_off_s", "mobility": "mobility",
+             "blockage_rate": "blockage_rate_hz", "blockage_s": "blockage_s",
+             "blockage_db": "blockage_db"}
+    kw = {f: getattr(args, a) for a, f in names.items() if getattr(args, a, None) is not None}
+    if kw.get("mobility") == "cross" and getattr(args, "ue_speed", None) is None:
+        kw["ue_speed_mps"] = CROSS_SPEED_MPS
+    return kw
 
 
 def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -89,6 +139,7 @@ def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if args.backend != "analytic":
             raise UsageError("--analytic-profile applies to --backend analytic only")
         kw["profile"] = args.analytic_profile
+    kw.update(dynamics_kwargs(args))
     return kw
 
 

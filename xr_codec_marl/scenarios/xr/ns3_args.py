@@ -59,6 +59,15 @@ SCENARIO_FLAGS: dict[str, str] = {
     "ue_noise_figure_db": "ueNoiseFigure",
     "gnb_height_m": "enbHeight",
     "ue_height_m": "ueHeight",
+    # issue-14 dynamics (xr-dynamics.h), off by default
+    "load_users": "loadUsers",
+    "load_mbps": "loadMbps",
+    "load_on_s": "loadOnS",
+    "load_off_s": "loadOffS",
+    "mobility": "mobility",
+    "blockage_rate_hz": "blockageRate",
+    "blockage_s": "blockageS",
+    "blockage_db": "blockageDb",
 }
 #: Option -> the XRScenario field it sets (the simulator's aliases included).
 _FIELD_OF: dict[str, str] = {

@@ -97,6 +97,15 @@ def default_user_ids(types: list[str]) -> list[str]:
 #: Radio access networks of the ns-3 backend ("": the build's default).
 RANS: tuple[str, ...] = ("", "nr", "lte")
 
+#: UE mobility modes (``XRScenario.mobility``): the paper's random ``walk`` and ``cross``,
+#: straight chords across the disc (near the edge -> past the base station -> far edge).
+MOBILITIES: tuple[str, ...] = ("walk", "cross")
+#: UE speed the CLI gives ``--mobility cross`` without ``--ue-speed`` (m/s, 108 km/h): fast
+#: enough to cross a 400 m ring's diameter in about one 20 s episode.
+CROSS_SPEED_MPS: float = 30.0
+#: Most background load users (the simulator's limit too).
+MAX_LOAD_USERS: int = 32
+
 #: What each agent observes. ``eq13``: the paper's eq. 13 (the team's previous codec choices,
 #: own RLC buffer ratio, own PDR), the default for comparability. ``channel``: eq. 13 plus the
 #: UE's own mean downlink SINR of the last window (the state gets every UE's), the channel
@@ -149,6 +158,22 @@ class XRScenario:
     #: ``("scheduler", "ns3::RrFfMacScheduler")``); checked by ``xr.ns3_args``, recorded with
     #: the other settings
     ns3_args: tuple[tuple[str, str], ...] = ()
+    # --- dynamics where codec adaptation matters (issue 14); all off by default, the paper's
+    # setting, so results stay comparable. Both backends model them (README "Dynamics") ---
+    #: background (non-agent) downlink users sharing the cell, placed and moving like the XR
+    #: users; each sends constant-rate traffic during exponential on periods
+    load_users: int = 0
+    load_mbps: float = 10.0  # each background user's rate while on
+    load_on_s: float = 2.0  # mean on period
+    load_off_s: float = 2.0  # mean off period
+    #: ``walk``: random walk at ue_speed_mps (the paper's); ``cross``: straight chords across
+    #: the disc from near the ring edge, past the base station, to the far edge, repeated
+    mobility: str = "walk"
+    #: per-UE blockage (XR users): onsets at this Poisson rate (1/s), exponential durations
+    #: of mean blockage_s, blockage_db extra path loss while blocked; 0: none
+    blockage_rate_hz: float = 0.0
+    blockage_s: float = 1.0
+    blockage_db: float = 20.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     # ----------------------------------------------------------------------------------
@@ -188,7 +213,26 @@ class XRScenario:
                     f"codec range of {u.agent_id} must satisfy 0 < min <= max, "
                     f"got [{u.rate_min_mbps}, {u.rate_max_mbps}] Mbps"
                 )
+        self._validate_dynamics()
         return self
+
+    def _validate_dynamics(self) -> None:
+        """The issue-14 dynamics: one ``ValueError`` line naming the first bad one."""
+        if not 0 <= self.load_users <= MAX_LOAD_USERS or int(self.load_users) != self.load_users:
+            raise ValueError(f"load_users must be an integer in [0, {MAX_LOAD_USERS}], "
+                             f"got {self.load_users}")
+        for name in ("load_mbps", "load_on_s", "load_off_s", "blockage_s"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0, got {value}")
+        if self.mobility not in MOBILITIES:
+            raise ValueError(f"mobility must be one of {', '.join(MOBILITIES)}, "
+                             f"got {self.mobility!r}")
+        if not (np.isfinite(self.blockage_rate_hz) and self.blockage_rate_hz >= 0):
+            raise ValueError(f"blockage_rate_hz must be >= 0 (onsets per second), "
+                             f"got {self.blockage_rate_hz}")
+        if not (np.isfinite(self.blockage_db) and self.blockage_db >= 0):
+            raise ValueError(f"blockage_db must be >= 0 dB, got {self.blockage_db}")
 
     def with_(self, **changes: Any) -> "XRScenario":
         """A copy with some settings changed (validated)."""
