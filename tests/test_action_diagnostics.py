@@ -92,6 +92,25 @@ def test_best_fixed_is_the_constant_of_highest_team_reward_on_its_own_tuning_see
                              team(make_policy("fixed:9", spec)))
 
 
+def test_best_fixed_tunes_on_the_twin_of_the_env_it_plays():
+    """An analytic env's profile and an ns-3 env's RAN pick the model best-fixed tunes on:
+    the ns-3 NR spec and the ns3-nr twin give the same scores, the paper profile others."""
+    from xr_codec_marl.scenarios.xr.scenario import XR
+    from xr_codec_marl.scenarios.xr.settings import XRScenario
+
+    twin = make_env("xr", "analytic", num_envs=1, ring_m=400.0, profile="ns3-nr").spec
+    ns3 = XRScenario(ring_m=400.0, ran="nr", ns3_args=(("shadowing", "true"),))
+    settings, options = XR.analytic_twin(ns3.env_spec("xr-codec"))
+    assert options == {"profile": "ns3-nr"} and settings.ran == "" and not settings.ns3_args
+    a = make_policy("best-fixed", twin, episodes=4)
+    b = make_policy("best-fixed", ns3.env_spec("xr-codec"), episodes=4)
+    paper = make_policy("best-fixed", make_env("xr", "analytic", num_envs=1, ring_m=400.0).spec,
+                        episodes=4)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert not np.allclose(a.scores, paper.scores)
+    assert XR.analytic_twin(XRScenario(ran="lte").env_spec())[1] == {"profile": "ns3-lte"}
+
+
 def test_aps_sibling_with_a_faster_increase():
     spec = make_env("xr", "analytic", num_envs=1).spec
     p = make_policy("aps-x1.5", spec)

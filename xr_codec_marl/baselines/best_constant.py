@@ -2,8 +2,8 @@
 
 A tuned constant is the yardstick an adaptive policy must beat (issue 14): a learner that
 settles on one action adds nothing a constant does not. When built for a spec, this rule plays
-every constant action ``fixed:K`` on the scenario's analytic backend with the spec's settings
-(the same distances, load, ...) for ``TUNE_EPISODES`` episodes from ``TUNE_SEED`` (far from the
+every constant action ``fixed:K`` on the scenario's analytic twin of the spec's env (its
+settings; for an ns-3 env the twin calibrated to its RAN: ``Scenario.analytic_twin``) for ``TUNE_EPISODES`` episodes from ``TUNE_SEED`` (far from the
 evaluation seeds, which start at 0), and keeps the one of highest mean team reward (the sum of
 the reward components per window). It then acts as that constant; its name says which
 (``best-fixed:K``). It takes ordered action spaces (rates), as ``max`` and ``min`` do: an
@@ -46,14 +46,10 @@ class BestConstantPolicy:
         from xr_codec_marl.core.registry import get_scenario
 
         scenario = get_scenario(str(spec.extra.get("scenario", spec.name)))
-        raw = dict(spec.extra.get("settings", {}))
-        if not raw:
-            raise ValueError(f"best-fixed needs the scenario settings in the spec; "
-                             f"{spec.name!r} carries none")
-        settings = scenario.settings_from_record(raw)
+        settings, options = scenario.analytic_twin(spec)
         n = min(a.n_actions for a in spec.agents)
         scores = np.full(n, -np.inf)
-        env = scenario.make_analytic(settings, episodes, None)
+        env = scenario.make_analytic(settings, episodes, None, **options)
         try:
             for k in range(n):
                 scores[k] = _team_reward(env, ConstantPolicy(spec, k), seed)

@@ -230,6 +230,18 @@ class Scenario:
         return self.make_settings(**{k: tuple(v) if isinstance(v, list) else v
                                      for k, v in record.items()})
 
+    def analytic_twin(self, spec: EnvSpec) -> tuple[Any, dict[str, Any]]:
+        """The settings and analytic-backend options of the analytic model that stands for
+        the env ``spec`` describes (its recorded settings; the options its analytic env
+        recorded in ``spec.extra["analytic_options"]``). Scenarios whose ns-3 settings the
+        analytic model refuses (a RAN, say) override it to map them onto their calibrated
+        twin. Used by rules that tune themselves on the analytic model (``best-fixed``)."""
+        raw = dict(spec.extra.get("settings", {}))
+        if not raw:
+            raise ValueError(f"{spec.name!r} carries no scenario settings to build its "
+                             "analytic twin from")
+        return self.settings_from_record(raw), dict(spec.extra.get("analytic_options", {}))
+
     def expected_spec(self, overrides: Mapping[str, Any]) -> EnvSpec:
         """The spec simulators must announce to ``serve`` given some settings (the wire
         spec, for a scenario whose glue translates raw reports)."""

@@ -78,7 +78,21 @@ class XRCodecScenario(Scenario):
         if settings.ran:
             raise UsageError(f"ran {settings.ran!r} applies to the ns-3 backend; the analytic "
                              "model has --analytic-profile (nr, ns3-nr, ns3-lte) instead")
-        return AnalyticXREnv(settings, num_envs=num_envs, params=params or PROFILES[profile])
+        env = AnalyticXREnv(settings, num_envs=num_envs, params=params or PROFILES[profile])
+        if params is None:  # what rules tuning on the twin (best-fixed) rebuild it from
+            env.spec.extra["analytic_options"] = {"profile": profile}
+        return env
+
+    def analytic_twin(self, spec: EnvSpec) -> tuple[XRScenario, dict[str, Any]]:
+        """An ns-3 env's twin is the analytic model calibrated to its RAN (``ns3-nr``,
+        ``ns3-lte``), without the simulator-only settings; an analytic env's is itself."""
+        from dataclasses import replace
+
+        settings, options = super().analytic_twin(spec)
+        if settings.ran or settings.ns3_args:
+            options = {"profile": f"ns3-{settings.ran or 'nr'}"}
+            settings = replace(settings, ran="", ns3_args=())
+        return settings, options
 
     def ns3_argv(self, settings: XRScenario) -> list[str]:
         from xr_codec_marl.scenarios.xr.ns3_args import scenario_arguments
@@ -94,8 +108,11 @@ class XRCodecScenario(Scenario):
         return KpiFeatures(spec, settings.reward_shaping, settings.shaping_gamma, channel=channel)
 
     def expected_spec(self, overrides: dict[str, Any]) -> EnvSpec:
-        """What an xr-codec simulator announces (its Hello names the binary)."""
-        return self.make_settings(**overrides).env_spec(self.binary or self.name)
+        """What an xr-codec simulator announces (its Hello names the binary): eq. 13's sizes
+        whatever the observation (the glue adds the SINR feature)."""
+        settings = self.make_settings(**overrides)
+        spec = settings.env_spec(self.binary or self.name)
+        return self.ns3_glue(spec, settings).wire_spec()
 
     def settings_from_record(self, record: Mapping[str, Any]) -> XRScenario:
         from xr_codec_marl.scenarios.xr.settings import UserProfile
