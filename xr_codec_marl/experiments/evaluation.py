@@ -38,6 +38,9 @@ class EpisodeBatch:
     truncation_reasons: list[str]  # [B] "" or why an episode ended early
     actions: np.ndarray | None = None  # [T, B, N] the discrete action taken
     choice: np.ndarray | None = None  # [T, B, N] valid, and the agent had > 1 action available
+    #: [B] each copy's own seed, for envs that seed copies one by one (``info["seeds"]``:
+    #: ns-3 workers get seed, seed + 1, ...); None: one generator for the whole batch
+    seeds: list[int] | None = None
 
     @property
     def windows(self) -> np.ndarray:
@@ -164,6 +167,7 @@ def run_episodes(
     """One batch of ``env.num_envs`` episodes in lockstep; windows after a done are masked."""
     step = env.reset(seed=seed)
     policy.reset(env.num_envs, seed=seed)
+    seeds = step.info.get("seeds")
     b = env.num_envs
     done = np.zeros(b, bool)
     reasons = [""] * b
@@ -194,7 +198,8 @@ def run_episodes(
         if done.all():
             break
     return EpisodeBatch(np.stack(kpis), np.stack(rewards), np.stack(global_kpis),
-                        np.stack(valid), reasons, np.stack(actions), np.stack(choice))
+                        np.stack(valid), reasons, np.stack(actions), np.stack(choice),
+                        None if seeds is None else [int(s) for s in seeds])
 
 
 def evaluate_policy(
@@ -209,7 +214,9 @@ def evaluate_policy(
 
     ``make_env_batch(num_envs)`` builds an environment of that batch size; batch ``j`` is
     reset with seed ``seed + j``, so two policies evaluated with the same seed meet the
-    same random draws (common random numbers).
+    same random draws (common random numbers). An env that seeds its copies one by one
+    (``info["seeds"]``, e.g. ns-3 workers seed, seed + 1, ...) is reset past the last seed
+    it used instead, so no episode is played twice.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -221,6 +228,7 @@ def evaluate_policy(
     acts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per batch, padded to the limit
     env = None
     done_eps, j = 0, 0
+    next_seed = seed
     spec: EnvSpec | None = None
     while done_eps < episodes:
         n = min(batch_size, episodes - done_eps)
@@ -229,7 +237,8 @@ def evaluate_policy(
                 env.close()
             env = make_env_batch(n)
         spec = env.spec
-        batch = run_episodes(env, policy, seed + j)
+        batch = run_episodes(env, policy, next_seed)
+        next_seed = max(batch.seeds) + 1 if batch.seeds else seed + j + 1
         w = batch.valid.astype(np.float64)  # [T, B] measured windows only
         denom = np.where(w.sum(0) > 0, w.sum(0), np.nan)  # [B]; nan: nothing measured
         for k in spec.kpis:
