@@ -22,8 +22,9 @@ TUNE_SEED = 1_000_003
 TUNE_EPISODES = 16
 
 
-def _team_reward(env, policy: ConstantPolicy, seed: int) -> float:
-    """Mean team reward per window (reward components summed) of one batch of episodes."""
+def team_reward_per_window(env, policy, seed: int) -> float:
+    """Mean team reward per window (reward components summed) of one batch of episodes:
+    what rules tuned on the analytic twin (this one, a scenario's) maximise."""
     step = env.reset(seed=seed)
     total, windows = 0.0, 0
     for _ in range(env.spec.episode_limit):
@@ -52,7 +53,7 @@ class BestConstantPolicy:
         env = scenario.make_analytic(settings, episodes, None, **options)
         try:
             for k in range(n):
-                scores[k] = _team_reward(env, ConstantPolicy(spec, k), seed)
+                scores[k] = team_reward_per_window(env, ConstantPolicy(spec, k), seed)
         finally:
             env.close()
         self.k = int(np.argmax(scores))

@@ -128,7 +128,11 @@ class XRCodecScenario(Scenario):
 
         # APS and its sibling with a x1.5 increase (REFERENCE.md §2; AFPS and AIPAT adapt the
         # frame rate, which these actions do not set)
+        from xr_codec_marl.scenarios.xr.sinr_fit import SinrFitPolicy
+
         return {"aps": lambda spec, **kw: APSPolicy(spec, APSConfig(**kw)),
+                # channel-aware: rates fitted to the last window's SINR, eta tuned on the twin
+                "sinr-fit": lambda spec, **kw: SinrFitPolicy(spec, **kw),
                 "aps-x1.5": lambda spec, **kw: APSPolicy(
                     spec, APSConfig(**{"increase_factor": 1.5, **kw}), name="aps-x1.5")}
 
