@@ -44,6 +44,12 @@ class XRCodecScenario(Scenario):
         SweepAxis("bandwidth", "bandwidth_mhz", float, label="Bandwidth", unit="MHz"),
         SweepAxis("ue_speed", "ue_speed_mps", float, label="UE speed", unit="m/s"),
         SweepAxis("ran", "ran", str, label="RAN", unit=""),
+        # issue 14's dynamics (README "Dynamics where codec adaptation matters"); mobility is
+        # no axis: cross wants its own speed (--mobility cross, with --axis ue_speed=...)
+        SweepAxis("load_users", "load_users", int, label="Background users", unit="",
+                  prefix="load"),
+        SweepAxis("blockage_rate", "blockage_rate_hz", float, label="Blockage rate", unit="1/s",
+                  prefix="block"),
     )
     reference_policy = "aps"
     record_settings = ("ring_m", "ran")
