@@ -19,7 +19,7 @@ from xr_codec_marl.scenarios.xr.dynamics import chord_leg, cross_step
 from xr_codec_marl.scenarios.xr.ns3_args import apply_ns3_args, scenario_arguments
 from xr_codec_marl.scenarios.xr.settings import CROSS_SPEED_MPS, XRScenario
 
-from nr_support import require_nr
+from nr_support import RANS, ran  # noqa: F401  (the fixture)
 
 RING = 400.0
 B = 16
@@ -287,10 +287,8 @@ def test_ns3_cross_mobility_travels_far(built):
 
 
 @pytest.mark.ns3
-@pytest.mark.parametrize("ran", ["lte", "nr"])
+@pytest.mark.parametrize("ran", RANS, indirect=True)
 def test_ns3_blockage_lowers_the_blocked_ues_throughput(built, ran):
-    if ran == "nr":
-        require_nr()
     sc = LTE.with_(ran=ran, episode_limit=12 if ran == "lte" else 6)
     off = simulate(sc, action="5")
     on = simulate(sc.with_(blockage_rate_hz=0.5, blockage_s=1.5, blockage_db=20.0), action="5")

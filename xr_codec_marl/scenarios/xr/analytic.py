@@ -204,12 +204,14 @@ class AnalyticXREnv:
     def _reset_dynamics(self, seed: int | None) -> None:
         """Issue 14's dynamics (off by default): their state, on generators of their own."""
         sc, b, n = self.scenario, self.num_envs, self.scenario.n_agents
+        self._load = self._blockage = None
+        if not (sc.load_users or sc.mobility != "walk" or sc.blockage_rate_hz > 0):
+            return
         load_rng, move_rng, block_rng = dynamics_rngs(seed)
         self._move_rng = move_rng
         if sc.mobility == "cross":
             self._direction, self._left_m = chord_leg(self._pos, move_rng, sc.min_distance_m,
                                                       sc.ring_m)
-        self._load = None
         if sc.load_users:
             self._load = LoadModel(sc, self.params, load_rng, b, self._periods)
             k = sc.load_users
