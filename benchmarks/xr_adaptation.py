@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,8 @@ def main() -> None:
     else:
         def make(n: int):
             return make_env("xr", "ns3", num_envs=n, workers=n, ran=args.ran,
-                            log_dir=str(OUT / "ns3_logs"), **settings)
+                            log_dir=str(Path(tempfile.gettempdir()) / "xr_adaptation_ns3_logs"),
+                            **settings)
         batch = args.workers
     spec = make_env("xr", "analytic", num_envs=1, profile=args.profile,
                     **settings).spec if args.backend == "analytic" else None
