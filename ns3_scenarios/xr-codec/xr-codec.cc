@@ -18,7 +18,7 @@
  *
  * The pieces: common/ (flags, RNG, RAN, RLC buffer, agent loop, JSON) and, here,
  * xr-scenario.* (flags, build, KPIs, actions, summary), xr-users.*, annulus-walk.*,
- * xr-traffic.*.
+ * xr-traffic.*, xr-dynamics.* (load, cross mobility, blockage; off by default).
  */
 #include "xr-scenario.h"
 
