@@ -203,8 +203,8 @@ def judgement(a: dict[str, Any]) -> str:
     """Which dynamic leaves the most to adapt to, from the analytic gap table."""
     dyn = [c for c in CONDITIONS if c != "off"]
     best = max(dyn, key=lambda c: a[c]["gap"][0])
-    interior = [c for c in CONDITIONS
-                if a[c]["best_constant"] not in ("fixed:0", f"fixed:{len(a[c]['team_by_constant']) - 1}")]
+    ends = ("fixed:0", f"fixed:{len(a['off']['team_by_constant']) - 1}")
+    interior = [c for c in CONDITIONS if a[c]["best_constant"] not in ends]
     return (f"**Judgement.** The largest gap between the per-window best and the best constant "
             f"is under **{best}** ({fmt(a[best]['gap'], 3)} team reward per window, against "
             f"{fmt(a['off']['gap'], 3)} in the paper's setting; both include the "
