@@ -148,24 +148,23 @@ def main() -> None:
     args = ap.parse_args()
     t0, load0 = time.perf_counter(), os.getloadavg()
     settings = {"ring_m": args.ring, **parse_settings(args.set)}
-    if args.backend == "analytic":
-        def make(n: int):
-            return make_env("xr", "analytic", num_envs=n, profile=args.profile, **settings)
-        batch = 256
-    else:
-        def make(n: int):
-            return make_env("xr", "ns3", num_envs=n, workers=n, ran=args.ran,
-                            log_dir=str(Path(tempfile.gettempdir()) / "xr_adaptation_ns3_logs"),
-                            **settings)
-        batch = args.workers
-    spec = make_env("xr", "analytic", num_envs=1, profile=args.profile,
-                    **settings).spec if args.backend == "analytic" else None
-    if spec is None:
-        from xr_codec_marl.env.factory import env_spec
-        spec = env_spec("xr", "ns3", ran=args.ran, **settings)
+    from xr_codec_marl.env.factory import env_spec
 
-    def run(policy) -> EvalResult:
-        return evaluate_policy(make, policy, episodes=args.episodes, seed=args.seed,
+    def env_of(s: dict[str, Any]):
+        """``(make_env_batch, spec)`` of the evaluated env with settings ``s``."""
+        if args.backend == "analytic":
+            return (lambda n: make_env("xr", "analytic", num_envs=n, profile=args.profile, **s),
+                    make_env("xr", "analytic", num_envs=1, profile=args.profile, **s).spec)
+        logs = str(Path(tempfile.gettempdir()) / "xr_adaptation_ns3_logs")
+        return (lambda n: make_env("xr", "ns3", num_envs=n, workers=n, ran=args.ran,
+                                   log_dir=logs, **s),
+                env_spec("xr", "ns3", ran=args.ran, **s))
+
+    batch = 256 if args.backend == "analytic" else args.workers
+    make, spec = env_of(settings)
+
+    def run(policy, maker=None) -> EvalResult:
+        return evaluate_policy(maker or make, policy, episodes=args.episodes, seed=args.seed,
                                backend=args.backend, batch_size=batch)
 
     results: dict[str, Any] = {}
@@ -198,8 +197,12 @@ def main() -> None:
         name, _, dirs = item.partition("=")
         seeds = []
         for d in dirs.split(","):
-            policy = make_policy(d, spec)
-            r = run(policy)
+            # the learner sees what it was trained to see (its recorded observation); the
+            # network, and so the references' episodes, are the same whatever it observes
+            own = _recorded(d)
+            lmake, lspec = env_of({**settings, **own}) if own else (make, spec)
+            policy = make_policy(d, lspec)
+            r = run(policy, lmake)
             v = per_episode(r)
             seeds.append(v)
             row = {"policy": f"{name} ({Path(d).name})", "kind": "learner-seed", "run": d,
@@ -230,6 +233,14 @@ def main() -> None:
               "paper_table_iv_gains_pct": PAPER_GAINS, "rows": rows, "frontier": frontier}
     write_json_atomic(OUT / f"xr_adaptation_{args.tag}.json", report)
     write_atomic(OUT / f"xr_adaptation_{args.tag}.md", markdown(report, args))
+
+
+def _recorded(run_dir: str) -> dict[str, Any]:
+    """The observation a checkpoint was trained with, where it differs from the default."""
+    from xr_codec_marl.learners.checkpoint import read_checkpoint
+
+    seen = read_checkpoint(run_dir)["spec"].get("settings", {}).get("observation", "eq13")
+    return {"observation": seen}
 
 
 def _cell(row: dict[str, Any], key: str) -> str:

@@ -273,7 +273,8 @@ def test_full_episode_through_the_bridge(bin_dir: Path) -> None:
     steps = [e.step for e in srv.received[1:6]]
     assert [s.step_index for s in steps] == [0, 1, 2, 3, 4]
     assert [s.sim_time_s for s in steps] == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.5])
-    assert all(s.session_id == "s1" and len(s.kpis) == 24 and len(s.avail_actions) == 30
+    assert all(s.session_id == "s1" and len(s.kpis) == 3 * len(XR_KPI_NAMES)
+               and len(s.avail_actions) == 30
                for s in steps)
     assert not any(steps[0].kpis)  # nothing measured before the first window
     assert steps[-1].truncated and steps[-1].truncation_reason == "episode_limit"
