@@ -225,6 +225,9 @@ def main() -> None:
             for k in PAPER_GAINS}
         rows.append(prow)
         learners.append(prow)
+    if frontier:  # each policy against the curves at its own throughput: the gain, cost shown
+        for row in rows:
+            row["vs_frontier_at_same_throughput"] = at_same_throughput(row, frontier)
     report = {**stamp({"load_avg_start": load0, "load_avg_end": os.getloadavg(),
                        "wall_s": round(time.perf_counter() - t0, 1)}),
               "backend": args.backend, "profile": args.profile if args.backend == "analytic"
@@ -235,12 +238,33 @@ def main() -> None:
     write_atomic(OUT / f"xr_adaptation_{args.tag}.md", markdown(report, args))
 
 
+def at_same_throughput(row: dict[str, Any], frontier: list[dict[str, Any]]) -> dict[str, float]:
+    """Team reward minus that of the constants' curve, and of sinr-fit's, at the row's own
+    throughput (linear between the curve's points, means only; nan outside the curve's span):
+    what a policy gains over one that sends as much."""
+    out = {}
+    for label, prefix in (("constants", "fixed:"), ("sinr_fit", "sinr-fit:")):
+        pts = sorted((f["throughput_mbps"][0], f["team_reward"][0]) for f in frontier
+                     if f["policy"].startswith(prefix))
+        thr = row["throughput_mbps"][0]
+        if len(pts) < 2 or not pts[0][0] <= thr <= pts[-1][0]:
+            out[label] = float("nan")
+            continue
+        xs, ys = zip(*pts)
+        out[label] = float(row["team_reward"][0] - np.interp(thr, xs, ys))
+    return out
+
+
 def _recorded(run_dir: str) -> dict[str, Any]:
     """The observation a checkpoint was trained with, where it differs from the default."""
     from xr_codec_marl.learners.checkpoint import read_checkpoint
 
     seen = read_checkpoint(run_dir)["spec"].get("settings", {}).get("observation", "eq13")
     return {"observation": seen}
+
+
+def _signed(x: float | None) -> str:
+    return "" if x is None or not np.isfinite(x) else f"{x:+.3f}"
 
 
 def _cell(row: dict[str, Any], key: str) -> str:
@@ -261,8 +285,9 @@ def markdown(report: dict[str, Any], args: argparse.Namespace) -> str:
              "each training seed's episodes with the references' same episodes.", "",
              "| policy | " + " | ".join(label for _, label, _ in METRICS)
              + " | team vs APS | team vs best-fixed | XR idx vs APS | XR idx vs best-fixed "
-             "| thr vs APS | entropy | off-modal | ρ(rate, SINR) |",
-             "|---" * (len(METRICS) + 9) + "|"]
+             "| thr vs APS | entropy | off-modal | ρ(rate, SINR) | vs constants at same thr "
+             "| vs sinr-fit at same thr |",
+             "|---" * (len(METRICS) + 11) + "|"]
     for r in report["rows"]:
         acts = [a for a in r.get("actions", {}).values() if a.get("windows")]
         ent = f"{np.mean([a['entropy_bits'] for a in acts]):.2f}" if acts else ""
@@ -274,7 +299,9 @@ def markdown(report: dict[str, Any], args: argparse.Namespace) -> str:
                          "team_reward_vs_aps", "team_reward_vs_best-fixed",
                          "xr_index_vs_aps", "xr_index_vs_best-fixed",
                          "throughput_mbps_vs_aps"))
-                     + f" | {ent} | {off} | {rho_s} |")
+                     + f" | {ent} | {off} | {rho_s} | " + " | ".join(
+                         _signed(r.get("vs_frontier_at_same_throughput", {}).get(k))
+                         for k in ("constants", "sinr_fit")) + " |")
     if report["frontier"]:
         aps = next(r for r in report["rows"] if r["policy"] == "aps")
         lines += ["", "## Trade-off: what sending more costs", "",
