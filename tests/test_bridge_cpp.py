@@ -181,7 +181,8 @@ def test_bad_shape_mid_episode_ends_that_session_with_shape_error(probe):
         events = serve(server, 1)
         rc, lines = finish(proc)
     ended = next(e for e in events if isinstance(e, Ended))
-    assert not ended.clean and "kpis has 25 values, the hello says 24" in ended.reason
+    kv = 3 * len(XR_KPI_NAMES)  # one KPI too many
+    assert not ended.clean and f"kpis has {kv + 1} values, the hello says {kv}" in ended.reason
     assert rc == 2 and lines[-1]["code"] == "CODE_SHAPE"
 
 

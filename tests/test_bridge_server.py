@@ -18,6 +18,9 @@ from xr_codec_marl.bridge import wire
 from xr_codec_marl.bridge.wire import Code, WireError
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
 from xr_codec_marl.bridge.server import BridgeServer, Ended, Joined, StepReceived
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
+
+KV = 3 * len(XR_KPI_NAMES)  # a step's kpis in the XR spec (3 UEs)
 
 
 def mec_wire_spec():
@@ -262,11 +265,11 @@ def test_step_before_hello_is_unknown_session(server, spec):
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"kpis": np.ones(5)}, "kpis has 5 values, the hello says 24"),
-        ({"obs": np.ones(4), "kpis": np.ones(24)}, "obs has 4 values"),
-        ({"kpis": np.full(24, np.nan)}, "non-finite"),
+        ({"kpis": np.ones(5)}, f"kpis has 5 values, the hello says {KV}"),
+        ({"obs": np.ones(4), "kpis": np.ones(KV)}, "obs has 4 values"),
+        ({"kpis": np.full(KV, np.nan)}, "non-finite"),
         ({}, "neither observations nor KPIs"),
-        ({"kpis": np.ones(24), "avail_actions": np.zeros(30)}, "no available action"),
+        ({"kpis": np.ones(KV), "avail_actions": np.zeros(30)}, "no available action"),
     ],
 )
 def test_step_with_wrong_sizes_is_refused(server, spec, fields, message):

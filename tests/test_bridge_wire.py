@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 from xr_codec_marl.bridge import wire
 from xr_codec_marl.bridge.wire import Code, WireError, WireLayout
 from xr_codec_marl.bridge.proto import bridge_pb2 as pb
+from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES
 from xr_codec_marl.scenarios.xr.settings import XRScenario
+
+#: per-UE KPIs of the XR spec and the values of a steps kpis (3 UEs)
+NK = len(XR_KPI_NAMES)
+KV = 3 * NK
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = XRScenario().env_spec("xr")
@@ -96,7 +101,7 @@ def assert_same(a, b) -> None:
 
 
 def test_step_fields_decode_exactly():
-    kpis = np.arange(24, dtype=np.float32).reshape(3, 8) / 7
+    kpis = np.arange(KV, dtype=np.float32).reshape(3, NK) / 7
     obs = np.linspace(0, 1, 15, dtype=np.float32).reshape(3, 5)
     avail = np.ones((3, 10), bool)
     avail[2, 7] = False
@@ -115,7 +120,7 @@ def test_decoded_arrays_are_the_steps_own():
     """Writable (torch and in-place code are happy) and shared with nothing: mutating one step
     changes neither the received bytes' next decoding nor the layout's cached defaults."""
     for avail_fields in ({}, {"avail_actions": np.ones((3, 10))}):
-        data = step_bytes(obs=np.ones((3, 5)), kpis=np.ones((3, 8)), **avail_fields)
+        data = step_bytes(obs=np.ones((3, 5)), kpis=np.ones((3, NK)), **avail_fields)
         a = wire.check_step(wire.parse_step_envelope(data), LAYOUT)
         for arr in (a.obs, a.kpis, a.avail_actions):
             assert arr.flags.writeable
@@ -128,15 +133,15 @@ def test_decoded_arrays_are_the_steps_own():
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"kpis": np.ones(5)}, "step kpis has 5 values, the hello says 24"),
-        ({"obs": np.ones(4), "kpis": np.ones(24)}, "step obs has 4 values, the hello says 15"),
-        ({"state": np.ones(3), "kpis": np.ones(24)}, "step state has 3 values"),
-        ({"rewards": np.ones(2), "kpis": np.ones(24)}, "step rewards has 2 values"),
-        ({"kpis": np.ones(24), "avail_actions": np.ones(7)}, "step avail_actions has 7 values"),
-        ({"kpis": np.full(24, np.inf)}, "step kpis contains non-finite values"),
-        ({"kpis": np.ones(24), "state": [np.nan] * 15}, "step state contains non-finite"),
+        ({"kpis": np.ones(5)}, f"step kpis has 5 values, the hello says {KV}"),
+        ({"obs": np.ones(4), "kpis": np.ones(KV)}, "step obs has 4 values, the hello says 15"),
+        ({"state": np.ones(3), "kpis": np.ones(KV)}, "step state has 3 values"),
+        ({"rewards": np.ones(2), "kpis": np.ones(KV)}, "step rewards has 2 values"),
+        ({"kpis": np.ones(KV), "avail_actions": np.ones(7)}, "step avail_actions has 7 values"),
+        ({"kpis": np.full(KV, np.inf)}, "step kpis contains non-finite values"),
+        ({"kpis": np.ones(KV), "state": [np.nan] * 15}, "step state contains non-finite"),
         ({}, "step carries neither observations nor KPIs"),
-        ({"kpis": np.ones(24), "avail_actions": np.zeros(30)}, "an agent has no available"),
+        ({"kpis": np.ones(KV), "avail_actions": np.zeros(30)}, "an agent has no available"),
     ],
 )
 def test_bad_steps_are_shape_errors_on_both_paths(fields, message):
@@ -148,21 +153,21 @@ def test_bad_steps_are_shape_errors_on_both_paths(fields, message):
 
 
 def test_non_canonical_encodings_fall_back_to_protobuf():
-    good = step_bytes(kpis=np.ones(24))
-    # the same kpis as 24 unpacked float fields (legal protobuf, never written by protobuf)
+    good = step_bytes(kpis=np.ones(KV))
+    # the same kpis as KV unpacked float fields (legal protobuf, never written by protobuf)
     inner = wire.encode(pb.Envelope(step=pb.Step(session_id="0001-abc", step_index=3,
                                                   sim_time_s=1.5)))[2:]
-    unpacked = inner + b"".join(b"\x45" + np.float32(1).tobytes() for _ in range(24))
+    unpacked = inner + b"".join(b"\x45" + np.float32(1).tobytes() for _ in range(KV))
     data = b"\x1a" + wire._encode_varint(len(unpacked)) + unpacked
     assert wire.parse_step_envelope(data) is None
     assert_same(wire.check_step(wire.raw_step_from_pb(wire.decode(data).step), LAYOUT),
                 wire.check_step(wire.parse_step_envelope(good), LAYOUT))
     # kpis split over two packed chunks: protobuf concatenates them
-    half = np.ones(12, np.float32).tobytes()
-    chunk = b"\x42" + bytes([len(half)]) + half
-    data = b"\x1a" + wire._encode_varint(len(inner) + 2 * len(chunk)) + inner + chunk + chunk
+    chunks = [np.ones(n, np.float32).tobytes() for n in (KV // 2, KV - KV // 2)]
+    body = b"".join(b"\x42" + bytes([len(c)]) + c for c in chunks)
+    data = b"\x1a" + wire._encode_varint(len(inner) + len(body)) + inner + body
     assert wire.parse_step_envelope(data) is None
-    assert wire.decode(data).step.kpis == [1.0] * 24
+    assert wire.decode(data).step.kpis == [1.0] * KV
     # an unknown field, trailing bytes, another body: not for the fast path
     assert wire.parse_step_envelope(good + b"\x08\x01") is None
     assert wire.parse_step_envelope(wire.encode(pb.Envelope(goodbye=pb.Goodbye()))) is None
@@ -172,7 +177,7 @@ def test_non_canonical_encodings_fall_back_to_protobuf():
 def test_fields_in_any_order_take_the_fast_path_and_agree():
     """Protobuf accepts fields in any order and bools as any varint; so does the fast path."""
     step = pb.Step(session_id="0001-abc", step_index=300, sim_time_s=2.5, obs=np.ones(15),
-                   kpis=np.arange(24) / 3, truncated=True, truncation_reason="limit")
+                   kpis=np.arange(KV) / 3, truncated=True, truncation_reason="limit")
     parts = []
     for fd, value in reversed(step.ListFields()):  # every field on its own, last field first
         one = pb.Step()
@@ -205,8 +210,8 @@ floats = st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True), max_
     avail=st.one_of(st.just([]), st.lists(st.booleans(), min_size=30, max_size=30),
                     st.lists(st.booleans(), max_size=31)),
     rewards=st.one_of(st.just([]), st.lists(st.floats(width=32), min_size=3, max_size=3)),
-    kpis=st.one_of(st.just([]), st.lists(st.floats(-1e6, 1e6, width=32), min_size=24,
-                                          max_size=24), floats),
+    kpis=st.one_of(st.just([]), st.lists(st.floats(-1e6, 1e6, width=32), min_size=KV,
+                                          max_size=KV), floats),
     term=st.booleans(),
     trunc=st.booleans(),
     reason=st.text(max_size=20),
