@@ -41,11 +41,12 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from xr_codec_marl.learners.registry import ALGO_NAMES
+    from xr_codec_marl.learners.registry import LEARNER_NAMES
 
-    p = sub.add_parser("train", help="train a (decomposed) value-factorisation learner")
+    p = sub.add_parser("train", help="train a (decomposed) value-factorisation or a "
+                                     "policy-gradient learner")
     add_env_args(p)
-    p.add_argument("--algo", required=True, metavar="ALGO", help=", ".join(ALGO_NAMES))
+    p.add_argument("--algo", required=True, metavar="ALGO", help=", ".join(LEARNER_NAMES))
     p.add_argument("--steps", type=positive_int, required=True, help="environment windows to train for")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory (resumed if it has a checkpoint)")
     p.add_argument("--init-from", metavar="RUN", default=None,
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from xr_codec_marl.learners.config import build_config
     from xr_codec_marl.learners.registry import get_algo
     from xr_codec_marl.core.registry import recorded_settings
-    from xr_codec_marl.learners.trainer import Pretrained, Trainer
+    from xr_codec_marl.learners.trainer import Pretrained, make_trainer
 
     algo = get_algo(args.algo)
     out = Path(args.out)
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         "argv": list(sys.argv),
     }
     try:
-        trainer = Trainer(env, algo, cfg, args.seed, out, run_info, init_from=source)
+        trainer = make_trainer(env, algo, cfg, args.seed, out, run_info, init_from=source)
         if trainer.resumed:
             of = "" if trainer.init_from is None else f" (fine-tuning {trainer.init_from['checkpoint']})"
             print(f"xr-marl train: resuming {algo.name} from {checkpoint_path(out)} "

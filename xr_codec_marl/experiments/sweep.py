@@ -113,16 +113,16 @@ def resolve_axes(scenario: Any, requested: Mapping[str, Sequence[Any]]) -> list[
 def classify_policy(name: str, env: str | None = None) -> str:
     """``rule``, ``learner`` (to train) or ``checkpoint``; ``UsageError`` for anything else."""
     from xr_codec_marl.baselines import policy_kind, scenario_policies
-    from xr_codec_marl.learners.registry import ALGO_NAMES
+    from xr_codec_marl.learners.registry import LEARNER_NAMES
 
     kind = policy_kind(name, env)
     if kind == "rule":
         return kind
-    if name in ALGO_NAMES:  # before paths: a folder named like a learner does not shadow it
+    if name in LEARNER_NAMES:  # before paths: a folder named like a learner does not shadow it
         return "learner"
     if kind == "checkpoint":
         return kind
-    allowed = sorted(scenario_policies(env)) + ["fixed:K"] + list(ALGO_NAMES) + ["CHECKPOINT (path)"]
+    allowed = sorted(scenario_policies(env)) + ["fixed:K"] + list(LEARNER_NAMES) + ["CHECKPOINT (path)"]
     raise UsageError(f"unknown policy {name!r} in --policies; allowed: {', '.join(allowed)}")
 
 
@@ -259,7 +259,7 @@ def train_cell(cfg: SweepConfig, cell: Cell) -> Path:
     from xr_codec_marl.learners.checkpoint import checkpoint_path, read_checkpoint
     from xr_codec_marl.learners.config import build_config
     from xr_codec_marl.learners.registry import get_algo
-    from xr_codec_marl.learners.trainer import Trainer
+    from xr_codec_marl.learners.trainer import make_trainer
 
     out = run_dir(cfg.out, cell)
     base = read_checkpoint(out)["config"] if checkpoint_path(out).is_file() else None
@@ -269,7 +269,7 @@ def train_cell(cfg: SweepConfig, cell: Cell) -> Path:
     try:
         run_info = {"env": cfg.env, "backend": cfg.backend, **recorded_settings(env.spec),
                     **cell.settings, "sweep": cfg.out}
-        trainer = Trainer(env, get_algo(cell.policy), lcfg, cell.seed, out, run_info)
+        trainer = make_trainer(env, get_algo(cell.policy), lcfg, cell.seed, out, run_info)
         trainer.train(cfg.train_steps, progress=False)
         if trainer.interrupted:  # checkpointed; the cell is not done: stop the sweep too
             raise KeyboardInterrupt

@@ -1,5 +1,6 @@
 """Decomposed value-factorisation learners (seed 002 §V): D / MH-D / MHA-D x VDN / QMIX / QTRAN,
-plus vanilla VDN / QMIX / QTRAN on the summed reward.
+plus vanilla VDN / QMIX / QTRAN on the summed reward; and the policy-gradient learners
+MAPPO / IPPO / IMAPPO with hybrid discrete/continuous actions (:mod:`~xr_codec_marl.learners.pg`).
 
 Modules, in the order data flows through them:
 
@@ -11,7 +12,8 @@ Modules, in the order data flows through them:
 - :mod:`~xr_codec_marl.learners.learner`   targets, losses, the gradient step
 - :mod:`~xr_codec_marl.learners.runner`    batches of episodes from any ``VecMultiAgentEnv``
 - :mod:`~xr_codec_marl.learners.replay`    padded episode buffer with a ``filled`` mask
-- :mod:`~xr_codec_marl.learners.trainer`   the loop: collect, learn, log, checkpoint, resume
+- :mod:`~xr_codec_marl.learners.loop`      the run loop every family shares: log, checkpoints, Ctrl-C
+- :mod:`~xr_codec_marl.learners.trainer`   the value learners' iteration: collect, replay, learn
 - :mod:`~xr_codec_marl.learners.checkpoint` weights_only-safe checkpoints (``policy.load_policy`` loads one)
 - :mod:`~xr_codec_marl.learners.policy`    ``CheckpointPolicy`` (an ``ExplainablePolicy``)
 """

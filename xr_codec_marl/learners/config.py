@@ -83,6 +83,36 @@ class LearnerConfig:
     importance: str = "variance"
     #: weigh components by l_c in greedy action selection (argmax_u sum_c l_c Q_c)
     importance_in_action: bool = False
+    # --- policy-gradient learners (mappo, ippo, imappo: learners/pg; gamma and lr are shared) ---
+    #: PPO epochs over each rollout, and minibatches per epoch
+    pg_epochs: int = 5
+    pg_minibatches: int = 4
+    #: GAE's lambda
+    gae_lambda: float = 0.95
+    #: PPO's ratio clip epsilon
+    clip_coef: float = 0.2
+    #: clip the value around the rollout's values by this much (0 = plain squared error)
+    value_clip: float = 0.2
+    value_coef: float = 0.5
+    #: entropy bonus of each categorical head, and of each Gaussian dimension
+    entropy_coef: float = 0.01
+    entropy_coef_continuous: float = 0.0
+    #: gradient-norm clip of the policy-gradient learners (grad_clip is the value learners')
+    pg_grad_clip: float = 0.5
+    pg_hidden: int = 64
+    #: initial log std of the Gaussian heads, in policy units ([-1, 1] spans a dimension's bounds)
+    log_std_init: float = -0.5
+    #: critic input: "auto" (mappo: state, ippo: obs, imappo: aggregated) or one of those three
+    critic: str = "auto"
+    #: "auto" (= "hybrid": categorical + Gaussian heads) or "flat" (each continuous dimension
+    #: cut into continuous_bins levels, all in one categorical head: IMAPPO's ablation)
+    action_heads: str = "auto"
+    continuous_bins: int = 5
+    #: advantage normalisation: "auto" (mappo, imappo: joint; ippo: agent), "none", "agent"
+    #: (each agent on its own) or "joint" (across agents, seed 001's IMAPPO)
+    adv_norm: str = "auto"
+    #: one value head per reward component (GAE per component, advantages summed)
+    decomposed_critic: bool = False
     # --- run ---
     num_envs: int = 8
     #: torch intra-op threads (1 keeps runs reproducible and polite on shared machines)
@@ -119,6 +149,25 @@ class LearnerConfig:
             raise UsageError("epsilon_anneal_steps and finetune_epsilon_anneal_steps must be >= 0")
         if self.checkpoint_every < 0 or self.checkpoint_every_s < 0:
             raise UsageError("checkpoint_every and checkpoint_every_s must be >= 0 (0 = off)")
+        for name, allowed in (("critic", ("auto", "state", "obs", "aggregated")),
+                              ("action_heads", ("auto", "hybrid", "flat")),
+                              ("adv_norm", ("auto", "none", "agent", "joint"))):
+            if getattr(self, name) not in allowed:
+                raise UsageError(f"{name} must be one of {', '.join(allowed)}, "
+                                 f"got {getattr(self, name)!r}")
+        for name in ("pg_epochs", "pg_minibatches", "pg_hidden"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.continuous_bins < 2:
+            raise UsageError(f"continuous_bins must be >= 2, got {self.continuous_bins}")
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            raise UsageError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        for name in ("clip_coef", "pg_grad_clip"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("value_clip", "value_coef", "entropy_coef", "entropy_coef_continuous"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_size > self.buffer_size:
             raise UsageError("batch_size cannot exceed buffer_size")
         return self

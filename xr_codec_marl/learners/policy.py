@@ -8,6 +8,7 @@ framework. Vanilla learners expose one component, ``"total"``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,7 +19,10 @@ from xr_codec_marl.learners.agents import build_agent
 from xr_codec_marl.learners.checkpoint import check_spec, read_checkpoint
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.learner import AgentController, epsilon_greedy, require_discrete
-from xr_codec_marl.learners.registry import get_algo
+from xr_codec_marl.learners.registry import PG_ALGOS, get_algo
+
+if TYPE_CHECKING:
+    from xr_codec_marl.learners.pg.policy import PGPolicy
 
 
 class CheckpointPolicy:
@@ -101,6 +105,12 @@ class CheckpointPolicy:
         return np.where(avail[:, :, None, :], q, -np.inf).astype(np.float32)
 
 
-def load_policy(path: str | Path, spec: EnvSpec) -> CheckpointPolicy:
-    """The greedy policy of the run directory or checkpoint file at ``path`` for ``spec``."""
+def load_policy(path: str | Path, spec: EnvSpec) -> CheckpointPolicy | PGPolicy:
+    """The greedy policy of the run directory or checkpoint file at ``path`` for ``spec``
+    (a value learner's :class:`CheckpointPolicy`, or a policy-gradient learner's actor)."""
+    data = read_checkpoint(path)
+    if data["algo"] in PG_ALGOS:
+        from xr_codec_marl.learners.pg.policy import PGPolicy
+
+        return PGPolicy.from_checkpoint_data(data, spec, str(path))
     return CheckpointPolicy.from_checkpoint(str(path), spec)

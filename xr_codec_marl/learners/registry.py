@@ -4,6 +4,12 @@
 - structure: ``vanilla`` (one Q per agent, trained on the summed reward), ``d`` (C separate
   agent networks and C mixers, eq. 24), ``mh`` (one shared trunk with C heads, eqs. 25-26);
 - adaptive: MHA's Algorithm 3 loss weighting on top of ``mh``.
+
+The policy-gradient learners (``family = "pg"``, :mod:`~xr_codec_marl.learners.pg`) are the
+combinations of a critic input and an advantage normalisation (the ``auto`` values of the
+``critic`` and ``adv_norm`` settings): MAPPO (centralised critic on the state), IPPO (each
+agent's critic on its own observation) and IMAPPO (seed 001: critic on an aggregated state,
+advantages normalised across agents; hybrid heads as every one of them).
 """
 
 from __future__ import annotations
@@ -21,11 +27,20 @@ class AlgoSpec:
     mixer: str  # "vdn" | "qmix" | "qtran"
     structure: str  # "vanilla" | "d" | "mh"
     adaptive: bool = False
+    #: "value" (the twelve above) or "pg" (policy-gradient learners)
+    family: str = "value"
+    #: pg only: the critic's input and the advantage normalisation their ``auto`` settings mean
+    critic: str = ""
+    adv_norm: str = ""
 
     @property
     def decomposed(self) -> bool:
         """True when the learner keeps one Q-function per reward component."""
         return self.structure != "vanilla"
+
+    @property
+    def is_pg(self) -> bool:
+        return self.family == "pg"
 
 
 ALGOS: dict[str, AlgoSpec] = {}
@@ -43,9 +58,22 @@ ALGO_NAMES: tuple[str, ...] = (
 )
 
 
+#: The policy-gradient learners (DESIGN.md section 4's "later" names).
+PG_ALGOS: dict[str, AlgoSpec] = {
+    "mappo": AlgoSpec("mappo", "", "vanilla", family="pg", critic="state", adv_norm="joint"),
+    "ippo": AlgoSpec("ippo", "", "vanilla", family="pg", critic="obs", adv_norm="agent"),
+    "imappo": AlgoSpec("imappo", "", "vanilla", family="pg", critic="aggregated",
+                       adv_norm="joint"),
+}
+PG_NAMES: tuple[str, ...] = tuple(PG_ALGOS)
+#: Every learner ``xr-marl train --algo`` takes.
+LEARNER_NAMES: tuple[str, ...] = ALGO_NAMES + PG_NAMES
+
+
 def get_algo(name: str) -> AlgoSpec:
     """Look up a learner by name; unknown names raise a one-line ``UsageError``."""
-    try:
-        return ALGOS[name.lower()]
-    except KeyError:
-        raise choice_error("algo", name, ALGO_NAMES) from None
+    key = name.lower()
+    spec = ALGOS.get(key) or PG_ALGOS.get(key)
+    if spec is None:
+        raise choice_error("algo", name, LEARNER_NAMES)
+    return spec

@@ -36,13 +36,7 @@ kill and resume ``log.csv`` holds every episode exactly once, as an uninterrupte
 
 from __future__ import annotations
 
-import csv
-import os
 import random
-import signal
-import threading
-import time
-import warnings
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
@@ -58,11 +52,11 @@ from xr_codec_marl.learners.checkpoint import (
     read_checkpoint,
     restore_rng,
     rng_state,
-    save_checkpoint,
     spec_summary,
 )
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.learner import AgentController, Dims, Learner, epsilon_at
+from xr_codec_marl.learners.loop import RunLoop
 from xr_codec_marl.learners.registry import AlgoSpec
 from xr_codec_marl.learners.replay import EpisodeBuffer, carry_over
 from xr_codec_marl.learners.runner import EpisodeRunner
@@ -76,11 +70,6 @@ def seed_everything(seed: int, threads: int) -> np.random.Generator:
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(threads)
     return np.random.default_rng(seed)
-
-
-def _fields(line: bytes) -> list[str]:
-    """One CSV line's fields."""
-    return next(csv.reader([line.decode(errors="replace")]), [])
 
 
 #: Settings that size the networks: a fine-tuning run must use its source's values.
@@ -117,8 +106,9 @@ class Pretrained:
                              f"--algo {self.data['algo']}, not {name}")
 
 
-class Trainer:
-    """One training run of one learner on one vectorised environment."""
+class Trainer(RunLoop):
+    """One training run of one value learner on one vectorised environment (the loop
+    itself, logs and checkpoints: :class:`~xr_codec_marl.learners.loop.RunLoop`)."""
 
     def __init__(
         self, env: VecMultiAgentEnv, algo: AlgoSpec, cfg: LearnerConfig, seed: int,
@@ -161,11 +151,6 @@ class Trainer:
             "rng": rng_state(self.rng),
             "init_from": self.init_from,
         }
-
-    def save(self) -> Path | None:
-        if self.out_dir is None:
-            return None
-        return save_checkpoint(self.out_dir, self.payload())
 
     def _resume(self) -> None:
         """Continue from ``out_dir``'s checkpoint; one-line ``UsageError`` if it does not fit."""
@@ -237,16 +222,6 @@ class Trainer:
         """This run started from another run's networks (exploration on the fine-tune schedule)."""
         return self.init_from is not None
 
-    def _checkpoint(self, fh: Any, tb: Any) -> None:
-        """Flush (and fsync) the log and TensorBoard, then save: what a checkpoint covers is on
-        disk before the checkpoint is, so no kill can lose logged episodes for good."""
-        if fh is not None:
-            fh.flush()
-            os.fsync(fh.fileno())
-        if tb is not None:
-            tb.flush()
-        self.save()
-
     # --- logging ---
     def _columns(self) -> list[str]:
         comps = list(self.env.spec.reward_components)
@@ -265,149 +240,33 @@ class Trainer:
         cols += ["wall_s"]
         return cols
 
-    def _open_log(self) -> tuple[Any, Any]:
-        """``log.csv`` open for appending, holding exactly the episodes before ``self.episodes``.
-
-        A fresh run starts it with the header. A resumed run keeps the rows its checkpoint
-        covers (flushed before the checkpoint was written) and cuts, in place, the rows after
-        them and any half-written last line: the run replays those episodes bit-for-bit.
-        """
-        assert self.out_dir is not None
-        path = self.out_dir / "log.csv"
-        cols = self._columns()
-        keep = self._log_bytes_to_keep(path, cols) if self.resumed and path.is_file() else 0
-        if keep:
-            with path.open("r+b") as f:
-                f.truncate(keep)
-            fh = path.open("a", newline="")
-            writer = csv.DictWriter(fh, fieldnames=cols)
-        else:
-            if self.resumed and path.is_file() and path.stat().st_size:  # another run's columns
-                path.replace(path.with_name("log.csv.old"))
-            if self.episodes:
-                warnings.warn(f"{path} is missing or not this run's; the rows of the "
-                              f"{self.episodes} episodes before the checkpoint are lost",
-                              RuntimeWarning, stacklevel=2)
-            fh = path.open("w", newline="")
-            writer = csv.DictWriter(fh, fieldnames=cols)
-            writer.writeheader()
-        return fh, writer
-
-    def _log_bytes_to_keep(self, path: Path, cols: list[str]) -> int:
-        """Length of the header plus the complete rows of episodes before the checkpoint (0 if
-        the header is not this run's)."""
-        lines = path.read_bytes().splitlines(keepends=True)
-        if not lines or not lines[0].endswith(b"\n") or _fields(lines[0]) != cols:
-            return 0
-        size, kept, last = len(lines[0]), 0, -1
-        for line in lines[1:]:
-            fields = _fields(line)
-            if not line.endswith(b"\n") or len(fields) != len(cols):
-                break  # the half-written row of a killed run
-            try:
-                episode = int(fields[0])
-            except ValueError:
-                break
-            if not last < episode < self.episodes:
-                break  # written after the checkpoint
-            size, kept, last = size + len(line), kept + 1, episode
-        if kept != self.episodes:
-            warnings.warn(f"{path} holds {kept} of the {self.episodes} episodes before the "
-                          "checkpoint (rows lost before this version flushed the log at "
-                          "checkpoints)", RuntimeWarning, stacklevel=2)
-        return size
-
     # --- the loop ---
-    def train(self, total_steps: int, progress: bool = True, log: bool = True) -> dict[str, Any]:
-        """Train until ``total_steps`` env windows; returns the last rollout's summary."""
-        cfg, spec = self.cfg, self.env.spec
-        fh = writer = tb = None
-        if log and self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            fh, writer = self._open_log()
-            if cfg.tensorboard:
-                from torch.utils.tensorboard import SummaryWriter
-
-                # drop events past the checkpoint (the run replays them); a fresh run: all
-                tb = SummaryWriter(str(self.out_dir / "tb"),
-                                   purge_step=self.env_steps + 1 if self.resumed else 0)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total_steps, initial=self.env_steps, unit="win", dynamic_ncols=True,
-                       desc=self.algo.name)
-        old_handler = signal.getsignal(signal.SIGINT)
-        # Ctrl-C finishes the rollout and checkpoints, with or without a progress bar
-        # (signal handlers can only be set from the main thread)
-        catch = threading.current_thread() is threading.main_thread()
-        if catch:
-            signal.signal(signal.SIGINT, self._on_sigint)
-        every, every_s = cfg.checkpoint_every, cfg.checkpoint_every_s
-        next_ckpt = (self.env_steps // every + 1) * every if every else None
-        t0 = last_ckpt = time.perf_counter()
-        summary: dict[str, Any] = {}
-        qnames = list(spec.reward_components) if self.algo.decomposed else ["total"]
-        consistent = True  # False while a rollout is half-applied: no checkpoint of that state
-        try:
-            while self.env_steps < total_steps and not self._stop:
-                consistent = False
-                eps = epsilon_at(self.env_steps, cfg, self.finetuning)
-                episode_seed = (self.seed * 1_000_003 + self.rollouts + 7_777_777) % 2**31  # apart from eval seeds
-                batch, stats = self.runner.run(eps, self.rng, episode_seed, self.learner.action_weights())
-                self.buffer.insert(batch)
-                per_episode_l = None
-                if self.learner.adaptive is not None:
-                    rewards = batch["rewards"]
-                    per_episode_l = self.learner.adaptive.update_importance(rewards, batch["filled"])
-                if len(self.buffer) >= max(cfg.batch_size, cfg.learning_starts):
-                    for _ in range(cfg.grad_steps_per_rollout):
-                        self.last_stats = self.learner.train(self.buffer.sample(cfg.batch_size, self.rng))
-                b = self.env.num_envs
-                self.env_steps += b * stats.length
-                self.rollouts += 1
-                ep0 = self.episodes
-                self.episodes += b
-                summary = self._summary(eps, stats, qnames)
-                if writer is not None:
-                    self._write_rows(writer, ep0, eps, stats, per_episode_l, qnames, time.perf_counter() - t0)
-                if tb is not None:
-                    for key, value in summary.items():
-                        if isinstance(value, float):
-                            tb.add_scalar(key, value, self.env_steps)
-                consistent = True
-                if bar is not None:
-                    bar.update(b * stats.length)
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in summary.items()
-                                     if k in ("return", "epsilon") or k.startswith("loss/")}, refresh=False)
-                by_steps = next_ckpt is not None and self.env_steps >= next_ckpt
-                if by_steps or (every_s > 0 and time.perf_counter() - last_ckpt >= every_s):
-                    self._checkpoint(fh, tb)
-                    last_ckpt = time.perf_counter()
-                    if every:
-                        next_ckpt = (self.env_steps // every + 1) * every
-        finally:
-            if catch:
-                signal.signal(signal.SIGINT, old_handler)
-            if consistent:  # else the last checkpoint stands; the half-done rollout is replayed
-                self._checkpoint(fh, tb)
-            if bar is not None:
-                bar.close()
-            if fh is not None:
-                fh.close()
-            if tb is not None:
-                tb.close()
-        return summary
-
     @property
-    def interrupted(self) -> bool:
-        """The last :meth:`train` stopped early on Ctrl-C (after writing its checkpoint)."""
-        return self._stop
+    def run_name(self) -> str:
+        return self.algo.name
 
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self._stop:  # second Ctrl-C: give up immediately
-            raise KeyboardInterrupt
-        self._stop = True
+    def _iterate(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Collect one batch of episodes (epsilon-greedy), store it, learn from the replay."""
+        cfg = self.cfg
+        qnames = list(self.env.spec.reward_components) if self.algo.decomposed else ["total"]
+        eps = epsilon_at(self.env_steps, cfg, self.finetuning)
+        episode_seed = (self.seed * 1_000_003 + self.rollouts + 7_777_777) % 2**31  # apart from eval seeds
+        batch, stats = self.runner.run(eps, self.rng, episode_seed, self.learner.action_weights())
+        self.buffer.insert(batch)
+        per_episode_l = None
+        if self.learner.adaptive is not None:
+            rewards = batch["rewards"]
+            per_episode_l = self.learner.adaptive.update_importance(rewards, batch["filled"])
+        if len(self.buffer) >= max(cfg.batch_size, cfg.learning_starts):
+            for _ in range(cfg.grad_steps_per_rollout):
+                self.last_stats = self.learner.train(self.buffer.sample(cfg.batch_size, self.rng))
+        b = self.env.num_envs
+        self.env_steps += b * stats.length
+        self.rollouts += 1
+        ep0 = self.episodes
+        self.episodes += b
+        summary = self._summary(eps, stats, qnames)
+        return summary, self._rows(ep0, eps, stats, per_episode_l, qnames)
 
     def _summary(self, eps: float, stats: Any, qnames: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -433,17 +292,19 @@ class Trainer:
                 out[f"kpi/{name}"] = float(vals.mean()) if vals.size else float("nan")
         return out
 
-    def _write_rows(
-        self, writer: Any, ep0: int, eps: float, stats: Any, per_episode_l: np.ndarray | None,
-        qnames: list[str], wall: float,
-    ) -> None:
+    def _rows(
+        self, ep0: int, eps: float, stats: Any, per_episode_l: np.ndarray | None,
+        qnames: list[str],
+    ) -> list[dict[str, Any]]:
+        """One ``log.csv`` row per episode of the rollout (``wall_s`` added by the loop)."""
         spec = self.env.spec
         ad = self.learner.adaptive
+        rows = []
         for i in range(self.env.num_envs):
             row: dict[str, Any] = {
                 "episode": ep0 + i, "env_steps": self.env_steps, "rollout": self.rollouts - 1,
                 "env_index": i, "epsilon": f"{eps:.6g}", "length": stats.length,
-                "return": f"{stats.returns[i].sum():.6g}", "wall_s": f"{wall:.3f}",
+                "return": f"{stats.returns[i].sum():.6g}",
                 "train_steps": self.learner.train_steps,
             }
             for c, name in enumerate(spec.reward_components):
@@ -465,4 +326,19 @@ class Trainer:
                 for j, a in enumerate(spec.agent_ids):
                     row[f"act_entropy_{a}"] = f"{stats.action_entropy[i, j]:.4g}"
                     row[f"act_off_modal_{a}"] = f"{stats.off_modal[i, j]:.4g}"
-            writer.writerow(row)
+            rows.append(row)
+        return rows
+
+
+def make_trainer(
+    env: VecMultiAgentEnv, algo: AlgoSpec, cfg: LearnerConfig, seed: int,
+    out_dir: str | Path | None = None, run_info: dict[str, Any] | None = None,
+    init_from: Pretrained | None = None,
+) -> Any:
+    """The trainer of ``algo``'s family: :class:`Trainer` (value learners, replay) or
+    :class:`~xr_codec_marl.learners.pg.trainer.OnPolicyTrainer` (policy-gradient learners)."""
+    if algo.is_pg:
+        from xr_codec_marl.learners.pg.trainer import OnPolicyTrainer
+
+        return OnPolicyTrainer(env, algo, cfg, seed, out_dir, run_info, init_from)
+    return Trainer(env, algo, cfg, seed, out_dir, run_info, init_from)

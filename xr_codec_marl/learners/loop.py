@@ -1,0 +1,220 @@
+"""The run loop every learner family shares: progress bar, ``log.csv``, TensorBoard,
+checkpoints on time / steps / Ctrl-C, and a resumed run's log cut back to its checkpoint.
+
+A family's trainer (value learners: :class:`~xr_codec_marl.learners.trainer.Trainer`;
+policy-gradient learners: :class:`~xr_codec_marl.learners.pg.trainer.OnPolicyTrainer`)
+subclasses :class:`RunLoop` and supplies one iteration (collect, learn, advance the
+counters), the checkpoint payload and the log columns. What a checkpoint covers is flushed
+to disk before the checkpoint is written, so after any kill and resume ``log.csv`` holds every
+episode exactly once, as an uninterrupted run writes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from xr_codec_marl.core.api import VecMultiAgentEnv
+from xr_codec_marl.learners.checkpoint import save_checkpoint
+
+
+def _fields(line: bytes) -> list[str]:
+    """One CSV line's fields."""
+    return next(csv.reader([line.decode(errors="replace")]), [])
+
+
+class RunLoop:
+    """Loop shell of one training run; subclasses set the attributes below in ``__init__``
+    and implement :meth:`payload`, :meth:`_columns` and :meth:`_iterate`."""
+
+    env: VecMultiAgentEnv
+    out_dir: Path | None
+    env_steps: int
+    episodes: int
+    resumed: bool
+    _stop: bool
+
+    # --- what a subclass supplies ---
+    @property
+    def run_name(self) -> str:
+        """Name on the progress bar (the learner's)."""
+        raise NotImplementedError
+
+    def payload(self) -> dict[str, Any]:
+        """Everything the checkpoint holds (plain data and tensors)."""
+        raise NotImplementedError
+
+    def _columns(self) -> list[str]:
+        """``log.csv``'s columns (``wall_s`` last)."""
+        raise NotImplementedError
+
+    def _iterate(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One rollout and its learning; advances ``env_steps`` / ``episodes``. Returns the
+        summary (floats go to TensorBoard) and one log row per episode (``wall_s`` is added)."""
+        raise NotImplementedError
+
+    def _postfix_keys(self, key: str) -> bool:
+        """Summary keys shown on the progress bar."""
+        return key in ("return", "epsilon") or key.startswith("loss/")
+
+    @property
+    def _checkpoint_every(self) -> tuple[int, float]:
+        """``(env steps, seconds)`` between checkpoints (0 = off)."""
+        cfg = getattr(self, "cfg")
+        return cfg.checkpoint_every, cfg.checkpoint_every_s
+
+    @property
+    def _tensorboard(self) -> bool:
+        return bool(getattr(self, "cfg").tensorboard)
+
+    # --- checkpoints ---
+    def save(self) -> Path | None:
+        if self.out_dir is None:
+            return None
+        return save_checkpoint(self.out_dir, self.payload())
+
+    def _checkpoint(self, fh: Any, tb: Any) -> None:
+        """Flush (and fsync) the log and TensorBoard, then save: what a checkpoint covers is on
+        disk before the checkpoint is, so no kill can lose logged episodes for good."""
+        if fh is not None:
+            fh.flush()
+            os.fsync(fh.fileno())
+        if tb is not None:
+            tb.flush()
+        self.save()
+
+    # --- logging ---
+    def _open_log(self) -> tuple[Any, Any]:
+        """``log.csv`` open for appending, holding exactly the episodes before ``self.episodes``.
+
+        A fresh run starts it with the header. A resumed run keeps the rows its checkpoint
+        covers (flushed before the checkpoint was written) and cuts, in place, the rows after
+        them and any half-written last line: the run replays those episodes bit-for-bit.
+        """
+        assert self.out_dir is not None
+        path = self.out_dir / "log.csv"
+        cols = self._columns()
+        keep = self._log_bytes_to_keep(path, cols) if self.resumed and path.is_file() else 0
+        if keep:
+            with path.open("r+b") as f:
+                f.truncate(keep)
+            fh = path.open("a", newline="")
+            writer = csv.DictWriter(fh, fieldnames=cols)
+        else:
+            if self.resumed and path.is_file() and path.stat().st_size:  # another run's columns
+                path.replace(path.with_name("log.csv.old"))
+            if self.episodes:
+                warnings.warn(f"{path} is missing or not this run's; the rows of the "
+                              f"{self.episodes} episodes before the checkpoint are lost",
+                              RuntimeWarning, stacklevel=2)
+            fh = path.open("w", newline="")
+            writer = csv.DictWriter(fh, fieldnames=cols)
+            writer.writeheader()
+        return fh, writer
+
+    def _log_bytes_to_keep(self, path: Path, cols: list[str]) -> int:
+        """Length of the header plus the complete rows of episodes before the checkpoint (0 if
+        the header is not this run's)."""
+        lines = path.read_bytes().splitlines(keepends=True)
+        if not lines or not lines[0].endswith(b"\n") or _fields(lines[0]) != cols:
+            return 0
+        size, kept, last = len(lines[0]), 0, -1
+        for line in lines[1:]:
+            fields = _fields(line)
+            if not line.endswith(b"\n") or len(fields) != len(cols):
+                break  # the half-written row of a killed run
+            try:
+                episode = int(fields[0])
+            except ValueError:
+                break
+            if not last < episode < self.episodes:
+                break  # written after the checkpoint
+            size, kept, last = size + len(line), kept + 1, episode
+        if kept != self.episodes:
+            warnings.warn(f"{path} holds {kept} of the {self.episodes} episodes before the "
+                          "checkpoint (rows lost before this version flushed the log at "
+                          "checkpoints)", RuntimeWarning, stacklevel=2)
+        return size
+
+    # --- the loop ---
+    def train(self, total_steps: int, progress: bool = True, log: bool = True) -> dict[str, Any]:
+        """Train until ``total_steps`` env windows; returns the last rollout's summary."""
+        fh = writer = tb = None
+        if log and self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            fh, writer = self._open_log()
+            if self._tensorboard:
+                from torch.utils.tensorboard import SummaryWriter
+
+                # drop events past the checkpoint (the run replays them); a fresh run: all
+                tb = SummaryWriter(str(self.out_dir / "tb"),
+                                   purge_step=self.env_steps + 1 if self.resumed else 0)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total_steps, initial=self.env_steps, unit="win", dynamic_ncols=True,
+                       desc=self.run_name)
+        old_handler = signal.getsignal(signal.SIGINT)
+        # Ctrl-C finishes the rollout and checkpoints, with or without a progress bar
+        # (signal handlers can only be set from the main thread)
+        catch = threading.current_thread() is threading.main_thread()
+        if catch:
+            signal.signal(signal.SIGINT, self._on_sigint)
+        every, every_s = self._checkpoint_every
+        next_ckpt = (self.env_steps // every + 1) * every if every else None
+        t0 = last_ckpt = time.perf_counter()
+        summary: dict[str, Any] = {}
+        consistent = True  # False while a rollout is half-applied: no checkpoint of that state
+        try:
+            while self.env_steps < total_steps and not self._stop:
+                consistent = False
+                before = self.env_steps
+                summary, rows = self._iterate()
+                if writer is not None:
+                    wall = f"{time.perf_counter() - t0:.3f}"
+                    for row in rows:
+                        writer.writerow({**row, "wall_s": wall})
+                if tb is not None:
+                    for key, value in summary.items():
+                        if isinstance(value, float):
+                            tb.add_scalar(key, value, self.env_steps)
+                consistent = True
+                if bar is not None:
+                    bar.update(self.env_steps - before)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in summary.items()
+                                     if self._postfix_keys(k)}, refresh=False)
+                by_steps = next_ckpt is not None and self.env_steps >= next_ckpt
+                if by_steps or (every_s > 0 and time.perf_counter() - last_ckpt >= every_s):
+                    self._checkpoint(fh, tb)
+                    last_ckpt = time.perf_counter()
+                    if every:
+                        next_ckpt = (self.env_steps // every + 1) * every
+        finally:
+            if catch:
+                signal.signal(signal.SIGINT, old_handler)
+            if consistent:  # else the last checkpoint stands; the half-done rollout is replayed
+                self._checkpoint(fh, tb)
+            if bar is not None:
+                bar.close()
+            if fh is not None:
+                fh.close()
+            if tb is not None:
+                tb.close()
+        return summary
+
+    @property
+    def interrupted(self) -> bool:
+        """The last :meth:`train` stopped early on Ctrl-C (after writing its checkpoint)."""
+        return self._stop
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self._stop:  # second Ctrl-C: give up immediately
+            raise KeyboardInterrupt
+        self._stop = True

@@ -1,0 +1,174 @@
+"""The policy-gradient learner: actor, critic, optimiser and the PPO update of one rollout.
+
+One update on a batch of ``B`` episodes of ``T`` steps (``N`` agents; ``K`` value heads: 1 on
+the summed team reward, or one per reward component with ``decomposed_critic``):
+
+1. with the rollout's networks: values ``V(s_t)`` for ``t = 0..T``, the log-probabilities
+   ``log pi_old(a_t | o_t)`` of the actions taken;
+2. GAE per value head on the team reward (each agent gets the team's reward), advantages
+   summed over the heads, then normalised (none / per agent / across agents);
+3. ``pg_epochs`` passes over the filled samples ``(b, t, i)`` in ``pg_minibatches`` shuffled
+   minibatches, each one Adam step on :func:`~xr_codec_marl.learners.pg.ppo.ppo_loss` with
+   gradient-norm clipping.
+
+All randomness (sampling actions, shuffling) uses torch's global generator, which the
+checkpoint saves, so a resumed run continues bit-for-bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from xr_codec_marl.core.api import EnvSpec
+from xr_codec_marl.learners.config import LearnerConfig
+from xr_codec_marl.learners.pg.distributions import HybridDistribution
+from xr_codec_marl.learners.pg.layout import ActionLayout
+from xr_codec_marl.learners.pg.networks import (
+    Actor,
+    Critic,
+    critic_input_size,
+    critic_inputs,
+    with_ids,
+)
+from xr_codec_marl.learners.pg.ppo import gae, normalise_advantages, ppo_loss
+from xr_codec_marl.learners.registry import AlgoSpec
+
+
+@dataclass(frozen=True)
+class PGChoices:
+    """The learner's structural choices with ``auto`` resolved by the algorithm."""
+
+    critic: str
+    action_heads: str
+    adv_norm: str
+
+    @classmethod
+    def resolve(cls, algo: AlgoSpec, cfg: LearnerConfig) -> PGChoices:
+        return cls(algo.critic if cfg.critic == "auto" else cfg.critic,
+                   "hybrid" if cfg.action_heads == "auto" else cfg.action_heads,
+                   algo.adv_norm if cfg.adv_norm == "auto" else cfg.adv_norm)
+
+
+class PGLearner:
+    """Networks, optimiser and PPO update of MAPPO / IPPO / IMAPPO."""
+
+    def __init__(self, algo: AlgoSpec, cfg: LearnerConfig, spec: EnvSpec) -> None:
+        self.algo, self.cfg = algo, cfg
+        self.choices = PGChoices.resolve(algo, cfg)
+        self.layout = ActionLayout.from_spec(spec, self.choices.action_heads, cfg.continuous_bins)
+        self.value_names = tuple(spec.reward_components) if cfg.decomposed_critic else ("total",)
+        self.actor = Actor(spec.obs_size, spec.n_agents, self.layout.head_sizes,
+                           self.layout.n_gaussian, cfg.pg_hidden, cfg.log_std_init)
+        self.critic = Critic(critic_input_size(spec.obs_size, spec.state_size, spec.n_agents,
+                                               self.choices.critic),
+                             len(self.value_names), cfg.pg_hidden)
+        self.params = list(self.actor.parameters()) + list(self.critic.parameters())
+        self.opt = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.adam_eps)
+        n_heads = len(self.layout.head_sizes)
+        self.entropy_coefs = torch.tensor([cfg.entropy_coef] * n_heads
+                                          + [cfg.entropy_coef_continuous] * self.layout.n_gaussian)
+        self.train_steps = 0
+
+    # --- acting ---
+    def distribution(self, obs: torch.Tensor, avail: np.ndarray) -> HybridDistribution:
+        """The policy at ``obs [..., N, O]`` with the env's availability ``avail [..., N, A]``."""
+        logits, mean, log_std = self.actor(with_ids(obs))
+        masks = [torch.as_tensor(m) for m in self.layout.head_masks(avail)]
+        if not self.layout.n_gaussian:
+            return HybridDistribution(logits, masks=masks)
+        return HybridDistribution(logits, mean, log_std, masks)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, avail: np.ndarray, explore: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(heads [B, N, H], x [B, N, G])``: sampled if ``explore``, else the mode."""
+        dist = self.distribution(torch.as_tensor(obs, dtype=torch.float32), avail)
+        heads, x = dist.sample() if explore else dist.mode()
+        return heads.numpy(), x.numpy()
+
+    # --- learning ---
+    def update(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        """PPO on one rollout (arrays as :func:`~xr_codec_marl.learners.pg.rollout.collect`
+        returns them); returns mean losses, entropies per head, KL, clip fraction."""
+        cfg = self.cfg
+        obs = torch.as_tensor(batch["obs"], dtype=torch.float32)  # [B, T+1, N, O]
+        state = torch.as_tensor(batch["state"], dtype=torch.float32)
+        heads = torch.as_tensor(batch["heads"], dtype=torch.int64)  # [B, T, N, H]
+        x = torch.as_tensor(batch["x"], dtype=torch.float32)  # [B, T, N, G]
+        filled = torch.as_tensor(batch["filled"], dtype=torch.bool)  # [B, T]
+        b, steps, n = heads.shape[:3]
+        rewards = torch.as_tensor(batch["rewards"], dtype=torch.float32)
+        if not self.cfg.decomposed_critic:
+            rewards = rewards.sum(-1, keepdim=True)
+        rewards = rewards[:, :, None, :].expand(b, steps, n, rewards.shape[-1])
+        crit_in = critic_inputs(obs, state, self.choices.critic)  # [B, T+1, N, I]
+        avail = batch["avail"][:, :steps]
+        with torch.no_grad():
+            values = self.critic(crit_in)  # [B, T+1, N, K]
+            adv_k, returns = gae(rewards, values, torch.as_tensor(batch["terminated"]), filled,
+                                 cfg.gamma, cfg.gae_lambda)
+            adv = normalise_advantages(adv_k.sum(-1), filled, self.choices.adv_norm)
+            logp_old = self.distribution(obs[:, :steps], avail).log_prob(heads, x)
+        # the filled samples (b, t, i), flattened
+        keep = filled[:, :, None].expand(b, steps, n).reshape(-1)
+        flat_obs = obs[:, :steps].reshape(b * steps * n, 1, -1)[keep]
+        ids = torch.eye(n).expand(b, steps, n, n).reshape(-1, n)[keep]
+        sample = {
+            "actor_in": torch.cat([flat_obs[:, 0], ids], dim=-1),
+            "critic_in": crit_in[:, :steps].reshape(b * steps * n, -1)[keep],
+            "heads": heads.reshape(b * steps * n, -1)[keep],
+            "x": x.reshape(b * steps * n, -1)[keep],
+            "logp_old": logp_old.reshape(-1)[keep],
+            "adv": adv.reshape(-1)[keep],
+            "returns": returns[:, :steps].reshape(b * steps * n, -1)[keep],
+            "v_old": values[:, :steps].reshape(b * steps * n, -1)[keep],
+        }
+        masks = [torch.as_tensor(m).reshape(b * steps * n, -1)[keep]
+                 for m in self.layout.head_masks(avail)]
+        total = int(keep.sum())
+        sums: dict[str, Any] = {}
+        count = 0
+        for _ in range(cfg.pg_epochs):
+            perm = torch.randperm(total)
+            for idx in perm.chunk(cfg.pg_minibatches):
+                out = self._step({k: v[idx] for k, v in sample.items()}, [m[idx] for m in masks])
+                for k, v in out.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+        return {k: v / max(count, 1) for k, v in sums.items()}
+
+    def _step(self, mb: dict[str, torch.Tensor], masks: list[torch.Tensor]) -> dict[str, Any]:
+        """One Adam step on one minibatch."""
+        cfg = self.cfg
+        logits, mean, log_std = self.actor(mb["actor_in"])
+        dist = (HybridDistribution(logits, masks=masks) if not self.layout.n_gaussian
+                else HybridDistribution(logits, mean, log_std, masks))
+        loss = ppo_loss(
+            dist.log_prob(mb["heads"], mb["x"]), mb["logp_old"], mb["adv"],
+            self.critic(mb["critic_in"]), mb["v_old"], mb["returns"], dist.entropy_parts(),
+            self.entropy_coefs, torch.ones_like(mb["adv"], dtype=torch.bool), cfg.clip_coef,
+            cfg.value_clip, cfg.value_coef,
+        )
+        self.opt.zero_grad()
+        loss.total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.pg_grad_clip)
+        self.opt.step()
+        self.train_steps += 1
+        return {"loss": float(loss.total.detach()), "loss_policy": float(loss.policy.detach()),
+                "loss_value": float(loss.value.detach()), "approx_kl": float(loss.approx_kl),
+                "clip_fraction": float(loss.clip_fraction), "grad_norm": float(grad_norm),
+                "entropy": loss.entropy.detach().numpy()}
+
+    # --- checkpointing ---
+    def state_dict(self) -> dict[str, Any]:
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                "opt": self.opt.state_dict(), "train_steps": self.train_steps}
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        self.actor.load_state_dict(sd["actor"])
+        self.critic.load_state_dict(sd["critic"])
+        self.opt.load_state_dict(sd["opt"])
+        self.train_steps = int(sd["train_steps"])

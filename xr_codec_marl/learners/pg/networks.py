@@ -1,0 +1,89 @@
+"""Actor and critic networks of the policy-gradient learners (feed-forward, CleanRL-style).
+
+- Actor (shared by all agents, decentralised): ``[o_i, onehot(i)] -> MLP ->`` the logits
+  of every categorical head and the means of the Gaussian dimensions; the log standard
+  deviations are free parameters (state-independent, as in CleanRL's continuous PPO).
+- Critic, by its input (``critic`` setting):
+  ``"state"``: the environment state ``s`` (MAPPO's centralised critic, one value per step);
+  ``"obs"``: the agent's own ``[o_i, onehot(i)]`` (IPPO);
+  ``"aggregated"``: ``[s, mean_j o_j, o_i, onehot(i)]`` (seed 001's centralised critic over an
+  aggregated state: the global state, the agents' observations pooled and the agent's own).
+  It outputs ``K`` values: 1, or one per reward component (a decomposed critic).
+
+Orthogonal initialisation with the usual gains (sqrt 2 hidden, 0.01 policy output, 1 value
+output), as in CleanRL and the MAPPO reference implementation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+CRITICS = ("state", "obs", "aggregated")
+
+
+def _layer(inp: int, out: int, gain: float) -> nn.Linear:
+    layer = nn.Linear(inp, out)
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def mlp(inp: int, hidden: int, out: int, out_gain: float) -> nn.Sequential:
+    """Two tanh hidden layers."""
+    g = math.sqrt(2.0)
+    return nn.Sequential(_layer(inp, hidden, g), nn.Tanh(), _layer(hidden, hidden, g), nn.Tanh(),
+                         _layer(hidden, out, out_gain))
+
+
+def with_ids(obs: torch.Tensor) -> torch.Tensor:
+    """``[..., N, O]`` -> ``[..., N, O + N]``: each agent's observation and its id one-hot."""
+    n = obs.shape[-2]
+    return torch.cat([obs, torch.eye(n, dtype=obs.dtype).expand(*obs.shape[:-2], n, n)], dim=-1)
+
+
+def critic_inputs(obs: torch.Tensor, state: torch.Tensor, critic: str) -> torch.Tensor:
+    """The critic's input per agent ``[..., N, I]`` from ``obs [..., N, O]``, ``state [..., S]``."""
+    n = obs.shape[-2]
+    s = state.unsqueeze(-2).expand(*state.shape[:-1], n, state.shape[-1])
+    if critic == "state":
+        return s
+    if critic == "obs":
+        return with_ids(obs)
+    pooled = obs.mean(dim=-2, keepdim=True).expand_as(obs)
+    return torch.cat([s, pooled, with_ids(obs)], dim=-1)
+
+
+def critic_input_size(obs_size: int, state_size: int, n_agents: int, critic: str) -> int:
+    return {"state": state_size, "obs": obs_size + n_agents,
+            "aggregated": state_size + 2 * obs_size + n_agents}[critic]
+
+
+class Actor(nn.Module):
+    """Shared decentralised actor: per agent, categorical logits and Gaussian means."""
+
+    def __init__(self, obs_size: int, n_agents: int, head_sizes: tuple[int, ...], n_gaussian: int,
+                 hidden: int, log_std_init: float) -> None:
+        super().__init__()
+        self.head_sizes = head_sizes
+        self.body = mlp(obs_size + n_agents, hidden, sum(head_sizes) + n_gaussian, 0.01)
+        self.log_std = nn.Parameter(torch.full((n_gaussian,), float(log_std_init)))
+
+    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """``x [..., obs + N]`` (see :func:`with_ids`) -> (logits per head, means, log stds)."""
+        out = self.body(x)
+        logits = list(out[..., : sum(self.head_sizes)].split(self.head_sizes, dim=-1))
+        return logits, out[..., sum(self.head_sizes):], self.log_std
+
+
+class Critic(nn.Module):
+    """``K`` value heads on the chosen input (see :func:`critic_inputs`)."""
+
+    def __init__(self, input_size: int, n_values: int, hidden: int) -> None:
+        super().__init__()
+        self.body = mlp(input_size, hidden, n_values, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)

@@ -1,0 +1,189 @@
+"""The on-policy training loop of the policy-gradient learners: collect, PPO update, log,
+checkpoint, resume (the shell is :class:`~xr_codec_marl.learners.loop.RunLoop`, shared with
+the value learners' :class:`~xr_codec_marl.learners.trainer.Trainer`).
+
+Each iteration plays ``num_envs`` episodes with the current (sampling) policy and learns
+from them once; nothing is replayed. A checkpoint holds the networks, the optimiser, the
+counters and every RNG state, so a resumed run ends bit-for-bit where an uninterrupted one
+would have, and ``log.csv`` (one row per episode: returns, losses, entropy per head, KPIs,
+how much each agent's actions vary) holds every episode exactly once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
+from xr_codec_marl.errors import UsageError
+from xr_codec_marl.learners.checkpoint import (
+    check_spec,
+    checkpoint_path,
+    read_checkpoint,
+    restore_rng,
+    rng_state,
+    spec_summary,
+)
+from xr_codec_marl.learners.config import LearnerConfig
+from xr_codec_marl.learners.loop import RunLoop
+from xr_codec_marl.learners.pg.learner import PGLearner
+from xr_codec_marl.learners.pg.rollout import collect
+from xr_codec_marl.learners.registry import AlgoSpec
+from xr_codec_marl.learners.runner import RolloutStats
+from xr_codec_marl.learners.trainer import Pretrained, seed_everything
+
+#: Per-step statistics of the PPO update logged in ``log.csv`` (besides entropy per head).
+UPDATE_STATS = ("loss", "loss_policy", "loss_value", "approx_kl", "clip_fraction", "grad_norm")
+
+
+class OnPolicyTrainer(RunLoop):
+    """One training run of one policy-gradient learner on one vectorised environment."""
+
+    def __init__(
+        self, env: VecMultiAgentEnv, algo: AlgoSpec, cfg: LearnerConfig, seed: int,
+        out_dir: str | Path | None = None, run_info: dict[str, Any] | None = None,
+        init_from: Pretrained | None = None,
+    ) -> None:
+        self.env, self.algo, self.cfg, self.seed = env, algo, cfg, seed
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.run_info = dict(run_info or {})
+        self.rng = seed_everything(seed, cfg.threads)
+        self.learner = PGLearner(algo, cfg, env.spec)
+        self.env_steps = self.episodes = self.rollouts = 0
+        self.last_stats: dict[str, Any] = {}
+        self.resumed = False
+        self.init_from: dict[str, Any] | None = None
+        self._stop = False
+        if self.out_dir is not None and checkpoint_path(self.out_dir).is_file():
+            self._resume()
+        elif init_from is not None:
+            raise UsageError(f"--init-from: fine-tuning is not available for {algo.name} yet "
+                             "(policy-gradient learners start from scratch)")
+
+    @property
+    def run_name(self) -> str:
+        return self.algo.name
+
+    # --- checkpoints ---
+    def payload(self) -> dict[str, Any]:
+        return {
+            "algo": self.algo.name,
+            "config": self.cfg.to_dict(),
+            "spec": {**spec_summary(self.env.spec), "n_continuous": self.env.spec.n_continuous},
+            "seed": self.seed,
+            "run": self.run_info,
+            "learner": self.learner.state_dict(),
+            "counters": {"env_steps": self.env_steps, "episodes": self.episodes,
+                         "rollouts": self.rollouts},
+            "rng": rng_state(self.rng),
+            "init_from": None,
+        }
+
+    def _resume(self) -> None:
+        """Continue from ``out_dir``'s checkpoint; one-line ``UsageError`` if it does not fit."""
+        assert self.out_dir is not None
+        data = read_checkpoint(self.out_dir)
+        if data["algo"] != self.algo.name:
+            raise UsageError(f"{self.out_dir} holds a {data['algo']} run, not {self.algo.name}; "
+                             "use another --out")
+        try:
+            if int(data["seed"]) != self.seed:
+                raise UsageError(f"{self.out_dir} holds a run with seed {data['seed']}, "
+                                 f"not {self.seed}")
+            check_pg_spec(data["spec"], self.env.spec, str(self.out_dir), self.cfg.decomposed_critic)
+            self.learner.load_state_dict(data["learner"])
+            c = data["counters"]
+            self.env_steps, self.episodes = int(c["env_steps"]), int(c["episodes"])
+            self.rollouts = int(c["rollouts"])
+            self.rng = restore_rng(data["rng"])
+        except UsageError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            raise UsageError(f"checkpoint {checkpoint_path(self.out_dir)} is incomplete or "
+                             f"inconsistent: {type(exc).__name__}: {exc}") from None
+        self.resumed = True
+
+    # --- one iteration ---
+    def _iterate(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Play one batch of episodes with the sampling policy, then one PPO update."""
+        episode_seed = (self.seed * 1_000_003 + self.rollouts + 7_777_777) % 2**31
+        learner = self.learner
+        batch, stats = collect(self.env, lambda o, a: learner.act(o, a, explore=True),
+                               learner.layout, episode_seed)
+        self.last_stats = learner.update(batch)
+        b = self.env.num_envs
+        self.env_steps += b * stats.length
+        self.rollouts += 1
+        ep0 = self.episodes
+        self.episodes += b
+        return self._summary(stats), self._rows(ep0, stats)
+
+    def _postfix_keys(self, key: str) -> bool:
+        return key in ("return", "loss", "approx_kl")
+
+    # --- logging ---
+    def _columns(self) -> list[str]:
+        spec = self.env.spec
+        cols = ["episode", "env_steps", "rollout", "env_index", "length", "return"]
+        cols += [f"return_{c}" for c in spec.reward_components]
+        cols += [*UPDATE_STATS, "train_steps"]
+        cols += [f"entropy_{h}" for h in self.learner.layout.names]
+        cols += [f"kpi_{k}" for k in spec.kpi_names]
+        for a in spec.agent_ids:
+            cols += [f"act_entropy_{a}", f"act_off_modal_{a}"]
+        return cols + ["wall_s"]
+
+    def _summary(self, stats: RolloutStats) -> dict[str, Any]:
+        spec = self.env.spec
+        out: dict[str, Any] = {"return": float(stats.returns.sum(axis=1).mean()),
+                               "episode_length": float(stats.length)}
+        for c, name in enumerate(spec.reward_components):
+            out[f"return/{name}"] = float(stats.returns[:, c].mean())
+        for key in UPDATE_STATS:
+            if key in self.last_stats:
+                out[key] = float(self.last_stats[key])
+        for name, v in zip(self.learner.layout.names, self.last_stats.get("entropy", ())):
+            out[f"entropy/{name}"] = float(v)
+        if stats.kpis is not None:
+            for k, name in enumerate(spec.kpi_names):
+                vals = stats.kpis[..., k][~np.isnan(stats.kpis[..., k])]
+                out[f"kpi/{name}"] = float(vals.mean()) if vals.size else float("nan")
+        return out
+
+    def _rows(self, ep0: int, stats: RolloutStats) -> list[dict[str, Any]]:
+        spec = self.env.spec
+        common: dict[str, Any] = {"env_steps": self.env_steps, "rollout": self.rollouts - 1,
+                                  "length": stats.length, "train_steps": self.learner.train_steps}
+        for key in UPDATE_STATS:
+            if key in self.last_stats:
+                common[key] = f"{self.last_stats[key]:.6g}"
+        for name, v in zip(self.learner.layout.names, self.last_stats.get("entropy", ())):
+            common[f"entropy_{name}"] = f"{v:.6g}"
+        rows = []
+        for i in range(self.env.num_envs):
+            row = {**common, "episode": ep0 + i, "env_index": i,
+                   "return": f"{stats.returns[i].sum():.6g}"}
+            for c, name in enumerate(spec.reward_components):
+                row[f"return_{name}"] = f"{stats.returns[i, c]:.6g}"
+            if stats.kpis is not None:
+                for k, name in enumerate(spec.kpi_names):
+                    row[f"kpi_{name}"] = f"{stats.kpis[i, :, k].mean():.6g}"
+            if stats.action_entropy is not None and stats.off_modal is not None:
+                for j, a in enumerate(spec.agent_ids):
+                    row[f"act_entropy_{a}"] = f"{stats.action_entropy[i, j]:.4g}"
+                    row[f"act_off_modal_{a}"] = f"{stats.off_modal[i, j]:.4g}"
+            rows.append(row)
+        return rows
+
+
+def check_pg_spec(saved: dict[str, Any], spec: EnvSpec, where: str,
+                  decomposed: bool = False) -> None:
+    """``check_spec`` plus the number of continuous action dimensions (one-line UsageError);
+    ``decomposed``: the reward components must match too (one value head each)."""
+    check_spec(saved, spec, decomposed, where)
+    if int(saved.get("n_continuous", 0)) != spec.n_continuous:
+        raise UsageError(f"checkpoint {where} does not match the environment: "
+                         f"{saved.get('n_continuous', 0)} continuous action dimensions != "
+                         f"{spec.n_continuous}")
