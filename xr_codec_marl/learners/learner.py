@@ -7,7 +7,8 @@ One training step on a batch of episodes (``b`` episodes, ``T`` steps, ``N`` age
 2. double Q: ``u* = argmax_u sum_k Q_i,k(tau', u)`` from the *online* network at t+1
    (greedy on the summed utilities, eqs. 24 / Algorithms 1-2 line 16);
 3. VDN / QMIX: ``y_k = r_k + gamma * Q^-_tot,k(s', u*)`` (or TD(lambda) returns),
-   ``L_k = mean (Q_tot,k(s, u) - y_k)^2``;
+   ``L_k = mean (Q_tot,k(s, u) - y_k)^2``; IQL (no mixer): the same per agent,
+   ``y_i,k = r_k + gamma * Q^-_i,k(o'_i, u*_i)``, ``L_k`` averaged over the agents;
    QTRAN: ``L_k = L_td,k + lambda_opt L_opt,k + lambda_nopt L_nopt,k`` (eq. 27);
 4. ``L = (1/K) sum_k L_k`` (eq. 24), or ``(1/K) sum_k w_k l_k L_k`` for MHA (Algorithm 3);
 5. Adam step with gradient-norm clipping; hard or soft target updates.
@@ -28,7 +29,7 @@ from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.adaptive import AdaptiveWeights
 from xr_codec_marl.learners.agents import build_agent
 from xr_codec_marl.learners.config import LearnerConfig
-from xr_codec_marl.learners.mixers import QTranCritics, build_mixer
+from xr_codec_marl.learners.mixers import NoMixer, QTranCritics, build_mixer
 from xr_codec_marl.learners.registry import AlgoSpec
 
 
@@ -221,6 +222,16 @@ class Learner:
             per_c = parts["td"] + cfg.lambda_opt * parts["opt"] + cfg.lambda_nopt * parts["nopt"]
             return per_c, parts
 
+        if isinstance(self.mixer, NoMixer):  # IQL: agents folded into the component axis
+            with torch.no_grad():
+                t_next = pick(tq[:, 1:], u_star).reshape(b, steps, n * k)
+                r_agents = rewards[:, :, None, :].expand(b, steps, n, k).reshape(b, steps, n * k)
+                y = td_targets(r_agents, batch["terminated"], mask, t_next, cfg.gamma,
+                               cfg.td_lambda)
+            q_i = chosen.reshape(b, steps, n * k)
+            per_agent = masked_mse(q_i - y, mask).view(n, k)
+            mean_q = (q_i.detach() * mask[..., None]).sum((0, 1)) / mask.sum().clamp_min(1)
+            return per_agent.mean(0), {"q_i": mean_q.view(n, k).mean(0)}
         q_tot = self.mixer(chosen.reshape(b * steps, n, k).transpose(1, 2), flat_s).view(b, steps, k)
         with torch.no_grad():
             t_chosen = pick(tq[:, 1:], u_star)

@@ -8,6 +8,9 @@ Value mixers map chosen utilities ``q [M, C, N]`` and the state ``s [M, S]`` to
   state-value bias V(s)); :class:`DecomposedQMixer` holds C of them (DQMIX, vanilla = C 1).
 - :class:`MultiHeadQMixer`: eq. 26, one hypernetwork trunk shared by C heads.
 
+:class:`NoMixer` (independent Q-learning, seed 001's "independent Q" baseline) mixes nothing:
+each agent's utility is its own Q-value, trained on the team reward.
+
 QTRAN is not a mixer of utilities but a pair of extra critics, :class:`QTranCritics`:
 a joint Q_jt,c(s, u) and a state value V_c(s), per component (D form: separate networks;
 MH form: shared trunk and C heads).
@@ -25,6 +28,14 @@ class VDNMixer(nn.Module):
 
     def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         return q.sum(dim=-1)
+
+
+class NoMixer(nn.Module):
+    """No joint value (IQL): ``q [M, C, N]`` is returned as is; the learner gives every agent
+    its own TD target (Tan 1993; Tampuu et al. 2017)."""
+
+    def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return q
 
 
 def _mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
@@ -171,6 +182,8 @@ def build_mixer(
     """The mixer (or QTRAN critics) for a learner; ``n_components`` is 1 for vanilla learners."""
     if mixer == "vdn":
         return VDNMixer()
+    if mixer == "none":
+        return NoMixer()
     if mixer == "qmix":
         if structure == "mh":
             return MultiHeadQMixer(n_agents, state_size, n_components, embed, hyper_hidden)

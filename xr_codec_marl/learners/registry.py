@@ -1,6 +1,7 @@
 """The twelve learners as combinations of three choices (pymarl-style registry).
 
 - mixer: ``vdn`` (sum), ``qmix`` (monotonic hypernetwork mixer) or ``qtran`` (QTRAN-base);
+  ``none`` is IQL's (each agent learns its own Q on the team reward);
 - structure: ``vanilla`` (one Q per agent, trained on the summed reward), ``d`` (C separate
   agent networks and C mixers, eq. 24), ``mh`` (one shared trunk with C heads, eqs. 25-26);
 - adaptive: MHA's Algorithm 3 loss weighting on top of ``mh``.
@@ -24,7 +25,7 @@ class AlgoSpec:
     """Which components make up a learner."""
 
     name: str
-    mixer: str  # "vdn" | "qmix" | "qtran"
+    mixer: str  # "vdn" | "qmix" | "qtran" | "none" (IQL); "" for policy-gradient learners
     structure: str  # "vanilla" | "d" | "mh"
     adaptive: bool = False
     #: "value" (the twelve above) or "pg" (policy-gradient learners)
@@ -58,6 +59,9 @@ ALGO_NAMES: tuple[str, ...] = (
 )
 
 
+#: Value learners beyond the twelve: independent Q-learning (seed 001's "independent Q").
+OTHER_VALUE_ALGOS: dict[str, AlgoSpec] = {"iql": AlgoSpec("iql", "none", "vanilla")}
+
 #: The policy-gradient learners (DESIGN.md section 4's "later" names).
 PG_ALGOS: dict[str, AlgoSpec] = {
     "mappo": AlgoSpec("mappo", "", "vanilla", family="pg", critic="state", adv_norm="joint"),
@@ -67,13 +71,13 @@ PG_ALGOS: dict[str, AlgoSpec] = {
 }
 PG_NAMES: tuple[str, ...] = tuple(PG_ALGOS)
 #: Every learner ``xr-marl train --algo`` takes.
-LEARNER_NAMES: tuple[str, ...] = ALGO_NAMES + PG_NAMES
+LEARNER_NAMES: tuple[str, ...] = ALGO_NAMES + tuple(OTHER_VALUE_ALGOS) + PG_NAMES
 
 
 def get_algo(name: str) -> AlgoSpec:
     """Look up a learner by name; unknown names raise a one-line ``UsageError``."""
     key = name.lower()
-    spec = ALGOS.get(key) or PG_ALGOS.get(key)
+    spec = ALGOS.get(key) or OTHER_VALUE_ALGOS.get(key) or PG_ALGOS.get(key)
     if spec is None:
         raise choice_error("algo", name, LEARNER_NAMES)
     return spec
