@@ -27,9 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from xr_codec_marl.core.api import EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.core.api import EnvSpec, Observation, StepResult, split_actions, validate_actions
 from xr_codec_marl.scenarios.mec import models, observation, outputs
-from xr_codec_marl.scenarios.mec.actions import LOCAL, REJECT, action_table
+from xr_codec_marl.scenarios.mec.actions import (
+    LOCAL,
+    REJECT,
+    action_table,
+    decode_hybrid,
+    head_table,
+)
 from xr_codec_marl.scenarios.mec.buffers import LocalSlots, TaskBuffer
 from xr_codec_marl.scenarios.mec.kpis import MEC_GLOBAL_KPI_NAMES
 from xr_codec_marl.scenarios.mec.processes import FailureProcess, TaskSampler
@@ -48,7 +54,9 @@ class AnalyticMECEnv:
         self.s = settings.validate()
         self.spec = spec
         self.num_envs = num_envs
-        self.table = action_table(self.s)
+        self.hybrid = self.s.actions == "hybrid"
+        # hybrid: the target head's table (availability); fraction and power come as values
+        self.table = head_table(self.s) if self.hybrid else action_table(self.s)
         self.multi = self.s.preset == "multi-mec"
         self._weights = np.asarray(self.s.reward_weights, np.float32)
         self._started = False
@@ -96,7 +104,14 @@ class AnalyticMECEnv:
         s, dt = self.s, self.s.decision_step_s
         t0, t1 = self.t, self.t + dt
         tally = StepTally(self.num_envs, s.high_priority)
-        decided, offloaded = self._decide(act, t0, tally)
+        if self.hybrid:
+            values = split_actions(actions)[1]
+            assert values is not None  # validate_actions asked for them
+            target, alpha, power = decode_hybrid(s, act, values, self.local.full)
+        else:
+            target, alpha, power = self.table.target[act], self.table.alpha[act], \
+                self.table.power_w[act]
+        decided, offloaded = self._decide(target, alpha, power, t0, tally)
         done, busy = self.queues.serve(t0, t1)
         self._remote_done(done, tally)
         if s.drop_late:
@@ -126,11 +141,11 @@ class AnalyticMECEnv:
         """Nothing to release."""
 
     # ------------------------------------------------------------------ decisions
-    def _decide(self, act: np.ndarray, t0: float, tally: StepTally) -> tuple[np.ndarray, np.ndarray]:
+    def _decide(self, target: np.ndarray, alpha: np.ndarray, power: np.ndarray, t0: float,
+                tally: StepTally) -> tuple[np.ndarray, np.ndarray]:
+        """Every agent's decision (``[B, N]`` target, offloaded fraction, power in W)."""
         s = self.s
         has, slot = self._head
-        target = self.table.target[act]
-        alpha = self.table.alpha[act]
         if self.multi:  # a local task with the device's CPU queue full waits in its buffer
             has = has & ~((target == LOCAL) & self.local.full)
         task = self.buffer.take(slot, has)
@@ -138,8 +153,7 @@ class AnalyticMECEnv:
         b_idx = np.nonzero(has)[0]
         tally.add("energy_tasks", b_idx)
         if self.multi:
-            self._decide_devices(task, has, offload, target, alpha, self.table.power_w[act], t0,
-                                 tally)
+            self._decide_devices(task, has, offload, target, alpha, power, t0, tally)
         else:
             reject = has & (target == REJECT)
             bb, aa = np.nonzero(reject)

@@ -28,6 +28,9 @@ def unsupported(s: MECSettings) -> list[str]:
     """Why the simulator cannot run these settings (empty: it can): the raw report's limits
     (:func:`.glue.limits`) and the simulator's own."""
     out = limits(s)
+    if s.actions != "discrete":
+        out.append("the mec-offload simulator takes discrete actions; --actions hybrid runs on "
+                   "the analytic twin only")
     if s.on_failure != "lose":
         out.append("the ns-3 servers lose their tasks when they fail (on_failure=lose); "
                    "requeue is the twin's only")

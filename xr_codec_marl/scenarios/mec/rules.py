@@ -31,9 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from xr_codec_marl.core.api import EnvSpec, Observation
+from xr_codec_marl.core.api import EnvSpec, HybridActions, Observation
 from xr_codec_marl.scenarios.mec import models
-from xr_codec_marl.scenarios.mec.actions import LOCAL, REJECT, ActionTable, action_table
+from xr_codec_marl.scenarios.mec.actions import (
+    LOCAL,
+    REJECT,
+    ActionTable,
+    action_table,
+    to_hybrid,
+)
+from xr_codec_marl.scenarios.mec.outputs import avail_actions
 from xr_codec_marl.scenarios.mec.settings import MECSettings
 
 
@@ -112,19 +119,24 @@ class MECRule:
     def reset(self, num_envs: int, seed: int | None = None) -> None:
         self.t = 0
 
-    def act(self, step: Observation, explore: bool = False) -> np.ndarray:
+    def act(self, step: Observation, explore: bool = False) -> np.ndarray | HybridActions:
+        """The rule's choice per agent; with hybrid actions (``actions = "hybrid"``) the rule
+        chooses in the discrete table and hands over the same decision as hybrid actions."""
         view = step.info.get("mec")
         if view is None:
             raise ValueError(f"rule {self.name!r} needs the MEC view (info['mec']) of the "
                              "analytic twin")
-        avail = np.asarray(step.avail_actions, bool)
+        hybrid = self.s.actions == "hybrid"
+        avail = (avail_actions(self.table, view, self.s.preset == "multi-mec") if hybrid
+                 else np.asarray(step.avail_actions, bool))
         choice = self.choose(view, avail)
         self.t += 1
         ok = np.take_along_axis(avail, choice[..., None], -1)[..., 0]
         # a choice that is not available falls back to what always is: local (multi-mec) or
         # reject (aiot); an agent without a task takes the no-op 0
         fallback = self.table.n - 1 if self.s.preset == "aiot" else 0
-        return np.where(view["has"], np.where(ok, choice, fallback), 0).astype(np.int64)
+        out = np.where(view["has"], np.where(ok, choice, fallback), 0).astype(np.int64)
+        return to_hybrid(self.s, self.table, out) if hybrid else out
 
     def choose(self, view: dict[str, Any], avail: np.ndarray) -> np.ndarray:
         raise NotImplementedError

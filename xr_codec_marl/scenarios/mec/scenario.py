@@ -17,7 +17,7 @@ from xr_codec_marl.core.argtypes import nonnegative_float, positive_float, posit
 from xr_codec_marl.core.scenario import PolicyFactory, Scenario, SweepAxis
 from xr_codec_marl.errors import UsageError
 from xr_codec_marl.scenarios.mec import observation
-from xr_codec_marl.scenarios.mec.actions import discrete_space
+from xr_codec_marl.scenarios.mec.actions import discrete_space, hybrid_space
 from xr_codec_marl.scenarios.mec.kpis import (MEC_AGENT_KPI_NAMES, MEC_GLOBAL_KPI_NAMES, MEC_KPIS,
                                               MEC_REWARDS)
 from xr_codec_marl.scenarios.mec.settings import (ON_FAILURE, PRESETS, PRIORITISATIONS,
@@ -79,6 +79,9 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
     "--reward-weights": ("reward_weights", _reward_weights,
                          "seed000, seed001, equal, or 5 weights c,d,e,a,f for (completion, "
                          "deadline, energy, aoi, fairness)"),
+    "--actions": ("actions", _choice("actions", ("discrete", "hybrid")),
+                  "multi-mec action space: discrete (target x fraction x power levels, default) "
+                  "or hybrid (target head + continuous fraction and power; analytic only)"),
     "--interference-dbm": ("interference_dbm", float, "other-cell interference per device, dBm"),
     "--observation": ("observation", _choice("observation", ("seed", "full")),
                       "aiot observation: seed (5 features, default) or full (+ every node)"),
@@ -169,11 +172,12 @@ class MECScenario(Scenario):
     # ------------------------------------------------------------------ spec and backend
     def env_spec(self, settings: MECSettings) -> EnvSpec:
         s = settings
-        space = discrete_space(s)
+        space = hybrid_space(s) if s.actions == "hybrid" else discrete_space(s)
         kind = "device" if s.preset == "multi-mec" else "node"
         ids = [f"dev{i}" for i in range(s.devices)] if kind == "device" else \
             [f"node{j}" for j in range(s.servers)]
-        agents = tuple(AgentSpec(i, kind, observation.obs_size(s), space.n, action_space=space)
+        agents = tuple(AgentSpec(i, kind, observation.obs_size(s), space.n_joint,
+                                 action_space=space)
                        for i in ids)
         return EnvSpec(
             name=self.name, agents=agents, state_size=observation.state_size(s),

@@ -63,6 +63,10 @@ class MECSettings:
     kappa: float = 1e-27
     tx_power_dbm: tuple[float, ...] = (10.0, 23.0)  # discrete power levels
     offload_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)  # partial and full
+    #: multi-mec action space: "discrete" (the product of target, fraction and power levels)
+    #: or "hybrid" (a target head, the fraction in [0, 1] and the power in the levels' range,
+    #: for the policy-gradient learners; analytic twin only)
+    actions: str = "discrete"
     speed_mps: float = 1.4  # walking
     local_slots: int = 8  # tasks queued at a device's CPU (local and partial actions need one)
     # --- radio: one cell per server, OFDMA share among its devices ---
@@ -194,6 +198,10 @@ class MECSettings:
                 not (math.isfinite(w) and w >= 0) for w in self.reward_weights):
             raise ValueError(f"reward_weights must be {len(REWARD_COMPONENTS)} values >= 0 "
                              f"({', '.join(REWARD_COMPONENTS)}), got {self.reward_weights}")
+        if self.actions not in ("discrete", "hybrid"):
+            raise ValueError(f"unknown actions {self.actions!r}; allowed: discrete, hybrid")
+        if self.actions == "hybrid" and self.preset != "multi-mec":
+            raise ValueError("hybrid actions are multi-mec's (device agents); aiot's are discrete")
         if self.preset == "aiot" and self.devices < 1:
             raise ValueError("aiot needs devices >= 1")
         return self
