@@ -199,3 +199,22 @@ def test_train_and_evaluate_commands_run_a_pg_learner(tmp_path: Path,
     assert main(["train", "--env", "matrix", "--algo", "mappo", "--steps", "10", "--out",
                  str(tmp_path / "ft"), "--init-from", str(out), "--no-progress"]) == 2
     assert "not available for mappo" in capsys.readouterr().err
+
+
+def test_decomposed_critic_has_one_value_head_per_component_and_learns() -> None:
+    env = MatrixGameEnv("coordination", num_envs=32, components=3)
+    trainer = make_trainer(env, get_algo("mappo"), _cfg(decomposed_critic=True), 0)
+    assert trainer.learner.value_names == ("r0", "r1", "r2")
+    assert trainer.learner.critic.body[-1].out_features == 3
+    trainer.train(1500, progress=False)
+    acts = load_policy_from(trainer, env).act(env.reset(seed=7))
+    assert (np.asarray(acts) == 1).all()
+    # the critic's heads track the components' own values (they differ), and sum to the payoff
+    step = env.reset(seed=7)
+    from xr_codec_marl.learners.pg.networks import critic_inputs
+
+    v = trainer.learner.critic(critic_inputs(torch.as_tensor(step.obs), torch.as_tensor(step.state),
+                                             "state"))[0, 0].detach().numpy()
+    want = env.components[:, 1, 1]
+    assert v.sum() == pytest.approx(float(want.sum()), abs=1.0)
+    assert np.abs(v - want).max() < 1.5 and np.ptp(want) > 3.0

@@ -179,3 +179,17 @@ def test_pg_settings_are_validated() -> None:
                 {"continuous_bins": 1}, {"clip_coef": 0}, {"gae_lambda": 1.5}):
         with pytest.raises(UsageError):
             LearnerConfig.from_dict(bad)
+
+
+def test_gae_is_additive_over_reward_components() -> None:
+    """What a decomposed critic relies on: GAE of summed rewards and values is the sum of the
+    components' GAE, so summing per-component advantages loses nothing."""
+    g = torch.Generator().manual_seed(1)
+    r, v = torch.randn(2, 5, 3, generator=g), torch.randn(2, 6, 3, generator=g)
+    term = torch.zeros(2, 5, dtype=torch.bool)
+    term[1, 2] = True
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    per_c, _ = gae(r, v, term, mask, 0.95, 0.9)
+    total, _ = gae(r.sum(-1, keepdim=True), v.sum(-1, keepdim=True), term, mask, 0.95, 0.9)
+    np.testing.assert_allclose(per_c.sum(-1, keepdim=True).numpy(), total.numpy(), atol=1e-5)
