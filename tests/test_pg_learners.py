@@ -213,8 +213,26 @@ def test_decomposed_critic_has_one_value_head_per_component_and_learns() -> None
     step = env.reset(seed=7)
     from xr_codec_marl.learners.pg.networks import critic_inputs
 
-    v = trainer.learner.critic(critic_inputs(torch.as_tensor(step.obs), torch.as_tensor(step.state),
-                                             "state"))[0, 0].detach().numpy()
+    norm = trainer.learner.value_norm
+    assert norm is not None
+    v = norm.denormalise(trainer.learner.critic(critic_inputs(
+        torch.as_tensor(step.obs), torch.as_tensor(step.state), "state")))[0, 0].detach().numpy()
     want = env.components[:, 1, 1]
     assert v.sum() == pytest.approx(float(want.sum()), abs=1.0)
     assert np.abs(v - want).max() < 1.5 and np.ptp(want) > 3.0
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_windows_without_a_choice_leave_the_policy_alone(skip: bool) -> None:
+    """With a single available action there is nothing to decide: pg_skip_forced (default)
+    keeps such windows out of the policy loss (the critic still learns from them)."""
+    env = ReachTarget(num_envs=8)
+    env._avail[..., 1] = False  # only mode 0
+    trainer = make_trainer(env, get_algo("mappo"), _cfg(num_envs=8, pg_skip_forced=skip), 0)
+    actor0 = {k: v.clone() for k, v in trainer.learner.actor.state_dict().items()}
+    critic0 = {k: v.clone() for k, v in trainer.learner.critic.state_dict().items()}
+    trainer.train(16, progress=False)
+    actor_moved = any(not torch.equal(v, trainer.learner.actor.state_dict()[k])
+                      for k, v in actor0.items())
+    assert actor_moved != skip
+    assert any(not torch.equal(v, trainer.learner.critic.state_dict()[k]) for k, v in critic0.items())

@@ -193,3 +193,20 @@ def test_gae_is_additive_over_reward_components() -> None:
     per_c, _ = gae(r, v, term, mask, 0.95, 0.9)
     total, _ = gae(r.sum(-1, keepdim=True), v.sum(-1, keepdim=True), term, mask, 0.95, 0.9)
     np.testing.assert_allclose(per_c.sum(-1, keepdim=True).numpy(), total.numpy(), atol=1e-5)
+
+
+def test_value_norm_keeps_the_exact_running_mean_and_variance() -> None:
+    from xr_codec_marl.learners.pg.value_norm import ValueNorm
+
+    g = torch.Generator().manual_seed(2)
+    parts = [torch.randn(n, 2, generator=g) * 50 + 300 for n in (7, 1, 30)]
+    norm = ValueNorm(2)
+    for p in parts:
+        norm.update(p)
+    every = torch.cat(parts).double()
+    np.testing.assert_allclose(norm.mean.numpy(), every.mean(0).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(norm.var.numpy(), every.var(0, unbiased=False).numpy(), rtol=1e-10)
+    x = torch.tensor([[250.0, 350.0]])
+    assert torch.allclose(norm.denormalise(norm.normalise(x)), x, rtol=1e-6)
+    z = norm.normalise(every.float())
+    np.testing.assert_allclose(z.mean(0).numpy(), [0.0, 0.0], atol=1e-4)

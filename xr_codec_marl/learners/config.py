@@ -94,6 +94,13 @@ class LearnerConfig:
     #: clip the value around the rollout's values by this much (0 = plain squared error)
     value_clip: float = 0.2
     value_coef: float = 0.5
+    #: the critic predicts returns standardised by their running mean and std (MAPPO's
+    #: value normalisation; without it value clipping stalls a critic of large returns)
+    value_norm: bool = True
+    #: leave the windows where an agent had a single available action out of its policy loss
+    #: (nothing to decide: the project's "no choice" windows, e.g. a device without a task,
+    #: whose continuous values the environment ignores); the critic still learns from them
+    pg_skip_forced: bool = True
     #: entropy bonus of each categorical head, and of each Gaussian dimension
     entropy_coef: float = 0.01
     entropy_coef_continuous: float = 0.0

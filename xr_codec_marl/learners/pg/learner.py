@@ -6,8 +6,11 @@ the summed team reward, or one per reward component with ``decomposed_critic``):
 1. with the rollout's networks: values ``V(s_t)`` for ``t = 0..T``, the log-probabilities
    ``log pi_old(a_t | o_t)`` of the actions taken;
 2. GAE per value head on the team reward (each agent gets the team's reward), advantages
-   summed over the heads, then normalised (none / per agent / across agents);
-3. ``pg_epochs`` passes over the filled samples ``(b, t, i)`` in ``pg_minibatches`` shuffled
+   summed over the heads, then normalised (none / per agent / across agents); with
+   ``value_norm`` the critic predicts standardised returns (:mod:`.value_norm`), whose
+   statistics take in this rollout's returns before the update;
+3. ``pg_epochs`` passes over the filled samples ``(b, t, i)`` (the policy terms only over
+   those where the agent had more than one available action, with ``pg_skip_forced``) in ``pg_minibatches`` shuffled
    minibatches, each one Adam step on :func:`~xr_codec_marl.learners.pg.ppo.ppo_loss` with
    gradient-norm clipping.
 
@@ -35,6 +38,7 @@ from xr_codec_marl.learners.pg.networks import (
     with_ids,
 )
 from xr_codec_marl.learners.pg.ppo import gae, normalise_advantages, ppo_loss
+from xr_codec_marl.learners.pg.value_norm import ValueNorm
 from xr_codec_marl.learners.registry import AlgoSpec
 
 
@@ -66,6 +70,7 @@ class PGLearner:
         self.critic = Critic(critic_input_size(spec.obs_size, spec.state_size, spec.n_agents,
                                                self.choices.critic),
                              len(self.value_names), cfg.pg_hidden)
+        self.value_norm = ValueNorm(len(self.value_names)) if cfg.value_norm else None
         self.params = list(self.actor.parameters()) + list(self.critic.parameters())
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.adam_eps)
         n_heads = len(self.layout.head_sizes)
@@ -107,11 +112,21 @@ class PGLearner:
         crit_in = critic_inputs(obs, state, self.choices.critic)  # [B, T+1, N, I]
         avail = batch["avail"][:, :steps]
         with torch.no_grad():
-            values = self.critic(crit_in)  # [B, T+1, N, K]
+            predicted = self.critic(crit_in)  # [B, T+1, N, K], standardised with value_norm
+            norm = self.value_norm
+            values = predicted if norm is None else norm.denormalise(predicted)
             adv_k, returns = gae(rewards, values, torch.as_tensor(batch["terminated"]), filled,
                                  cfg.gamma, cfg.gae_lambda)
-            adv = normalise_advantages(adv_k.sum(-1), filled, self.choices.adv_norm)
+            # the samples the policy learns from: filled, and (pg_skip_forced) where the agent
+            # had a choice; the critic learns from every filled sample
+            choice = filled[:, :, None].expand(b, steps, n)
+            if cfg.pg_skip_forced:
+                choice = choice & torch.as_tensor(avail.sum(-1) > 1)
+            adv = normalise_advantages(adv_k.sum(-1), choice, self.choices.adv_norm)
             logp_old = self.distribution(obs[:, :steps], avail).log_prob(heads, x)
+            if norm is not None:
+                norm.update(returns[filled].reshape(-1, returns.shape[-1]))
+                returns = norm.normalise(returns)
         # the filled samples (b, t, i), flattened
         keep = filled[:, :, None].expand(b, steps, n).reshape(-1)
         flat_obs = obs[:, :steps].reshape(b * steps * n, 1, -1)[keep]
@@ -123,8 +138,9 @@ class PGLearner:
             "x": x.reshape(b * steps * n, -1)[keep],
             "logp_old": logp_old.reshape(-1)[keep],
             "adv": adv.reshape(-1)[keep],
-            "returns": returns[:, :steps].reshape(b * steps * n, -1)[keep],
-            "v_old": values[:, :steps].reshape(b * steps * n, -1)[keep],
+            "returns": returns.reshape(b * steps * n, -1)[keep],
+            "v_old": predicted[:, :steps].reshape(b * steps * n, -1)[keep],
+            "choice": choice.reshape(-1)[keep],
         }
         masks = [torch.as_tensor(m).reshape(b * steps * n, -1)[keep]
                  for m in self.layout.head_masks(avail)]
@@ -149,8 +165,8 @@ class PGLearner:
         loss = ppo_loss(
             dist.log_prob(mb["heads"], mb["x"]), mb["logp_old"], mb["adv"],
             self.critic(mb["critic_in"]), mb["v_old"], mb["returns"], dist.entropy_parts(),
-            self.entropy_coefs, torch.ones_like(mb["adv"], dtype=torch.bool), cfg.clip_coef,
-            cfg.value_clip, cfg.value_coef,
+            self.entropy_coefs, mb["choice"], cfg.clip_coef, cfg.value_clip, cfg.value_coef,
+            value_mask=torch.ones_like(mb["choice"]),
         )
         self.opt.zero_grad()
         loss.total.backward()
@@ -165,10 +181,13 @@ class PGLearner:
     # --- checkpointing ---
     def state_dict(self) -> dict[str, Any]:
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-                "opt": self.opt.state_dict(), "train_steps": self.train_steps}
+                "opt": self.opt.state_dict(), "train_steps": self.train_steps,
+                "value_norm": None if self.value_norm is None else self.value_norm.state_dict()}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
         self.actor.load_state_dict(sd["actor"])
         self.critic.load_state_dict(sd["critic"])
         self.opt.load_state_dict(sd["opt"])
         self.train_steps = int(sd["train_steps"])
+        if self.value_norm is not None:
+            self.value_norm.load_state_dict(sd["value_norm"])

@@ -60,12 +60,13 @@ def gae(
 
 def normalise_advantages(adv: torch.Tensor, mask: torch.Tensor, mode: str,
                          eps: float = 1e-8) -> torch.Tensor:
-    """``adv [B, T, N]`` standardised over the filled steps (``mask [B, T]``): ``"none"``;
-    ``"agent"``: each agent with its own mean and std; ``"joint"``: one mean and std across
-    all agents (seed 001's IMAPPO), which keeps the agents' advantages on one scale."""
+    """``adv [B, T, N]`` standardised over the counted entries (``mask [B, T]`` or
+    ``[B, T, N]``): ``"none"``; ``"agent"``: each agent with its own mean and std;
+    ``"joint"``: one mean and std across all agents (seed 001's IMAPPO), which keeps the
+    agents' advantages on one scale."""
     if mode == "none":
         return adv
-    m = mask[..., None].to(adv.dtype).expand_as(adv)
+    m = (mask[..., None] if mask.dim() == 2 else mask).to(adv.dtype).expand_as(adv)
     dims = (0, 1) if mode == "agent" else (0, 1, 2)
     count = m.sum(dims, keepdim=True).clamp_min(1.0)
     mean = (adv * m).sum(dims, keepdim=True) / count
@@ -108,15 +109,16 @@ def ppo_loss(
     logp: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor, v: torch.Tensor,
     v_old: torch.Tensor, returns: torch.Tensor, entropy_parts: torch.Tensor,
     entropy_coefs: torch.Tensor, mask: torch.Tensor, clip: float, value_clip: float,
-    value_coef: float,
+    value_coef: float, value_mask: torch.Tensor | None = None,
 ) -> PPOLoss:
     """``-L^CLIP + c_v L^V - sum_h c_h E[H_h]`` on one minibatch.
 
     ``logp, logp_old, adv, mask [M]``; ``v, v_old, returns [M, K]``; ``entropy_parts [M, P]``
-    with one coefficient per head in ``entropy_coefs [P]``.
+    with one coefficient per head in ``entropy_coefs [P]``. ``mask`` selects the samples of
+    the policy and entropy terms, ``value_mask`` (default: ``mask``) those of the value term.
     """
     pg = clipped_surrogate(logp, logp_old, adv, clip, mask)
-    vl = value_loss(v, v_old, returns, value_clip, mask)
+    vl = value_loss(v, v_old, returns, value_clip, mask if value_mask is None else value_mask)
     ent = torch.stack([masked_mean(entropy_parts[:, p], mask)
                        for p in range(entropy_parts.shape[-1])]) if entropy_parts.shape[-1] else \
         torch.zeros(0)
