@@ -97,14 +97,14 @@ class EpisodeRunner:
             action_entropy=entropy,
             off_modal=off_modal,
             returns=(ep["rewards"] * ep["filled"][..., None]).sum(axis=1),
-            kpis=None if kpi_sum is None else _mean(kpi_sum, n_measured),
+            kpis=None if kpi_sum is None else mean_over_measured(kpi_sum, n_measured),
             measured=n_measured,
             truncation_reasons=[r for r in reasons if r and r != "time limit"],
         )
         return ep, stats
 
 
-def _mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+def mean_over_measured(total: np.ndarray, count: np.ndarray) -> np.ndarray:
     """``total / count`` per copy, nan for a copy without a measured window."""
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count[:, None, None] > 0, total / np.maximum(count, 1)[:, None, None],

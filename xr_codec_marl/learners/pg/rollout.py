@@ -17,7 +17,7 @@ import numpy as np
 from xr_codec_marl.core.action_spread import action_counts, spread
 from xr_codec_marl.core.api import VecMultiAgentEnv
 from xr_codec_marl.learners.pg.layout import ActionLayout
-from xr_codec_marl.learners.runner import RolloutStats, _mean
+from xr_codec_marl.learners.runner import RolloutStats, mean_over_measured
 
 #: ``(obs [B, N, O], avail [B, N, A]) -> (heads [B, N, H], x [B, N, G])``
 ActFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -74,7 +74,7 @@ def collect(env: VecMultiAgentEnv, act: ActFn, layout: ActionLayout,
     stats = RolloutStats(
         length=length,
         returns=(batch["rewards"] * batch["filled"][..., None]).sum(axis=1),
-        kpis=None if kpi_sum is None else _mean(kpi_sum, n_measured),
+        kpis=None if kpi_sum is None else mean_over_measured(kpi_sum, n_measured),
         measured=n_measured,
         truncation_reasons=[r for r in reasons if r and r != "time limit"],
         action_entropy=entropy,
