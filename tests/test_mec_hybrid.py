@@ -79,3 +79,19 @@ def test_imappo_trains_on_the_hybrid_space() -> None:
     acts = trainer.learner.layout.to_env(*trainer.learner.act(step.obs, step.avail_actions, True))
     env.step(acts)  # valid: within bounds and available
     assert ((acts.continuous[..., 1] >= 10.0) & (acts.continuous[..., 1] <= 23.0)).all()
+
+
+def test_generic_random_and_fixed_policies_act_in_the_hybrid_space() -> None:
+    env = _env("hybrid")
+    step = env.reset(seed=4)
+    rand, fixed = make_policy("random", env.spec), make_policy("fixed:0", env.spec)
+    rand.reset(2, seed=0)
+    a = rand.act(step)
+    assert isinstance(a, HybridActions) and a.continuous.shape == (2, 6, 2)
+    assert ((a.continuous[..., 0] >= 0) & (a.continuous[..., 0] <= 1)).all()
+    assert ((a.continuous[..., 1] >= 10) & (a.continuous[..., 1] <= 23)).all()
+    assert np.ptp(a.continuous[..., 1]) > 1.0  # drawn, not constant
+    f = fixed.act(step)
+    assert (f.discrete == 0).all() and np.allclose(f.continuous, [0.5, 16.5])
+    env.step(a)
+    env.step(fixed.act(env.reset(seed=4)))

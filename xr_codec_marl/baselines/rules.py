@@ -1,12 +1,12 @@
-"""Rule policies every discrete scenario has: the highest/lowest action, a constant action
-(``fixed:K``) and uniform random. Scenario rules live in their scenario package.
+"""Rule policies every scenario has: the highest/lowest action (ordered discrete spaces), a
+constant action (``fixed:K``) and uniform random (both also on hybrid spaces). Scenario rules live in their scenario package.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from xr_codec_marl.core.api import EnvSpec, Observation
+from xr_codec_marl.core.api import EnvSpec, HybridActions, Observation
 
 
 class FixedPolicy:
@@ -45,10 +45,17 @@ class RandomPolicy:
     def reset(self, num_envs: int, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)
 
-    def act(self, step: Observation, explore: bool = False) -> np.ndarray:
+    def act(self, step: Observation, explore: bool = False) -> np.ndarray | HybridActions:
+        """Uniform available joint indices; with continuous dimensions also uniform values
+        within each dimension's bounds."""
         avail = step.avail_actions
         logits = np.where(avail, self._rng.random(avail.shape), -1.0)
-        return logits.argmax(-1).astype(np.int64)
+        index = logits.argmax(-1).astype(np.int64)
+        if self.spec.is_discrete:
+            return index
+        low, high = continuous_bounds(self.spec)
+        u = self._rng.random((index.shape[0], *low.shape))
+        return HybridActions(index, low + u * (high - low))
 
 
 class ConstantPolicy:
@@ -69,5 +76,21 @@ class ConstantPolicy:
     def reset(self, num_envs: int, seed: int | None = None) -> None:
         """Stateless."""
 
-    def act(self, step: Observation, explore: bool = False) -> np.ndarray:
-        return np.full(step.avail_actions.shape[:2], self._k, dtype=np.int64)
+    def act(self, step: Observation, explore: bool = False) -> np.ndarray | HybridActions:
+        """Action ``k``; continuous dimensions (hybrid spaces) at the middle of their bounds."""
+        index = np.full(step.avail_actions.shape[:2], self._k, dtype=np.int64)
+        if self.spec.is_discrete:
+            return index
+        low, high = continuous_bounds(self.spec)
+        return HybridActions(index, np.broadcast_to((low + high) / 2, (index.shape[0], *low.shape)))
+
+
+def continuous_bounds(spec: EnvSpec) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` ``[N, D]`` of every agent's continuous dimensions (``D =
+    spec.n_continuous``; an agent with fewer gets [0, 0] for the rest, which it ignores)."""
+    low = np.zeros((spec.n_agents, spec.n_continuous))
+    high = np.zeros((spec.n_agents, spec.n_continuous))
+    for i, agent in enumerate(spec.agents):
+        for j, dim in enumerate(agent.space.continuous):
+            low[i, j], high[i, j] = dim.low, dim.high
+    return low, high
