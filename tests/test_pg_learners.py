@@ -236,3 +236,18 @@ def test_windows_without_a_choice_leave_the_policy_alone(skip: bool) -> None:
                       for k, v in actor0.items())
     assert actor_moved != skip
     assert any(not torch.equal(v, trainer.learner.critic.state_dict()[k]) for k, v in critic0.items())
+
+
+def test_a_checkpoint_that_does_not_fit_the_environment_is_refused(tmp_path: Path) -> None:
+    trainer = make_trainer(ReachTarget(num_envs=4), get_algo("ippo"),
+                           LearnerConfig(tensorboard=False, num_envs=4), 0, tmp_path / "run")
+    trainer.train(8, progress=False)
+    policy = load_policy(tmp_path / "run", ReachTarget(num_envs=1).spec)
+    assert policy.name == "ippo"
+    with pytest.raises(UsageError, match="2 agents != 3"):
+        load_policy(tmp_path / "run", ReachTarget(num_envs=1, n_agents=3).spec)
+    # the same sizes with a discrete action space
+    discrete = EnvSpec("reach", tuple(AgentSpec(f"a{i}", "toy", 1, 2) for i in range(2)), 2,
+                       ("r",), (), 1.0, 1)
+    with pytest.raises(UsageError, match="1 continuous action dimensions != 0"):
+        load_policy(tmp_path / "run", discrete)
