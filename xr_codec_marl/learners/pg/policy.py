@@ -8,7 +8,6 @@ spaces get :class:`~xr_codec_marl.core.api.HybridActions`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +50,3 @@ class PGPolicy:
         heads, x = self.learner.act(step.obs, np.asarray(step.avail_actions, bool), explore)
         return self.learner.layout.to_env(heads, x)
 
-
-def load_pg_policy(path: str | Path, data: dict[str, Any], spec: EnvSpec) -> PGPolicy:
-    return PGPolicy.from_checkpoint_data(data, spec, str(path))
