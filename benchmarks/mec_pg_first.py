@@ -84,11 +84,15 @@ def main() -> int:
     p.add_argument("--episodes", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default="mec_pg_first")
+    p.add_argument("--algos", default=",".join(dict.fromkeys(a for _, a, _, _ in LEARNERS)),
+                   help="learners to train (comma-separated algo names)")
     args = p.parse_args()
     rows: list[dict[str, Any]] = []
     t0 = time.time()
     load_start = os.getloadavg()
     for label, algo, actions, sets in LEARNERS:
+        if algo not in args.algos.split(","):
+            continue
         info = _train(args, label, algo, actions, sets)
         rows.append({"policy": label, "kind": "learner", "actions": actions, **info,
                      **_evaluate(args, info["run"], actions)})
