@@ -98,6 +98,13 @@ def follows(r: EvalResult) -> dict[str, float]:
     return out
 
 
+def mean_sinr(r: EvalResult) -> float:
+    """Mean downlink SINR (dB) over agents and episodes: the channel the policy met (the
+    twin's and ns-3's must agree for a SINR-reading policy to transfer)."""
+    return float(np.nanmean(r.episode_kpis["sinr_db"])) if "sinr_db" in r.episode_kpis \
+        else float("nan")
+
+
 def summarise(vals: dict[str, np.ndarray], refs: dict[str, dict[str, np.ndarray]],
               reps: int = 1) -> dict[str, Any]:
     """Means, CIs and paired differences vs each reference (repeated ``reps`` times: a
@@ -175,6 +182,7 @@ def main() -> None:
         r = run(policy)
         vals[name], labels[name] = per_episode(r), getattr(policy, "name", name)
         results[name] = {"actions": r.summary()["actions"], "follows": follows(r),
+                         "mean_sinr_db": mean_sinr(r),
                          "truncated": sum(bool(x) for x in r.truncation_reasons)}
         print(f"{labels[name]}: team reward {vals[name]['team_reward'].mean():.3f}, "
               f"throughput {vals[name]['throughput_mbps'].mean():.2f}", flush=True)
@@ -207,7 +215,7 @@ def main() -> None:
             seeds.append(v)
             row = {"policy": f"{name} ({Path(d).name})", "kind": "learner-seed", "run": d,
                    **summarise(v, refs), "actions": r.summary()["actions"],
-                   "follows": follows(r),
+                   "follows": follows(r), "mean_sinr_db": mean_sinr(r),
                    "truncated": sum(bool(x) for x in r.truncation_reasons)}
             row["bar"] = verdict(row)
             rows.append(row)
