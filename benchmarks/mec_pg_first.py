@@ -119,7 +119,7 @@ def _table(data: dict[str, Any]) -> str:
         v, ci = row["kpis"][k], row["ci95"].get(k)
         return "n/a" if v is None else (f"{v:.3g} ± {ci:.2g}" if ci is not None else f"{v:.3g}")
 
-    lines = [f"# Policy-gradient learners on the MEC twin: N = {data['devices']}, "
+    lines = [f"# Learners and rules on the MEC twin: N = {data['devices']}, "
              f"K = {data['servers']}, {data['steps']} training windows, 1 seed",
              "", f"Greedy evaluation, {data['episodes']} episodes (seed 100); ± is the 95 % "
              "CI across episodes. windows/s: training throughput, learning included, on "
