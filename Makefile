@@ -37,7 +37,7 @@ DEMO_OUT ?= out/demo
 DEMO_STEPS ?= 20000
 DEMO_SET := --set grad_steps_per_rollout=4 --set epsilon_anneal_steps=4000 --set lr=1e-3
 demo: install
-	$(XRMARL) sweep --rings 200,300,400 --policies aps,mha-dqmix --seeds 1 --episodes 32 \
+	$(XRMARL) sweep --rings 200,300,400 --policies aps,best-fixed,mha-dqmix --seeds 1 --episodes 32 \
 	  --train-steps $(DEMO_STEPS) $(DEMO_SET) --jobs 2 --out $(DEMO_OUT)
 	$(XRMARL) explain --reference aps --rings 200,300,400 --episodes 2 --out $(DEMO_OUT)/explain \
 	  --kpi-table $(DEMO_OUT)/results.csv \
