@@ -20,8 +20,38 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from xr_codec_marl.core.api import VecMultiAgentEnv
+import numpy as np
+
+from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
 from xr_codec_marl.learners.checkpoint import save_checkpoint
+
+
+def episode_fields(spec: EnvSpec, stats: Any, i: int) -> dict[str, str]:
+    """The ``log.csv`` columns every learner family writes for episode ``i`` of a rollout:
+    its return and each component's, each KPI's mean, and each agent's action spread
+    (``stats``: ``returns [B, C]``, optional ``kpis [B, N, K]``, ``action_entropy`` and
+    ``off_modal [B, N]``)."""
+    row = {"return": f"{stats.returns[i].sum():.6g}"}
+    for c, name in enumerate(spec.reward_components):
+        row[f"return_{name}"] = f"{stats.returns[i, c]:.6g}"
+    if stats.kpis is not None:
+        for k, name in enumerate(spec.kpi_names):
+            row[f"kpi_{name}"] = f"{stats.kpis[i, :, k].mean():.6g}"
+    if stats.action_entropy is not None and stats.off_modal is not None:
+        for j, a in enumerate(spec.agent_ids):
+            row[f"act_entropy_{a}"] = f"{stats.action_entropy[i, j]:.4g}"
+            row[f"act_off_modal_{a}"] = f"{stats.off_modal[i, j]:.4g}"
+    return row
+
+
+def kpi_scalars(spec: EnvSpec, kpis: Any) -> dict[str, float]:
+    """TensorBoard's ``kpi/NAME``: each KPI's mean over the measured copies of a rollout."""
+    out: dict[str, float] = {}
+    if kpis is not None:
+        for k, name in enumerate(spec.kpi_names):
+            vals = kpis[..., k][~np.isnan(kpis[..., k])]
+            out[f"kpi/{name}"] = float(vals.mean()) if vals.size else float("nan")
+    return out
 
 
 def _fields(line: bytes) -> list[str]:

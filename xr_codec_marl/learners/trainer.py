@@ -56,7 +56,7 @@ from xr_codec_marl.learners.checkpoint import (
 )
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.learner import AgentController, Dims, Learner, epsilon_at
-from xr_codec_marl.learners.loop import RunLoop
+from xr_codec_marl.learners.loop import RunLoop, episode_fields, kpi_scalars
 from xr_codec_marl.learners.registry import AlgoSpec
 from xr_codec_marl.learners.replay import EpisodeBuffer, carry_over
 from xr_codec_marl.learners.runner import EpisodeRunner
@@ -286,10 +286,7 @@ class Trainer(RunLoop):
             for c, name in enumerate(qnames):
                 out[f"importance_l/{name}"] = float(ad.l[c])
                 out[f"loss_weight_w/{name}"] = float(ad.w[c].detach())
-        if stats.kpis is not None:
-            for k, name in enumerate(self.env.spec.kpi_names):
-                vals = stats.kpis[..., k][~np.isnan(stats.kpis[..., k])]  # measured copies
-                out[f"kpi/{name}"] = float(vals.mean()) if vals.size else float("nan")
+        out.update(kpi_scalars(self.env.spec, stats.kpis))
         return out
 
     def _rows(
@@ -304,11 +301,8 @@ class Trainer(RunLoop):
             row: dict[str, Any] = {
                 "episode": ep0 + i, "env_steps": self.env_steps, "rollout": self.rollouts - 1,
                 "env_index": i, "epsilon": f"{eps:.6g}", "length": stats.length,
-                "return": f"{stats.returns[i].sum():.6g}",
-                "train_steps": self.learner.train_steps,
+                "train_steps": self.learner.train_steps, **episode_fields(spec, stats, i),
             }
-            for c, name in enumerate(spec.reward_components):
-                row[f"return_{name}"] = f"{stats.returns[i, c]:.6g}"
             if self.last_stats:
                 row["loss"] = f"{self.last_stats['loss']:.6g}"
                 row["grad_norm"] = f"{self.last_stats['grad_norm']:.6g}"
@@ -319,13 +313,6 @@ class Trainer(RunLoop):
                     row[f"l_{name}"] = f"{per_episode_l[i, c]:.6g}"
                     row[f"l_batch_{name}"] = f"{float(ad.l[c]):.6g}"
                     row[f"w_{name}"] = f"{float(ad.w[c].detach()):.6g}"
-            if stats.kpis is not None:
-                for k, name in enumerate(spec.kpi_names):
-                    row[f"kpi_{name}"] = f"{stats.kpis[i, :, k].mean():.6g}"
-            if stats.action_entropy is not None and stats.off_modal is not None:
-                for j, a in enumerate(spec.agent_ids):
-                    row[f"act_entropy_{a}"] = f"{stats.action_entropy[i, j]:.4g}"
-                    row[f"act_off_modal_{a}"] = f"{stats.off_modal[i, j]:.4g}"
             rows.append(row)
         return rows
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
 from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.checkpoint import (
@@ -27,7 +25,7 @@ from xr_codec_marl.learners.checkpoint import (
     spec_summary,
 )
 from xr_codec_marl.learners.config import LearnerConfig
-from xr_codec_marl.learners.loop import RunLoop
+from xr_codec_marl.learners.loop import RunLoop, episode_fields, kpi_scalars
 from xr_codec_marl.learners.pg.learner import PGLearner
 from xr_codec_marl.learners.pg.rollout import collect
 from xr_codec_marl.learners.registry import AlgoSpec
@@ -146,10 +144,7 @@ class OnPolicyTrainer(RunLoop):
                 out[key] = float(self.last_stats[key])
         for name, v in zip(self.learner.layout.names, self.last_stats.get("entropy", ())):
             out[f"entropy/{name}"] = float(v)
-        if stats.kpis is not None:
-            for k, name in enumerate(spec.kpi_names):
-                vals = stats.kpis[..., k][~np.isnan(stats.kpis[..., k])]
-                out[f"kpi/{name}"] = float(vals.mean()) if vals.size else float("nan")
+        out.update(kpi_scalars(spec, stats.kpis))
         return out
 
     def _rows(self, ep0: int, stats: RolloutStats) -> list[dict[str, Any]]:
@@ -163,18 +158,8 @@ class OnPolicyTrainer(RunLoop):
             common[f"entropy_{name}"] = f"{v:.6g}"
         rows = []
         for i in range(self.env.num_envs):
-            row = {**common, "episode": ep0 + i, "env_index": i,
-                   "return": f"{stats.returns[i].sum():.6g}"}
-            for c, name in enumerate(spec.reward_components):
-                row[f"return_{name}"] = f"{stats.returns[i, c]:.6g}"
-            if stats.kpis is not None:
-                for k, name in enumerate(spec.kpi_names):
-                    row[f"kpi_{name}"] = f"{stats.kpis[i, :, k].mean():.6g}"
-            if stats.action_entropy is not None and stats.off_modal is not None:
-                for j, a in enumerate(spec.agent_ids):
-                    row[f"act_entropy_{a}"] = f"{stats.action_entropy[i, j]:.4g}"
-                    row[f"act_off_modal_{a}"] = f"{stats.off_modal[i, j]:.4g}"
-            rows.append(row)
+            rows.append({**common, "episode": ep0 + i, "env_index": i,
+                         **episode_fields(spec, stats, i)})
         return rows
 
 
