@@ -22,9 +22,8 @@ TUNE_SEED = 1_000_003
 TUNE_EPISODES = 16
 
 
-def team_reward_per_window(env, policy, seed: int) -> float:
-    """Mean team reward per window (reward components summed) of one batch of episodes:
-    what rules tuned on the analytic twin (this one, a scenario's) maximise."""
+def _team_reward_per_window(env, policy, seed: int) -> float:
+    """Mean team reward per window (reward components summed) of one batch of episodes."""
     step = env.reset(seed=seed)
     total, windows = 0.0, 0
     for _ in range(env.spec.episode_limit):
@@ -36,6 +35,21 @@ def team_reward_per_window(env, policy, seed: int) -> float:
     return total / max(windows, 1)
 
 
+def twin_scores(spec: EnvSpec, policies: list, episodes: int, seed: int) -> np.ndarray:
+    """Each policy's mean team reward per window on ``episodes`` episodes from ``seed`` of the
+    analytic twin of the env ``spec`` describes (``Scenario.analytic_twin``; the same
+    episodes for every policy): what rules tuned on the twin choose among."""
+    from xr_codec_marl.core.registry import get_scenario
+
+    scenario = get_scenario(str(spec.extra.get("scenario", spec.name)))
+    settings, options = scenario.analytic_twin(spec)
+    env = scenario.make_analytic(settings, episodes, None, **options)
+    try:
+        return np.array([_team_reward_per_window(env, p, seed) for p in policies])
+    finally:
+        env.close()
+
+
 class BestConstantPolicy:
     """The constant action of highest team reward on the tuning seeds (see the module)."""
 
@@ -44,18 +58,8 @@ class BestConstantPolicy:
         if not all(a.space.ordered for a in spec.agents):
             raise ValueError(f"best-fixed tunes a constant rate: it needs ordered actions, "
                              f"{spec.name} has unordered ones (use fixed:K)")
-        from xr_codec_marl.core.registry import get_scenario
-
-        scenario = get_scenario(str(spec.extra.get("scenario", spec.name)))
-        settings, options = scenario.analytic_twin(spec)
         n = min(a.n_actions for a in spec.agents)
-        scores = np.full(n, -np.inf)
-        env = scenario.make_analytic(settings, episodes, None, **options)
-        try:
-            for k in range(n):
-                scores[k] = team_reward_per_window(env, ConstantPolicy(spec, k), seed)
-        finally:
-            env.close()
+        scores = twin_scores(spec, [ConstantPolicy(spec, k) for k in range(n)], episodes, seed)
         self.k = int(np.argmax(scores))
         self.scores = scores
         self.spec = spec

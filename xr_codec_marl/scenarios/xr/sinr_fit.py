@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xr_codec_marl.baselines.best_constant import TUNE_EPISODES, TUNE_SEED, team_reward_per_window
+from xr_codec_marl.baselines.best_constant import TUNE_EPISODES, TUNE_SEED, twin_scores
 from xr_codec_marl.core.api import EnvSpec, Observation
 
 #: The eta values ``sinr-fit`` tries when tuning.
@@ -48,14 +48,9 @@ class SinrFitPolicy:
 
         self._share = share_mbps
         if eta is None:
-            env = XR.make_analytic(settings, episodes, None, **options)
-            try:
-                scores = [team_reward_per_window(env, SinrFitPolicy(spec, e), seed)
-                          for e in ETA_GRID]
-            finally:
-                env.close()
-            eta = float(ETA_GRID[int(np.argmax(scores))])
-            self.scores = np.array(scores)
+            self.scores = twin_scores(spec, [SinrFitPolicy(spec, e) for e in ETA_GRID],
+                                      episodes, seed)
+            eta = float(ETA_GRID[int(np.argmax(self.scores))])
         if not eta > 0:
             raise ValueError(f"sinr-fit needs eta > 0, got {eta}")
         self.eta = float(eta)
