@@ -252,24 +252,26 @@ class AnalyticXREnv:
         pl = channel.uma_nlos_pathloss_db(d2d, sc.carrier_ghz, sc.gnb_height_m, sc.ue_height_m)
         return sc.gnb_tx_dbm + self._gain_db - pl - self._shadow_db - self._noise_dbm
 
-    def _full_rates_bps(self) -> np.ndarray:
-        """``[B, N, P]`` rate each UE would get with the whole cell, per frame period."""
-        sinr = self._sinr_db = self._mean_sinr_db()
+    def _full_rates_bps(self) -> tuple[np.ndarray, np.ndarray]:
+        """``[B, N, P]`` rate each UE would get with the whole cell, per frame period, and
+        ``[B, N]`` its mean SINR over the window (dB, blockage included: the KPI)."""
+        sinr = self._mean_sinr_db()
         fading = self._rng.normal(0.0, self.params.fast_fading_std_db, sinr.shape + (self._periods,))
         sinr_periods = sinr[..., None] + fading
         if self._blockage is not None:  # issue 14: blocked UEs lose blockage_db
             loss = self._blockage.window_loss_db()
             sinr_periods = sinr_periods - loss
-            self._sinr_db = sinr - loss.mean(-1)
-        se = channel.spectral_efficiency(sinr_periods, self.params.shannon_alpha, self._se_table)
+            sinr = sinr - loss.mean(-1)
+
+        def se_of(sinr_db: np.ndarray) -> np.ndarray:
+            return channel.spectral_efficiency(sinr_db, self.params.shannon_alpha, self._se_table)
+
         if self._load is not None:  # issue 14: the background users' window, for the cell
             load = self._cell_state.load
             load.full_rate_bps, load.arrival_bytes = self._load.window(
-                self._gain_db, self._noise_dbm,
-                lambda x: channel.spectral_efficiency(x, self.params.shannon_alpha, self._se_table),
-                self._useful_hz)
+                self._gain_db, self._noise_dbm, se_of, self._useful_hz)
             load.served_bytes = np.zeros_like(load.backlog_bytes)
-        return se * self._useful_hz
+        return se_of(sinr_periods) * self._useful_hz, sinr
 
     def _run_window(self, actions: np.ndarray) -> dict[str, np.ndarray]:
         sc = self.scenario
@@ -282,11 +284,12 @@ class AnalyticXREnv:
             self._rng, (b, n, p + 1), sc.frame_jitter_std_ms, sc.frame_jitter_bound_ms
         )
         gaps = 1.0 / sc.fps + np.diff(jitter, axis=-1) * 1e-3
+        full_rates, sinr_db = self._full_rates_bps()
         stats = simulate_window(
             self._cell_state,
             frames,
             gaps,
-            self._full_rates_bps(),
+            full_rates,
             self._side_bytes,
             self._side_pkts,
             self._cell,
@@ -309,7 +312,7 @@ class AnalyticXREnv:
             "xqi": xr_quality_index(pdr, delay),
             "buffer_ratio": stats.occupancy_sum / stats.n_periods,
             "codec_rate_mbps": rates,
-            "sinr_db": self._sinr_db,
+            "sinr_db": sinr_db,
         }
         return kpis
 
