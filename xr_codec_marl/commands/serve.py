@@ -228,15 +228,15 @@ def serve_sessions(
         from xr_codec_marl.core.scenario import Ns3Translator
 
         glue, components = session_glue(spec, settings or {})
-        if isinstance(glue, Ns3Translator):  # the policy sees the translated env spec
+        if isinstance(glue, Ns3Translator):
             problems = glue.problems() or spec_differences(spec, glue.wire_spec())
             if problems:  # name lists can be long: a readable line, each difference cut short
                 short = [p if len(p) <= 120 else p[:117] + "..." for p in problems]
                 raise ValueError("the simulator's raw report does not match this server's "
                                  "settings (give serve the simulator's scenario flags): "
                                  + "; ".join(short))
-            spec = glue.spec
-        elif hasattr(glue, "wire_spec"):  # glue adding features: the policy sees its spec
+        if hasattr(glue, "wire_spec"):
+            # the policy sees the glue's env spec (translated, or with the features it adds)
             spec = glue.spec
         policy = make_policy(spec)
         policy.reset(1, seed=seed)

@@ -77,6 +77,14 @@ class Ns3Glue(Protocol):
     # from the env spec (e.g. the glue adds an observation feature built from a KPI).
 
 
+def announced_spec(glue: object, spec: EnvSpec) -> EnvSpec:
+    """The spec simulators announce for the env ``spec`` served with ``glue``: the glue's
+    ``wire_spec()`` where it has one (a translator's raw report, or a glue that builds
+    features the simulators do not send), else ``spec`` itself."""
+    wire = getattr(glue, "wire_spec", None)
+    return wire() if wire is not None else spec
+
+
 class NoGlue:
     """The glue of a scenario without one: its simulators must send observations, state and
     rewards themselves; building them from KPIs fails, saying so."""
@@ -243,12 +251,11 @@ class Scenario:
         return self.settings_from_record(raw), dict(spec.extra.get("analytic_options", {}))
 
     def expected_spec(self, overrides: Mapping[str, Any]) -> EnvSpec:
-        """The spec simulators must announce to ``serve`` given some settings (the wire
-        spec, for a scenario whose glue translates raw reports)."""
+        """The spec simulators must announce to ``serve`` given some settings (the glue's
+        wire spec where it has one: :func:`announced_spec`)."""
         settings = self.make_settings(**overrides)
         spec = self.env_spec(settings)
-        glue = self.ns3_glue(spec, settings)
-        return glue.wire_spec() if isinstance(glue, Ns3Translator) else spec
+        return announced_spec(self.ns3_glue(spec, settings), spec)
 
     # ------------------------------------------------------------------ policies
     def policies(self) -> dict[str, PolicyFactory]:

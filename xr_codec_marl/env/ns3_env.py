@@ -50,7 +50,9 @@ from xr_codec_marl.core.api import (
     split_actions,
     validate_actions,
 )
-from xr_codec_marl.core.scenario import NoGlue, Ns3Glue, Ns3Translator, Translation
+from xr_codec_marl.core.scenario import (
+    NoGlue, Ns3Glue, Ns3Translator, Translation, announced_spec,
+)
 from xr_codec_marl.errors import SimulatorError
 
 log = logging.getLogger(__name__)
@@ -130,19 +132,15 @@ class Ns3Env:
         k = self.spec.n_actions
         self.initial_action = k - 1 if initial_action is None else int(initial_action)
         self.translator: Ns3Translator | None = None
-        #: the spec simulators announce: ``spec``, the translator's raw one, or the glue's
-        #: ``wire_spec()`` where it has one
-        self.wire_spec: EnvSpec = spec
         if isinstance(glue, Ns3Translator):
             problems = glue.problems()
             if problems:
                 raise ValueError("; ".join(problems))
-            self.translator, self.wire_spec = glue, glue.wire_spec()
+            self.translator = glue
+        #: the spec simulators announce: ``spec``, or the glue's wire spec where it has one
+        #: (a translator's raw one; a glue adding features the simulators do not send)
+        self.wire_spec: EnvSpec = announced_spec(glue, spec)
         self.glue: Ns3Glue = glue if glue is not None and self.translator is None else NoGlue()
-        if self.translator is None and hasattr(self.glue, "wire_spec"):
-            # glue that builds features the simulators do not announce (e.g. an extra
-            # observation from a KPI): they announce the glue's wire spec
-            self.wire_spec = self.glue.wire_spec()
         self._build_problems = [] if self.translator is not None else self.glue.problems()
         self._own_server = server is None
         if server is None:

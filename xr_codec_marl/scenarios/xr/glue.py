@@ -13,16 +13,21 @@ import numpy as np
 
 from xr_codec_marl.core.api import EnvSpec
 from xr_codec_marl.scenarios.xr.kpis import XR_REWARD_COMPONENTS
-from xr_codec_marl.scenarios.xr.observation import build_observation
+from xr_codec_marl.scenarios.xr.observation import build_observation, observation_sizes
 from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards
+
+
+def _with_sizes(spec: EnvSpec, channel: bool) -> EnvSpec:
+    """``spec`` with the observation and state sizes of eq. 13, or of ``observation="channel"``."""
+    obs, state = observation_sizes(spec.n_agents, channel)
+    return replace(spec, agents=tuple(replace(a, obs_size=obs) for a in spec.agents),
+                   state_size=state)
 
 
 def with_channel_sizes(spec: EnvSpec) -> EnvSpec:
     """An eq. 13 spec (what simulators announce) with the sizes of ``observation="channel"``:
     one more feature per observation, one more per UE in the state."""
-    n = spec.n_agents
-    return replace(spec, agents=tuple(replace(a, obs_size=n + 3) for a in spec.agents),
-                   state_size=6 * n)
+    return _with_sizes(spec, channel=True)
 
 
 class KpiFeatures:
@@ -52,10 +57,10 @@ class KpiFeatures:
         needed = ("delay_ms", "pdr", "throughput_mbps", "buffer_ratio") + (
             ("sinr_db",) if self.channel else ())
         out = [f"KPI {k!r} missing" for k in needed if k not in self._idx]
-        n, extra = self.spec.n_agents, int(self.channel)
-        if self.spec.obs_size != n + 2 + extra or self.spec.state_size != (5 + extra) * n:
+        obs, state = observation_sizes(self.spec.n_agents, self.channel)
+        if self.spec.obs_size != obs or self.spec.state_size != state:
             out.append(f"obs/state sizes {self.spec.obs_size}/{self.spec.state_size} are not the "
-                       f"XR ones {n + 2 + extra}/{(5 + extra) * n}")
+                       f"XR ones {obs}/{state}")
         if np.isnan(self.max_rates).any():
             out.append("agents without action_values (codec rates)")
         if self.spec.reward_components not in ((), XR_REWARD_COMPONENTS):
@@ -65,11 +70,7 @@ class KpiFeatures:
     def wire_spec(self) -> EnvSpec:
         """The spec xr-codec simulators announce: the env spec with eq. 13's sizes (they
         send KPIs only; the SINR feature of ``observation="channel"`` is built here)."""
-        if not self.channel:
-            return self.spec
-        n = self.spec.n_agents
-        agents = tuple(replace(a, obs_size=n + 2) for a in self.spec.agents)
-        return replace(self.spec, agents=agents, state_size=5 * n)
+        return _with_sizes(self.spec, channel=False) if self.channel else self.spec
 
     def _kpi(self, kpis: np.ndarray, name: str) -> np.ndarray:
         return kpis[..., self._idx[name]]

@@ -16,6 +16,12 @@ DELAY_SCALE_MS = 20.0
 SINR_SCALE_DB = 30.0
 
 
+def observation_sizes(n_agents: int, channel: bool) -> tuple[int, int]:
+    """``(obs, state)`` sizes: eq. 13's N + 2 and 5 N, one more each per UE with its SINR."""
+    extra = int(channel)
+    return n_agents + 2 + extra, n_agents * (5 + extra)
+
+
 def sinr_feature(sinr_db: np.ndarray) -> np.ndarray:
     """A UE's mean SINR as a feature of the same order as the others: dB / 30, clipped to
     [-1, 2] (outages below -30 dB and beam peaks above 60 dB say nothing more)."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from xr_codec_marl.core.api import AgentSpec, EnvSpec
 from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES, XR_KPIS, XR_REWARD_COMPONENTS, XR_REWARDS
+from xr_codec_marl.scenarios.xr.observation import observation_sizes
 
 
 @dataclass(frozen=True)
@@ -256,13 +257,13 @@ class XRScenario:
     def obs_size(self) -> int:
         """Eq. 13: team's previous codec choices (N, normalised) + buffer ratio + PDR (+ own
         SINR with ``observation="channel"``)."""
-        return self.n_agents + 2 + (self.observation == "channel")
+        return observation_sizes(self.n_agents, self.observation == "channel")[0]
 
     @property
     def state_size(self) -> int:
         """Global state: every agent's observation-level facts plus delay and DRR per UE (+ SINR
         with ``observation="channel"``)."""
-        return self.n_agents * (5 + (self.observation == "channel"))
+        return observation_sizes(self.n_agents, self.observation == "channel")[1]
 
     def env_spec(self, name: str = "xr") -> EnvSpec:
         table = self.rate_table()
