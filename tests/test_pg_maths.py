@@ -210,3 +210,24 @@ def test_value_norm_keeps_the_exact_running_mean_and_variance() -> None:
     assert torch.allclose(norm.denormalise(norm.normalise(x)), x, rtol=1e-6)
     z = norm.normalise(every.float())
     np.testing.assert_allclose(z.mean(0).numpy(), [0.0, 0.0], atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["state", "obs", "aggregated"])
+def test_critic_values_equal_the_per_agent_critic_and_run_a_state_critic_once(kind: str) -> None:
+    """MAPPO's state critic sees the same input for every agent: critic_values runs it once
+    per step and broadcasts, with the values (and shape) the per-agent inputs give."""
+    from xr_codec_marl.learners.pg.networks import (
+        Critic, critic_input_size, critic_inputs, critic_values,
+    )
+
+    torch.manual_seed(0)
+    b, t, n, o, s = 2, 3, 4, 5, 6
+    obs, state = torch.randn(b, t, n, o), torch.randn(b, t, s)
+    critic = Critic(critic_input_size(o, s, n, kind), 2, 16)
+    rows: list[int] = []
+    critic.register_forward_hook(lambda m, inp, out: rows.append(inp[0][..., 0].numel()))
+    fast = critic_values(critic, obs, state, kind)
+    old = critic(critic_inputs(obs, state, kind))
+    assert fast.shape == old.shape == (b, t, n, 2)
+    torch.testing.assert_close(fast, old, rtol=0.0, atol=1e-6)
+    assert rows[0] == (b * t if kind == "state" else b * t * n)

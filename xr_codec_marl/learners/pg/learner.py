@@ -35,6 +35,7 @@ from xr_codec_marl.learners.pg.networks import (
     Critic,
     critic_input_size,
     critic_inputs,
+    critic_values,
     with_ids,
 )
 from xr_codec_marl.learners.pg.ppo import gae, normalise_advantages, ppo_loss
@@ -112,7 +113,8 @@ class PGLearner:
         crit_in = critic_inputs(obs, state, self.choices.critic)  # [B, T+1, N, I]
         avail = batch["avail"][:, :steps]
         with torch.no_grad():
-            predicted = self.critic(crit_in)  # [B, T+1, N, K], standardised with value_norm
+            # [B, T+1, N, K], standardised with value_norm (a state critic runs once per step)
+            predicted = critic_values(self.critic, obs, state, self.choices.critic)
             norm = self.value_norm
             values = predicted if norm is None else norm.denormalise(predicted)
             adv_k, returns = gae(rewards, values, torch.as_tensor(batch["terminated"]), filled,

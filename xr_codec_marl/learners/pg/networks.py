@@ -56,6 +56,16 @@ def critic_inputs(obs: torch.Tensor, state: torch.Tensor, critic: str) -> torch.
     return torch.cat([s, pooled, with_ids(obs)], dim=-1)
 
 
+def critic_values(critic: nn.Module, obs: torch.Tensor, state: torch.Tensor, kind: str) -> torch.Tensor:
+    """The critic's values per agent ``[..., N, K]``. The ``"state"`` critic's input is the
+    same for every agent, so it runs once per step and its values are broadcast to the ``N``
+    agents (equal to running it on :func:`critic_inputs`, ``N`` times cheaper)."""
+    if kind == "state":
+        v = critic(state).unsqueeze(-2)
+        return v.expand(*v.shape[:-2], obs.shape[-2], v.shape[-1])
+    return critic(critic_inputs(obs, state, kind))
+
+
 def critic_input_size(obs_size: int, state_size: int, n_agents: int, critic: str) -> int:
     return {"state": state_size, "obs": obs_size + n_agents,
             "aggregated": state_size + 2 * obs_size + n_agents}[critic]
@@ -87,3 +97,4 @@ class Critic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
+
