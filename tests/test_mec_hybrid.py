@@ -1,6 +1,7 @@
 """multi-mec with hybrid actions (`--actions hybrid`): a target head plus the offloaded
 fraction and the transmit power as continuous values, on the analytic twin; rules act in it
-exactly as in the discrete space, and the policy-gradient learners train on it."""
+exactly as in the discrete space, and the policy-gradient learners train on it. The same on
+ns-3: tests/test_mec_ns3_hybrid.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from xr_codec_marl.learners.registry import get_algo
 from xr_codec_marl.learners.trainer import make_trainer
 from xr_codec_marl.scenarios.mec.actions import LOCAL, decode_hybrid
 from xr_codec_marl.scenarios.mec.models import dbm_to_w
-from xr_codec_marl.scenarios.mec.ns3_args import unsupported
+from xr_codec_marl.scenarios.mec.ns3_args import scenario_arguments, unsupported
 from xr_codec_marl.scenarios.mec.settings import preset
 
 
@@ -33,7 +34,10 @@ def test_hybrid_spec_is_a_target_head_and_two_bounded_values() -> None:
         [("alpha", 0.0, 1.0), ("power_dbm", 10.0, 23.0)]
     with pytest.raises(ValueError, match="aiot's are discrete"):
         preset("aiot", actions="hybrid")
-    assert any("analytic twin only" in p for p in unsupported(preset("multi-mec", actions="hybrid")))
+    # the mec-offload simulator takes them too (--actions=hybrid: tests/test_mec_ns3_hybrid.py)
+    hybrid = preset("multi-mec", actions="hybrid")
+    assert unsupported(hybrid) == [] and "--actions=hybrid" in scenario_arguments(hybrid)
+    assert "--actions=discrete" in scenario_arguments(preset("multi-mec"))
 
 
 def test_decode_hybrid_by_hand() -> None:

@@ -37,6 +37,18 @@ XrMarlAgentLoop::AddAgent(const XrMarlAgent& agent)
     a->set_kind(agent.kind);
     a->set_obs_size(agent.obsSize);
     a->set_n_actions(agent.NumActions());
+    if (agent.IsHybrid())
+    {
+        for (const auto& h : agent.heads)
+        {
+            xrmarl::AddActionHead(*a, h.name, h.n, {}, false, h.labels);
+        }
+        for (const auto& c : agent.continuous)
+        {
+            xrmarl::AddContinuousDim(*a, c.name, c.low, c.high, c.unit);
+        }
+        return;
+    }
     for (double v : agent.actionValues)
     {
         a->add_action_values(v);
@@ -98,6 +110,18 @@ XrMarlAgentLoop::SetApplyCallback(ApplyCallback cb)
     m_apply = std::move(cb);
 }
 
+void
+XrMarlAgentLoop::SetHybridApplyCallback(HybridApplyCallback cb)
+{
+    m_applyHybrid = std::move(cb);
+}
+
+void
+XrMarlAgentLoop::SetFixedContinuous(const std::vector<double>& values)
+{
+    m_fixedContinuous = values;
+}
+
 XrMarlStepReport
 XrMarlAgentLoop::Observe(uint64_t step)
 {
@@ -147,7 +171,14 @@ XrMarlAgentLoop::Observe(uint64_t step)
             {
                 js.Field(m_kpiNames[j], k[i * nKpis + j]);
             }
-            js.Field("action", m_actions[i]).Close();
+            js.Field("action", m_actions[i]);
+            const auto& dims = m_agents[i].continuous;
+            const size_t d = m_continuous.size() / nAgents;
+            for (size_t j = 0; j < dims.size() && j < d; ++j)
+            {
+                js.Field(dims[j].name, m_continuous[i * d + j]);
+            }
+            js.Close();
         }
         js.Close().Close();
         std::cout << js.Str() << std::endl;
@@ -156,10 +187,17 @@ XrMarlAgentLoop::Observe(uint64_t step)
 }
 
 void
-XrMarlAgentLoop::Act(uint64_t step, const std::vector<uint32_t>& actions)
+XrMarlAgentLoop::Act(uint64_t step,
+                     const std::vector<uint32_t>& actions,
+                     const std::vector<double>& continuous)
 {
     m_actions = actions;
-    if (m_apply)
+    m_continuous = continuous;
+    if (m_applyHybrid)
+    {
+        m_applyHybrid(actions, continuous);
+    }
+    else if (m_apply)
     {
         m_apply(actions);
     }
@@ -186,11 +224,12 @@ XrMarlAgentLoop::Run(Time t0)
     m_bridge->SetAttribute("Identity", StringValue(m_flags.identity));
     m_bridge->SetHello(m_hello);
     m_bridge->SetObserveCallback([this](uint64_t step) { return Observe(step); });
-    m_bridge->SetActionCallback(
-        [this](uint64_t step, const std::vector<uint32_t>& actions) { Act(step, actions); });
+    m_bridge->SetHybridActionCallback(
+        [this](uint64_t step, const std::vector<uint32_t>& actions,
+               const std::vector<double>& continuous) { Act(step, actions, continuous); });
     if (!m_fixed.empty())
     {
-        m_bridge->SetFixedActions(m_fixed);
+        m_bridge->SetFixedActions(m_fixed, m_fixedContinuous);
     }
     if (!m_bridge->Start(t0))
     {

@@ -13,6 +13,11 @@
  *
  * Step 0 is sent before anything was measured: Measure is called (so that the scenario can
  * start its windows) but the Step carries zeros, as the analytic backend at reset.
+ *
+ * Agents with a hybrid action space (heads and/or bounded continuous dimensions, see
+ * bridge.proto's AgentInfo) announce it in the Hello; the scenario then sets the hybrid apply
+ * callback, which also gets the continuous values (validated against the Hello by the bridge),
+ * and a standalone run takes its fixed continuous values from SetFixedContinuous.
  */
 #ifndef XRMARL_AGENT_LOOP_H
 #define XRMARL_AGENT_LOOP_H
@@ -31,6 +36,23 @@
 namespace ns3
 {
 
+/// One categorical head of a hybrid action space (bridge.proto's ActionHead).
+struct XrMarlActionHead
+{
+    std::string name;
+    uint32_t n{1};
+    std::vector<std::string> labels; ///< empty or n
+};
+
+/// One bounded continuous action dimension (bridge.proto's ContinuousDim).
+struct XrMarlContinuousDim
+{
+    std::string name;
+    double low{0};
+    double high{0};
+    std::string unit;
+};
+
 /// One agent as the Hello announces it.
 struct XrMarlAgent
 {
@@ -40,10 +62,28 @@ struct XrMarlAgent
     std::vector<double> actionValues; ///< what each discrete action means; n_actions = size
     uint32_t nActions{0};             ///< actions without values (0: actionValues.size())
     std::vector<std::string> actionLabels; ///< short names of the actions (empty or n)
+    /// A hybrid action space (either non-empty): its heads and continuous dimensions; then
+    /// actionValues, nActions and actionLabels are unused.
+    std::vector<XrMarlActionHead> heads;
+    std::vector<XrMarlContinuousDim> continuous;
 
-    /// The number of discrete actions.
+    bool IsHybrid() const
+    {
+        return !heads.empty() || !continuous.empty();
+    }
+
+    /// The number of discrete actions (hybrid: the joint index size, the heads' product).
     uint32_t NumActions() const
     {
+        if (IsHybrid())
+        {
+            uint32_t joint = 1;
+            for (const auto& h : heads)
+            {
+                joint *= h.n;
+            }
+            return joint;
+        }
         return nActions > 0 ? nActions : static_cast<uint32_t>(actionValues.size());
     }
 };
@@ -57,6 +97,10 @@ class XrMarlAgentLoop
     using GlobalMeasureCallback = std::function<std::vector<double>(uint64_t step)>;
     /// The joint action (one index per agent) to apply from now on.
     using ApplyCallback = std::function<void(const std::vector<uint32_t>& actions)>;
+    /// ... with the continuous values: n_agents * D row-major by agent (D: the most
+    /// continuous dimensions of any agent; the columns beyond an agent's own are 0).
+    using HybridApplyCallback = std::function<void(const std::vector<uint32_t>& actions,
+                                                   const std::vector<double>& continuous)>;
 
     /**
      * `scenario` names the scenario in the Hello and the summary, and prefixes error
@@ -89,6 +133,13 @@ class XrMarlAgentLoop
      */
     void SetReportAtStart(bool report);
     void SetApplyCallback(ApplyCallback cb);
+    /// For hybrid agents: the apply callback that also gets the continuous values (it wins
+    /// over SetApplyCallback's).
+    void SetHybridApplyCallback(HybridApplyCallback cb);
+    /// Standalone runs (--fixedAction) of hybrid agents: the continuous values applied at every
+    /// step, n_agents * D row-major (checked against the Hello's bounds at Run: a bad one is a
+    /// usage error).
+    void SetFixedContinuous(const std::vector<double>& values);
 
     /**
      * Handshake, then schedule step 0 at `t0` and run the simulator until the terminal step
@@ -128,7 +179,8 @@ class XrMarlAgentLoop
 
   private:
     XrMarlStepReport Observe(uint64_t step);
-    void Act(uint64_t step, const std::vector<uint32_t>& actions);
+    void Act(uint64_t step, const std::vector<uint32_t>& actions,
+             const std::vector<double>& continuous);
 
     const XrMarlFlags& m_flags;
     std::string m_scenario;
@@ -141,10 +193,13 @@ class XrMarlAgentLoop
     GlobalMeasureCallback m_globalMeasure;
     bool m_reportAtStart{false};
     ApplyCallback m_apply;
+    HybridApplyCallback m_applyHybrid;
+    std::vector<double> m_fixedContinuous;
     Ptr<XrMarlBridgeClient> m_bridge;
     bool m_ran{false};                ///< the simulation ran (handshake succeeded)
     uint64_t m_lastStep{0};
     std::vector<uint32_t> m_actions;  ///< in force in the current window
+    std::vector<double> m_continuous; ///< their continuous values (hybrid agents)
     std::vector<double> m_sums;       ///< per agent and KPI, over windows 1..
 };
 

@@ -252,11 +252,6 @@ MecDevice::SlotsInUse() const
 void
 MecDevice::Decide(uint32_t action)
 {
-    const int head = Head();
-    if (head < 0)
-    {
-        return; // nothing to decide: the action is a no-op
-    }
     int server = -1;
     double alpha = 0;
     double powerDbm = 0;
@@ -270,6 +265,40 @@ MecDevice::Decide(uint32_t action)
                             "MecDevice: action " << action << " names server " << server);
         alpha = m_cfg.fractions[(i / nP) % nF];
         powerDbm = m_cfg.txPowersDbm[i % nP];
+    }
+    DecideTask(server, alpha, powerDbm);
+}
+
+void
+MecDevice::DecideHybrid(uint32_t head, double alpha, double powerDbm)
+{
+    NS_ABORT_MSG_UNLESS(std::isfinite(alpha) && std::isfinite(powerDbm),
+                        "MecDevice: hybrid action values must be finite, got alpha "
+                            << alpha << ", power " << powerDbm << " dBm");
+    NS_ABORT_MSG_UNLESS(head <= m_shared->servers.size(),
+                        "MecDevice: target head " << head << " names server " << head - 1);
+    int server = static_cast<int>(head) - 1;
+    alpha = std::clamp(alpha, 0.0, 1.0);
+    if (server >= 0 && SlotsInUse() >= m_cfg.localSlots)
+    {
+        alpha = 1.0; // no local slot for a partial offload: all of it goes
+    }
+    if (server < 0 || alpha <= 0.0)
+    {
+        server = -1; // local
+        alpha = 0.0;
+    }
+    const auto [lo, hi] = std::minmax_element(m_cfg.txPowersDbm.begin(), m_cfg.txPowersDbm.end());
+    DecideTask(server, alpha, std::clamp(powerDbm, *lo, *hi));
+}
+
+void
+MecDevice::DecideTask(int server, double alpha, double powerDbm)
+{
+    const int head = Head();
+    if (head < 0)
+    {
+        return; // nothing to decide: the action is a no-op
     }
     const bool localPart = alpha < 1.0;
     if (localPart && SlotsInUse() >= m_cfg.localSlots)

@@ -105,6 +105,14 @@ class MecDevice : public Application
 
     /// Decide the head task: action 0 = local, else 1 + (k F + f) P + p (see actions.py).
     void Decide(uint32_t action);
+    /**
+     * Decide the head task with a hybrid action (actions.py decode_hybrid): target head 0 =
+     * local, k + 1 = server k; `alpha` the offloaded fraction (clipped to [0, 1]) and
+     * `powerDbm` the transmit power (clipped to the txPowers' range). With the CPU queue full
+     * a server head offloads all of the task (a partial one needs a local slot); a server
+     * head with alpha 0 runs the task locally. Both values must be finite.
+     */
+    void DecideHybrid(uint32_t head, double alpha, double powerDbm);
     /// Drop tasks that waited past their deadline (the end of a step).
     void ExpireWaiting();
     /// Server k failed: the tasks it held or was receiving from this device are lost (the
@@ -153,6 +161,9 @@ class MecDevice : public Application
         EventId late;
     };
 
+    /// Decide the head task: run (1 - alpha) of it locally and offload alpha of it to
+    /// `server` (-1: none) at powerDbm.
+    void DecideTask(int server, double alpha, double powerDbm);
     void StartApplication() override;
     void StopApplication() override;
     void NextArrival();

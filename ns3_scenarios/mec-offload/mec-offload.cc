@@ -7,6 +7,9 @@
  * or uploads a fraction of it over the real uplink, at a transmit power, to one of K edge
  * servers behind the core, which queue it (FIFO or processor sharing), compute it and send
  * the result back over the downlink. Servers fail and are repaired in the failures variant.
+ * With --actions=hybrid the fraction and the power are continuous values beside a target
+ * head (local or server k); standalone, --fixedAction gives the heads and --fixedContinuous
+ * the values.
  * See mec-scenario.h for the topology and the report, mec-device.h for the device,
  * mec-server.h for the server.
  *
@@ -55,6 +58,12 @@ main(int argc, char* argv[])
     {
         XrMarlUsageError(program, "--warmup must be at least --stepInterval (tasks arrive "
                                   "from one step before step 0)");
+    }
+
+    if (flags.Standalone() && mecCfg.Hybrid() && mecCfg.fixedContinuous.empty())
+    {
+        XrMarlUsageError(program, "--actions=hybrid with --fixedAction (the target heads) needs "
+                                  "--fixedContinuous (alpha,powerDbm)");
     }
 
     XrMarlSeedRng(flags.seed, flags.run);

@@ -8,6 +8,7 @@
 #include "ns3/mobility-module.h"
 #include "ns3/three-gpp-propagation-loss-model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -117,6 +118,11 @@ MecOffloadConfig::AddTo(CommandLine& cmd)
     cmd.AddValue("txPowers", "transmit power levels of the actions (dBm, comma-separated)", txPowers);
     cmd.AddValue("fractions", "offloaded fractions of the actions (comma-separated, in (0, 1])",
                  fractions);
+    cmd.AddValue("actions", "discrete (target x fraction x power levels) or hybrid (target "
+                 "head + continuous fraction in [0, 1] and power in the txPowers' range, dBm)",
+                 actions);
+    cmd.AddValue("fixedContinuous", "standalone hybrid runs: alpha,powerDbm for every device, "
+                 "or one pair per device (comma-separated)", fixedContinuous);
     cmd.AddValue("outageRateBps", "an upload slower than this is an outage (bit/s)", d.outageRateBps);
     cmd.AddValue("packetBytes", "UDP payload per upload packet, header included", d.packetBytes);
     cmd.AddValue("resultBytes", "result size sent back per task (bytes)", d.resultBytes);
@@ -161,6 +167,30 @@ MecOffloadConfig::Check(const std::string& program, bool ranIsNr)
     if (!ParseList(fractions, d.fractions))
     {
         fail("--fractions must be comma-separated numbers, got '" + fractions + "'");
+    }
+    if (actions != "discrete" && actions != "hybrid")
+    {
+        fail("--actions must be discrete or hybrid, got '" + actions + "'");
+    }
+    fixedContinuousValues.clear();
+    if (!fixedContinuous.empty())
+    {
+        std::vector<double> v;
+        if (!Hybrid())
+        {
+            fail("--fixedContinuous applies to --actions=hybrid only");
+        }
+        if (!ParseList(fixedContinuous, v) || (v.size() != 2 && v.size() != 2 * devices))
+        {
+            fail("--fixedContinuous must be alpha,powerDbm or " + std::to_string(2 * devices) +
+                 " numbers (a pair per device), got '" + fixedContinuous + "'");
+        }
+        for (uint32_t i = 0; i < devices; ++i)
+        {
+            const size_t at = v.size() == 2 ? 0 : 2 * i;
+            fixedContinuousValues.push_back(v[at]);
+            fixedContinuousValues.push_back(v[at + 1]);
+        }
     }
     for (double a : d.fractions)
     {
@@ -277,6 +307,12 @@ MecOffloadScenario::Agents() const
     const uint32_t k = m_cfg.servers;
     const uint32_t nActions =
         1 + k * m_cfg.device.fractions.size() * m_cfg.device.txPowersDbm.size();
+    const auto& powers = m_cfg.device.txPowersDbm;
+    XrMarlActionHead target{"target", k + 1, {"local"}};
+    for (uint32_t s = 0; s < k; ++s)
+    {
+        target.labels.push_back("s" + std::to_string(s));
+    }
     std::vector<XrMarlAgent> out;
     for (uint32_t i = 0; i < m_cfg.devices; ++i)
     {
@@ -284,7 +320,17 @@ MecOffloadScenario::Agents() const
         a.id = "dev" + std::to_string(i);
         a.kind = "device";
         a.obsSize = 8 + 3 * k;
-        a.nActions = nActions;
+        if (m_cfg.Hybrid()) // actions.py hybrid_space
+        {
+            a.heads = {target};
+            a.continuous = {{"alpha", 0.0, 1.0, ""},
+                            {"power_dbm", *std::min_element(powers.begin(), powers.end()),
+                             *std::max_element(powers.begin(), powers.end()), "dBm"}};
+        }
+        else
+        {
+            a.nActions = nActions;
+        }
         out.push_back(a);
     }
     return out;
@@ -467,10 +513,22 @@ MecOffloadScenario::Attach(XrMarlAgentLoop& loop)
     loop.SetParameter("queue", c.queue);
     loop.SetParameter("tx_powers_dbm", Join(c.device.txPowersDbm));
     loop.SetParameter("offload_fractions", Join(c.device.fractions));
+    loop.SetParameter("actions", c.actions);
     loop.SetReportAtStart(true);
     loop.SetMeasureCallback([this](uint64_t step) { return Measure(step); });
     loop.SetGlobalKpis(MecGlobalFields(c.servers), [this](uint64_t step) { return MeasureGlobal(step); });
-    loop.SetApplyCallback([this](const std::vector<uint32_t>& a) { Apply(a); });
+    if (c.Hybrid())
+    {
+        loop.SetHybridApplyCallback(
+            [this](const std::vector<uint32_t>& a, const std::vector<double>& v) {
+                ApplyHybrid(a, v);
+            });
+        loop.SetFixedContinuous(c.fixedContinuousValues);
+    }
+    else
+    {
+        loop.SetApplyCallback([this](const std::vector<uint32_t>& a) { Apply(a); });
+    }
 }
 
 std::vector<double>
@@ -542,6 +600,20 @@ MecOffloadScenario::Apply(const std::vector<uint32_t>& actions)
 }
 
 void
+MecOffloadScenario::ApplyHybrid(const std::vector<uint32_t>& heads, const std::vector<double>& values)
+{
+    // the bridge checked them against the Hello: one head per device, 2 values each, finite
+    // and within their bounds
+    NS_ABORT_MSG_UNLESS(heads.size() == m_devices.size() && values.size() == 2 * m_devices.size(),
+                        "hybrid action of " << heads.size() << " heads and " << values.size()
+                                            << " values for " << m_devices.size() << " devices");
+    for (uint32_t i = 0; i < m_devices.size(); ++i)
+    {
+        m_devices[i]->DecideHybrid(heads[i], values[2 * i], values[2 * i + 1]);
+    }
+}
+
+void
 MecOffloadScenario::PrintSummary(const XrMarlAgentLoop& loop) const
 {
     const MecTally& t = m_tally;
@@ -561,6 +633,7 @@ MecOffloadScenario::PrintSummary(const XrMarlAgentLoop& loop) const
     js.Field("scenario", "mec-offload").Field("ran", m_ranCfg.ran);
     loop.WriteRunFields(js);
     js.Field("devices", m_cfg.devices).Field("servers", m_cfg.servers).Field("variant", m_cfg.device.variant);
+    js.Field("actions", m_cfg.actions);
     js.Field("arrived", t.Total(MecTally::ARRIVED))
         .Field("resolved", t.Total(MecTally::RESOLVED))
         .Field("completed", t.Total(MecTally::COMPLETED))

@@ -12,6 +12,11 @@
  * Per step the agent server gets the raw state (xr_codec_marl/scenarios/mec/raw.py): per
  * device its next task, queues, AoI and channel gain; per server its load and state; the
  * step's event counts. It computes observations, rewards and KPIs itself, once.
+ *
+ * Actions (--actions): discrete, one index of the target x fraction x power table per
+ * device; or hybrid, a target head (local or server k) plus two continuous values, the
+ * offloaded fraction and the transmit power (dBm), applied as actions.py's decode_hybrid
+ * (the bridge refuses values outside the announced bounds, NaN or missing ones).
  */
 #ifndef XRMARL_MEC_SCENARIO_H
 #define XRMARL_MEC_SCENARIO_H
@@ -66,7 +71,19 @@ struct MecOffloadConfig
     double killAt{1.0};     ///< s after step 0
     std::string txPowers{"10,23"};
     std::string fractions{"0.25,0.5,0.75,1"};
+    /// discrete: the agents' actions are the table of target x fraction x power level;
+    /// hybrid: a target head (local, s0, ...) plus the offloaded fraction alpha in [0, 1] and
+    /// the transmit power in [min, max] of txPowers (dBm), continuous (actions.py hybrid_space)
+    std::string actions{"discrete"};
+    /// standalone hybrid runs: alpha,power for every device, or one pair per device
+    std::string fixedContinuous;
+    std::vector<double> fixedContinuousValues; ///< parsed: devices x 2, row-major
     MecDeviceConfig device;
+
+    bool Hybrid() const
+    {
+        return actions == "hybrid";
+    }
 
     void AddTo(CommandLine& cmd);
     /// After cmd.Parse(): parse the lists and check every value (exit EXIT_USAGE naming it).
@@ -92,6 +109,8 @@ class MecOffloadScenario
     std::vector<double> Measure(uint64_t step);
     std::vector<double> MeasureGlobal(uint64_t step);
     void Apply(const std::vector<uint32_t>& actions);
+    /// Hybrid actions: each device's target head and its (alpha, power dBm), row-major.
+    void ApplyHybrid(const std::vector<uint32_t>& heads, const std::vector<double>& values);
     void ScheduleFailure(uint32_t k);
     /// Fail server k now: its queue is lost and the devices drop their tasks there.
     void FailServer(uint32_t k);

@@ -22,7 +22,7 @@ import numpy as np
 from xr_codec_marl.core.api import EnvSpec
 from xr_codec_marl.core.scenario import Translation
 from xr_codec_marl.scenarios.mec import models, observation, outputs, raw
-from xr_codec_marl.scenarios.mec.actions import action_table
+from xr_codec_marl.scenarios.mec.actions import action_table, head_table
 from xr_codec_marl.scenarios.mec.kpis import MEC_AGENT_KPI_NAMES, MEC_GLOBAL_KPI_NAMES
 from xr_codec_marl.scenarios.mec.settings import MECSettings
 
@@ -49,7 +49,10 @@ class MecGlue:
 
     def __init__(self, spec: EnvSpec, settings: MECSettings) -> None:
         self.spec, self.s = spec, settings
-        self.table = action_table(settings)
+        # hybrid: the target head's table (availability), as the twin's; the simulator
+        # applies the fraction and power values (mec-offload --actions=hybrid)
+        self.table = head_table(settings) if settings.actions == "hybrid" else \
+            action_table(settings)
         self._weights = np.asarray(settings.reward_weights, np.float32)
         self._interference_w = float(models.dbm_to_w(settings.interference_dbm))
         self._agent = {f: i for i, f in enumerate(raw.AGENT_FIELDS)}

@@ -28,9 +28,6 @@ def unsupported(s: MECSettings) -> list[str]:
     """Why the simulator cannot run these settings (empty: it can): the raw report's limits
     (:func:`.glue.limits`) and the simulator's own."""
     out = limits(s)
-    if s.actions != "discrete":
-        out.append("the mec-offload simulator takes discrete actions; --actions hybrid runs on "
-                   "the analytic twin only")
     if s.on_failure != "lose":
         out.append("the ns-3 servers lose their tasks when they fail (on_failure=lose); "
                    "requeue is the twin's only")
@@ -69,6 +66,9 @@ def scenario_arguments(s: MECSettings) -> list[str]:
         "localSlots": s.local_slots,
         "txPowers": ",".join(_num(p) for p in s.tx_power_dbm),
         "fractions": ",".join(_num(a) for a in s.offload_fractions),
+        # discrete: the table of target x fraction x power; hybrid: a target head and the
+        # fraction and power as continuous values (actions.hybrid_space, decode_hybrid)
+        "actions": s.actions,
         "outageRateBps": s.outage_rate_bps, "resultBytes": s.result_bytes,
         "taskTimeout": s.task_timeout_s, "peakMultiplier": s.peak_multiplier,
         "peakPeriod": s.peak_period_s, "peakDuration": s.peak_duration_s,

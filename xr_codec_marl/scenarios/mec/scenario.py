@@ -81,7 +81,7 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
                          "deadline, energy, aoi, fairness)"),
     "--actions": ("actions", _choice("actions", ("discrete", "hybrid")),
                   "multi-mec action space: discrete (target x fraction x power levels, default) "
-                  "or hybrid (target head + continuous fraction and power; analytic only)"),
+                  "or hybrid (target head + continuous fraction and power)"),
     "--interference-dbm": ("interference_dbm", float, "other-cell interference per device, dBm"),
     "--observation": ("observation", _choice("observation", ("seed", "full")),
                       "aiot observation: seed (5 features, default) or full (+ every node)"),

@@ -65,7 +65,7 @@ class MECSettings:
     offload_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)  # partial and full
     #: multi-mec action space: "discrete" (the product of target, fraction and power levels)
     #: or "hybrid" (a target head, the fraction in [0, 1] and the power in the levels' range,
-    #: for the policy-gradient learners; analytic twin only)
+    #: for the policy-gradient learners; both backends: mec-offload's --actions=hybrid)
     actions: str = "discrete"
     speed_mps: float = 1.4  # walking
     local_slots: int = 8  # tasks queued at a device's CPU (local and partial actions need one)
