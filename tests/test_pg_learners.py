@@ -81,6 +81,17 @@ def test_mappo_solves_the_coordination_game_from_every_seed(seed: int) -> None:
     assert env.step(acts).info["global_kpis"][:, 1].all()
 
 
+@pytest.mark.parametrize("algo", ["mappo", "imappo"])
+def test_the_counterfactual_baseline_solves_the_coordination_game(algo: str) -> None:
+    env = MatrixGameEnv("coordination", num_envs=32)
+    trainer = make_trainer(env, get_algo(algo), _cfg(pg_baseline="counterfactual"), 0)
+    assert trainer.learner.q_critic is not None
+    trainer.train(1500, progress=False)
+    acts = load_policy_from(trainer, env).act(env.reset(seed=99))
+    assert (np.asarray(acts) == 1).all()
+    assert "loss_q" in trainer.last_stats
+
+
 def load_policy_from(trainer: OnPolicyTrainer, env: MatrixGameEnv):  # type: ignore[no-untyped-def]
     from xr_codec_marl.learners.pg.policy import PGPolicy
 
@@ -106,7 +117,8 @@ def test_gaussian_head_reaches_a_continuous_target(algo: str) -> None:
 def _weights(t: OnPolicyTrainer) -> dict[str, torch.Tensor]:
     sd = t.learner.state_dict()
     return {**{f"actor.{k}": v for k, v in sd["actor"].items()},
-            **{f"critic.{k}": v for k, v in sd["critic"].items()}}
+            **{f"critic.{k}": v for k, v in sd["critic"].items()},
+            **{f"q_critic.{k}": v for k, v in (sd["q_critic"] or {}).items()}}
 
 
 def _short(out: Path | None, steps: int, seed: int = 5) -> OnPolicyTrainer:
@@ -118,6 +130,7 @@ def _short(out: Path | None, steps: int, seed: int = 5) -> OnPolicyTrainer:
 
 
 def test_resume_after_interruption_is_exact(tmp_path: Path) -> None:
+    """IMAPPO (counterfactual baseline: its Q critic and Q optimiser resume too)."""
     straight = _short(tmp_path / "straight", 48)
     _short(tmp_path / "resumed", 24)  # "interrupted": checkpoint written on exit
     resumed = _short(tmp_path / "resumed", 48)
@@ -131,13 +144,16 @@ def test_resume_after_interruption_is_exact(tmp_path: Path) -> None:
     # the optimiser's moments and the numpy RNG state agree too
     oa, ob = straight.learner.opt.state_dict()["state"], resumed.learner.opt.state_dict()["state"]
     assert all(torch.equal(oa[k]["exp_avg_sq"], ob[k]["exp_avg_sq"]) for k in oa)
+    assert any(k.startswith("q_critic.") for k in wa)
+    qa, qb = (t.learner.q_opt.state_dict()["state"] for t in (straight, resumed))  # type: ignore[union-attr]
+    assert qa and all(torch.equal(qa[k]["exp_avg_sq"], qb[k]["exp_avg_sq"]) for k in qa)
     assert straight.rng.bit_generator.state == resumed.rng.bit_generator.state
     rows_a = (tmp_path / "straight" / "log.csv").read_text().splitlines()
     rows_b = (tmp_path / "resumed" / "log.csv").read_text().splitlines()
     assert len(rows_a) == len(rows_b) == 1 + 48
     cut = rows_a[0].split(",").index("wall_s")
     assert [r.split(",")[:cut] for r in rows_a] == [r.split(",")[:cut] for r in rows_b]
-    assert "entropy_mode" in rows_a[0] and "entropy_level" in rows_a[0]
+    assert "entropy_mode" in rows_a[0] and "entropy_level" in rows_a[0] and "loss_q" in rows_a[0]
 
 
 def test_resume_refuses_another_learner_or_seed(tmp_path: Path) -> None:
@@ -157,8 +173,12 @@ def test_imappo_settings_select_critic_heads_and_normalisation() -> None:
         return make_trainer(env, get_algo(algo), LearnerConfig(tensorboard=False, num_envs=4,
                                                                **kw), 0).learner  # type: ignore[arg-type]
     im = learner("imappo")
-    assert (im.choices.critic, im.choices.action_heads, im.choices.adv_norm) == \
-        ("aggregated", "hybrid", "joint")
+    assert (im.choices.critic, im.choices.action_heads, im.choices.adv_norm,
+            im.choices.baseline) == ("aggregated", "hybrid", "joint", "counterfactual")
+    assert im.q_critic is not None and im.q_critic.inp.in_features == 3 + 2 * 1 + 3
+    assert im.q_critic.act.in_features == 3 * (2 + 1)  # per agent: mode one-hot, level
+    assert learner("mappo").q_critic is None and learner("ippo").choices.baseline == "value"
+    assert learner("imappo", pg_baseline="value").q_critic is None
     assert im.critic.body[0].in_features == 3 + 2 * 1 + 3  # state, pooled obs, own obs, id
     assert learner("mappo").critic.body[0].in_features == 3
     assert learner("ippo").choices.adv_norm == "agent"
@@ -203,9 +223,12 @@ def test_train_and_evaluate_commands_run_a_pg_learner(tmp_path: Path,
 
 def test_decomposed_critic_has_one_value_head_per_component_and_learns() -> None:
     env = MatrixGameEnv("coordination", num_envs=32, components=3)
-    trainer = make_trainer(env, get_algo("mappo"), _cfg(decomposed_critic=True), 0)
+    trainer = make_trainer(env, get_algo("mappo"), _cfg(decomposed_critic=True,
+                                                        pg_baseline="counterfactual"), 0)
     assert trainer.learner.value_names == ("r0", "r1", "r2")
     assert trainer.learner.critic.body[-1].out_features == 3
+    assert trainer.learner.q_critic is not None
+    assert trainer.learner.q_critic.body[-1].out_features == 3
     trainer.train(1500, progress=False)
     acts = load_policy_from(trainer, env).act(env.reset(seed=7))
     assert (np.asarray(acts) == 1).all()

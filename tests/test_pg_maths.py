@@ -176,7 +176,8 @@ def test_mixed_discrete_and_hybrid_agents_are_refused() -> None:
 
 def test_pg_settings_are_validated() -> None:
     for bad in ({"critic": "global"}, {"adv_norm": "batch"}, {"action_heads": "tanh"},
-                {"continuous_bins": 1}, {"clip_coef": 0}, {"gae_lambda": 1.5}):
+                {"continuous_bins": 1}, {"clip_coef": 0}, {"gae_lambda": 1.5},
+                {"pg_baseline": "coma"}, {"cf_samples": 0}, {"cf_exact_max": 0}):
         with pytest.raises(UsageError):
             LearnerConfig.from_dict(bad)
 
@@ -231,3 +232,71 @@ def test_critic_values_equal_the_per_agent_critic_and_run_a_state_critic_once(ki
     assert fast.shape == old.shape == (b, t, n, 2)
     torch.testing.assert_close(fast, old, rtol=0.0, atol=1e-6)
     assert rows[0] == (b * t if kind == "state" else b * t * n)
+
+
+def _tiny_q(n_agents: int = 2, k: int = 2) -> tuple[object, tuple[int, ...], int]:
+    from xr_codec_marl.learners.pg.networks import QCritic
+
+    torch.manual_seed(3)
+    head_sizes, g = (3,), 1
+    return QCritic(4, n_agents, sum(head_sizes) + g, k, 8), head_sizes, g
+
+
+def test_counterfactual_baseline_marginalises_agent_i_exactly() -> None:
+    """b_i = sum_u pi_i(u) Q(c_i, a_-i, (u, mu_i)) against a loop over agents and options
+    (one head of 3 options, option 2 unavailable to agent 0; continuous at the mean)."""
+    from xr_codec_marl.learners.pg.counterfactual import alternatives, counterfactual_baseline
+    from xr_codec_marl.learners.pg.networks import encode_actions
+
+    q, head_sizes, _ = _tiny_q()
+    b, n = 5, 2
+    c = torch.randn(b, n, 4)
+    logits = torch.randn(b, n, 3)
+    mask = torch.ones(b, n, 3, dtype=torch.bool)
+    mask[:, 0, 2] = False
+    mean = torch.tensor([[[0.3], [1.7]]]).expand(b, n, 1)  # agent 1's mean clipped to 1
+    dist = HybridDistribution([logits], mean, torch.zeros(1), [mask])
+    heads = torch.tensor([[[0], [2]]]).expand(b, n, 1)
+    x = torch.tensor([[[-0.5], [0.9]]]).expand(b, n, 1)
+    joint = encode_actions(heads, x, head_sizes).reshape(b, -1)
+    alts, w = alternatives(dist, head_sizes, exact_max=64, samples=4)
+    assert alts.shape == (b, n, 3, 4) and torch.allclose(w[:, 0, 2], torch.zeros(b))
+    got = counterfactual_baseline(q, c, joint, alts, w)  # type: ignore[arg-type]
+    probs = torch.softmax(logits.masked_fill(~mask, float("-inf")), -1)
+    want = torch.zeros(b, n, 2)
+    for i in range(n):
+        for u in range(3):
+            h, xx = heads.clone(), x.clone()
+            h[:, i, 0], xx[:, i, 0] = u, mean[:, i, 0].clamp(-1, 1)
+            value = q(c[:, i], encode_actions(h, xx, head_sizes).reshape(b, -1))  # type: ignore[operator]
+            want[:, i] += probs[:, i, u, None] * value
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    # Monte-Carlo with many draws of a_i' ~ pi_i approaches it (draws differ in x too, so
+    # only roughly: the Q critic is smooth in its continuous input)
+    torch.manual_seed(0)
+    alts_mc, w_mc = alternatives(dist, head_sizes, exact_max=1, samples=2000)
+    assert alts_mc.shape == (b, n, 2000, 4)
+    mc = counterfactual_baseline(q, c, joint, alts_mc, w_mc)  # type: ignore[arg-type]
+    assert (mc - got).abs().max() < 0.1
+
+
+def test_a_q_blind_to_agent_i_gives_the_advantage_r_minus_q() -> None:
+    """With Q ignoring agent i's action, b_i = Q(s, a): A_i = R - Q(s, a_taken)."""
+    from xr_codec_marl.learners.pg.counterfactual import alternatives, counterfactual_baseline
+    from xr_codec_marl.learners.pg.networks import encode_actions
+
+    q, head_sizes, g = _tiny_q(n_agents=3)
+    per = sum(head_sizes) + g
+    with torch.no_grad():
+        q.act.weight[:, per : 2 * per] = 0.0  # type: ignore[attr-defined, index]  # agent 1
+    b = 4
+    c, logits = torch.randn(b, 3, 4), torch.randn(b, 3, 3)
+    dist = HybridDistribution([logits], torch.randn(b, 3, 1), torch.zeros(1))
+    joint = encode_actions(torch.randint(0, 3, (b, 3, 1)), torch.randn(b, 3, 1),
+                           head_sizes).reshape(b, -1)
+    alts, w = alternatives(dist, head_sizes, 64, 4)
+    base = counterfactual_baseline(q, c, joint, alts, w)  # type: ignore[arg-type]
+    taken = q.taken(c, joint)  # type: ignore[attr-defined]
+    returns = torch.randn(b, 3, 2)
+    torch.testing.assert_close(returns[:, 1] - base[:, 1], returns[:, 1] - taken[:, 1])
+    assert not torch.allclose(base[:, 0], taken[:, 0])  # agent 0's action does count

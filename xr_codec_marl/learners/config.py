@@ -120,6 +120,15 @@ class LearnerConfig:
     adv_norm: str = "auto"
     #: one value head per reward component (GAE per component, advantages summed)
     decomposed_critic: bool = False
+    #: the advantage's baseline: "auto" (imappo: counterfactual; mappo, ippo: value),
+    #: "value" (GAE on V) or "counterfactual" (seed 001: A_i = R_t - E_{a_i'~pi_i} Q(s, a_-i, a_i'),
+    #: R_t GAE's lambda-return on V, Q an action-value critic; learners/pg/counterfactual.py)
+    pg_baseline: str = "auto"
+    #: counterfactual: marginalise exactly over agent i's categorical heads (continuous values at
+    #: the policy's means) while their product of sizes is at most this; else Monte-Carlo ...
+    cf_exact_max: int = 64
+    #: ... with this many samples a_i' ~ pi_i (heads and continuous values)
+    cf_samples: int = 8
     # --- run ---
     num_envs: int = 8
     #: torch intra-op threads (1 keeps runs reproducible and polite on shared machines)
@@ -158,11 +167,12 @@ class LearnerConfig:
             raise UsageError("checkpoint_every and checkpoint_every_s must be >= 0 (0 = off)")
         for name, allowed in (("critic", ("auto", "state", "obs", "aggregated")),
                               ("action_heads", ("auto", "hybrid", "flat")),
-                              ("adv_norm", ("auto", "none", "agent", "joint"))):
+                              ("adv_norm", ("auto", "none", "agent", "joint")),
+                              ("pg_baseline", ("auto", "value", "counterfactual"))):
             if getattr(self, name) not in allowed:
                 raise UsageError(f"{name} must be one of {', '.join(allowed)}, "
                                  f"got {getattr(self, name)!r}")
-        for name in ("pg_epochs", "pg_minibatches", "pg_hidden"):
+        for name in ("pg_epochs", "pg_minibatches", "pg_hidden", "cf_exact_max", "cf_samples"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
         if self.continuous_bins < 2:

@@ -10,7 +10,8 @@ The policy-gradient learners (``family = "pg"``, :mod:`~xr_codec_marl.learners.p
 combinations of a critic input and an advantage normalisation (the ``auto`` values of the
 ``critic`` and ``adv_norm`` settings): MAPPO (centralised critic on the state), IPPO (each
 agent's critic on its own observation) and IMAPPO (seed 001: critic on an aggregated state,
-advantages normalised across agents; hybrid heads as every one of them).
+advantages normalised across agents, counterfactual baseline; hybrid heads as every one of
+them).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ class AlgoSpec:
     adaptive: bool = False
     #: "value" (the twelve above) or "pg" (policy-gradient learners)
     family: str = "value"
-    #: pg only: the critic's input and the advantage normalisation their ``auto`` settings mean
+    #: pg only: the critic's input, the advantage normalisation and the advantage's baseline
+    #: their ``auto`` settings mean
     critic: str = ""
     adv_norm: str = ""
+    baseline: str = "value"
 
     @property
     def decomposed(self) -> bool:
@@ -67,7 +70,7 @@ PG_ALGOS: dict[str, AlgoSpec] = {
     "mappo": AlgoSpec("mappo", "", "vanilla", family="pg", critic="state", adv_norm="joint"),
     "ippo": AlgoSpec("ippo", "", "vanilla", family="pg", critic="obs", adv_norm="agent"),
     "imappo": AlgoSpec("imappo", "", "vanilla", family="pg", critic="aggregated",
-                       adv_norm="joint"),
+                       adv_norm="joint", baseline="counterfactual"),
 }
 PG_NAMES: tuple[str, ...] = tuple(PG_ALGOS)
 #: Every learner ``xr-marl train --algo`` takes.

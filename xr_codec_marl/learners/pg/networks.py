@@ -9,6 +9,8 @@
   ``"aggregated"``: ``[s, mean_j o_j, o_i, onehot(i)]`` (seed 001's centralised critic over an
   aggregated state: the global state, the agents' observations pooled and the agent's own).
   It outputs ``K`` values: 1, or one per reward component (a decomposed critic).
+- Action-value critic :class:`QCritic` (seed 001's counterfactual baseline): the same input
+  per agent plus the encoded joint action (:func:`encode_actions`), ``K`` values.
 
 Orthogonal initialisation with the usual gains (sqrt 2 hidden, 0.01 policy output, 1 value
 output), as in CleanRL and the MAPPO reference implementation.
@@ -98,3 +100,50 @@ class Critic(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
+
+def encode_actions(heads: torch.Tensor, x: torch.Tensor, head_sizes: tuple[int, ...]) -> torch.Tensor:
+    """Each agent's action as a vector ``[..., P]``, ``P = sum(head_sizes) + G``: one one-hot per
+    categorical head (``heads [..., H]``), then the Gaussian values ``x [..., G]`` in policy
+    units, clipped to [-1, 1] as the environment gets them."""
+    parts = [nn.functional.one_hot(heads[..., h], n).to(x.dtype) for h, n in enumerate(head_sizes)]
+    return torch.cat([*parts, x.clamp(-1.0, 1.0)], dim=-1)
+
+
+class QCritic(nn.Module):
+    """``Q(c_i, enc(a)) -> K`` values: the critic input of agent ``i`` and the joint action
+    ``enc(a) = [enc(a_1), ..., enc(a_N)]`` (``N * P``), for the counterfactual baseline.
+
+    The joint action enters the first layer linearly, ``h_0 = W_c c_i + W_a enc(a) + b``, so
+    replacing agent ``j``'s slot by ``e'`` changes ``h_0`` by ``W_a^{(j)} (e' - enc(a_j))``:
+    :meth:`swapped` evaluates many alternative actions of every agent from one encoding of the
+    joint action, without a Python loop over agents.
+    """
+
+    def __init__(self, input_size: int, n_agents: int, per_agent: int, n_values: int,
+                 hidden: int) -> None:
+        super().__init__()
+        self.n_agents, self.per_agent, self.hidden = n_agents, per_agent, hidden
+        g = math.sqrt(2.0)
+        self.inp = _layer(input_size, hidden, g)
+        self.act = nn.Linear(n_agents * per_agent, hidden, bias=False)
+        nn.init.orthogonal_(self.act.weight, g)
+        self.body = nn.Sequential(nn.Tanh(), _layer(hidden, hidden, g), nn.Tanh(),
+                                  _layer(hidden, n_values, 1.0))
+
+    def forward(self, c: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
+        """``c [..., I]``, ``joint [..., N * P]`` -> ``[..., K]``."""
+        return self.body(self.inp(c) + self.act(joint))
+
+    def taken(self, c: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
+        """Every agent's Q of the joint action taken: ``c [..., N, I]``, ``joint [..., N * P]``
+        (one per step) -> ``[..., N, K]`` (the joint action's term computed once per step)."""
+        return self.body(self.inp(c) + self.act(joint).unsqueeze(-2))
+
+    def swapped(self, c: torch.Tensor, joint: torch.Tensor, alts: torch.Tensor) -> torch.Tensor:
+        """``Q(c_i, a_{-i}, a_i')`` for alternatives ``alts [..., N, U, P]`` of each agent ``i``
+        (``c [..., N, I]``, ``joint [..., N * P]``) -> ``[..., N, U, K]``."""
+        w = self.act.weight.view(self.hidden, self.n_agents, self.per_agent)  # [H, N, P]
+        own = joint.view(*joint.shape[:-1], self.n_agents, self.per_agent)
+        base = self.inp(c) + self.act(joint).unsqueeze(-2)  # [..., N, H]
+        base = base - torch.einsum("...np,hnp->...nh", own, w)  # agent i's slot emptied
+        return self.body(base.unsqueeze(-2) + torch.einsum("...nup,hnp->...nuh", alts, w))

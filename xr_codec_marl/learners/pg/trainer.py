@@ -32,7 +32,8 @@ from xr_codec_marl.learners.registry import AlgoSpec
 from xr_codec_marl.learners.runner import RolloutStats
 from xr_codec_marl.learners.trainer import Pretrained, seed_everything
 
-#: Per-step statistics of the PPO update logged in ``log.csv`` (besides entropy per head).
+#: Per-step statistics of the PPO update logged in ``log.csv`` (besides entropy per head;
+#: ``loss_q`` too with the counterfactual baseline's Q critic).
 UPDATE_STATS = ("loss", "loss_policy", "loss_value", "approx_kl", "clip_fraction", "grad_norm")
 
 
@@ -118,6 +119,10 @@ class OnPolicyTrainer(RunLoop):
         self.episodes += b
         return self._summary(stats), self._rows(ep0, stats)
 
+    @property
+    def _update_stats(self) -> tuple[str, ...]:
+        return UPDATE_STATS + (("loss_q",) if self.learner.q_critic is not None else ())
+
     def _postfix_keys(self, key: str) -> bool:
         return key in ("return", "loss", "approx_kl")
 
@@ -126,7 +131,7 @@ class OnPolicyTrainer(RunLoop):
         spec = self.env.spec
         cols = ["episode", "env_steps", "rollout", "env_index", "length", "return"]
         cols += [f"return_{c}" for c in spec.reward_components]
-        cols += [*UPDATE_STATS, "train_steps"]
+        cols += [*self._update_stats, "train_steps"]
         cols += [f"entropy_{h}" for h in self.learner.layout.names]
         cols += [f"kpi_{k}" for k in spec.kpi_names]
         for a in spec.agent_ids:
@@ -139,7 +144,7 @@ class OnPolicyTrainer(RunLoop):
                                "episode_length": float(stats.length)}
         for c, name in enumerate(spec.reward_components):
             out[f"return/{name}"] = float(stats.returns[:, c].mean())
-        for key in UPDATE_STATS:
+        for key in self._update_stats:
             if key in self.last_stats:
                 out[key] = float(self.last_stats[key])
         for name, v in zip(self.learner.layout.names, self.last_stats.get("entropy", ())):
@@ -151,7 +156,7 @@ class OnPolicyTrainer(RunLoop):
         spec = self.env.spec
         common: dict[str, Any] = {"env_steps": self.env_steps, "rollout": self.rollouts - 1,
                                   "length": stats.length, "train_steps": self.learner.train_steps}
-        for key in UPDATE_STATS:
+        for key in self._update_stats:
             if key in self.last_stats:
                 common[key] = f"{self.last_stats[key]:.6g}"
         for name, v in zip(self.learner.layout.names, self.last_stats.get("entropy", ())):
