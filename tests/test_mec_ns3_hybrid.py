@@ -95,8 +95,8 @@ def test_transmit_power_costs_uplink_energy(built):
 @pytest.mark.nr
 def test_transmit_power_buys_uplink_rate_on_nr(built):
     """On NR the power is the UE PHY's transmit power: full offloads at 23 dBm finish sooner
-    than at 10 dBm and complete more tasks in the same windows. (On LTE the uplink's closed-
-    loop power control leaves the rate to itself: there the power shows in the energy.)"""
+    than at 10 dBm and complete no fewer tasks in the same windows. (On LTE the power did not
+    change the uplink rate in any run measured, docs/mec.md: there it shows in the energy.)"""
     require_nr()
     flags = ("--bitsMin=1e6", "--bitsMax=1e6", "--episodeLimit=20")
     low, high = (hybrid(1.0, p, *flags, ran="nr") for p in (10.0, 23.0))
