@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from xr_codec_marl.baselines import make_policy
+from xr_codec_marl.core.api import HybridActions
 from xr_codec_marl.env.ns3_env import Ns3Env
 from xr_codec_marl.scenarios.xr.ns3 import xr_ns3_env
 from xr_codec_marl.scenarios.xr.settings import XRScenario
@@ -213,3 +214,45 @@ def test_sinr_kpi_is_measured_and_feeds_the_channel_observation(built, tmp_path,
         assert (s != 0).all(), "no SINR sample reached the meter"
         means[ring] = float(s.mean())
     assert means[60.0] > means[400.0] + 5.0, means
+
+
+@pytest.mark.parametrize("ran", RANS, indirect=True)
+def test_continuous_codec_rates_on_ns3(built, tmp_path, ran):
+    """``actions="continuous"`` (issue 15): the simulator announces each agent's codec range as
+    a continuous dimension in Mbps, sets the rates it is sent (off the rate table too) for the
+    next window, reports them, and the agents observe them as fractions of their ranges."""
+    sc = XRScenario(ring_m=300.0, episode_limit=4, ran=ran, actions="continuous")
+    env = xr_ns3_env(sc, workers=1, timeout_s=60.0, connect_timeout_s=60.0, log_dir=tmp_path)
+    lo, hi = sc.min_rates(), sc.max_rates()
+    try:
+        assert env.wire_spec.n_continuous == 1 and env.wire_spec.n_actions == 1
+        ob = env.reset(seed=3)
+        assert env.simulator_parameters[0]["actions"] == "continuous"
+        np.testing.assert_allclose(ob.obs[0, 0, :3], 1.0)  # simulators start at d_max
+        k = env.spec.kpi_index("codec_rate_mbps")
+        for frac in (0.13, 0.71, 0.0, 0.42):
+            rate = lo + frac * (hi - lo)
+            ob = env.step(HybridActions(np.zeros((1, 3), np.int64), rate[None, :, None]))
+            np.testing.assert_allclose(ob.info["kpis"][0, :, k], rate, rtol=1e-6)
+            np.testing.assert_allclose(ob.obs[0, 0, :3], frac, atol=1e-6)
+        assert ob.truncated.all()
+    finally:
+        env.close()
+
+
+def test_rules_run_alike_on_ns3_with_discrete_and_continuous_rates(built, capsys):
+    """APS on ns-3 sends the same rates with either action option: the same episode."""
+    import json
+
+    from xr_codec_marl.cli import main
+
+    got = {}
+    for actions in ("discrete", "continuous"):
+        capsys.readouterr()
+        assert main(["evaluate", "--env", "xr", "--backend", "ns3", "--ran", "lte", "--policy",
+                     "aps", "--episodes", "1", "--episode-limit", "6", "--seed", "2",
+                     "--actions", actions, "--json"]) == 0
+        got[actions] = json.loads(capsys.readouterr().out)
+    assert got["continuous"]["settings"]["actions"] == "continuous"
+    assert got["continuous"]["kpis"] == got["discrete"]["kpis"]
+    assert got["continuous"]["kpis"]["codec_rate_mbps"] < 16.0  # APS lowered rates: they arrived

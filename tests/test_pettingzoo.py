@@ -47,3 +47,20 @@ def test_hybrid_actions_reach_the_environment():
     bad = {a: {"target": 2, "continuous": np.array([1.5, 23.0], np.float32)} for a in env.agents}
     with pytest.raises(ValueError, match="alpha"):
         env.step(bad)
+
+
+def test_parallel_api_with_continuous_codec_rates():
+    """XR with continuous rates (``actions="continuous"``): a Dict with no head, only the
+    codec rate's Box in Mbps; the rates sampled reach the twin."""
+    env = MultiAgentParallelEnv(make_env("xr", "analytic", 1, ring_m=300.0, episode_limit=6,
+                                         actions="continuous"))
+    space = env.action_space("VR")
+    assert set(space.spaces) == {"continuous"}
+    assert space["continuous"].low.tolist() == [10.0] and space["continuous"].high.tolist() == [30.0]
+    assert env.action_space("AR")["continuous"].low.tolist() == [0.5]
+    parallel_api_test(env, num_cycles=20)
+    env.reset(seed=0)
+    rates = {"AR": 2.5, "VR": 17.0, "CG": 29.0}
+    _, _, _, _, infos = env.step({a: {"continuous": np.array([r], np.float32)}
+                                  for a, r in rates.items()})
+    assert {a: infos[a]["kpis"]["codec_rate_mbps"] for a in rates} == pytest.approx(rates)

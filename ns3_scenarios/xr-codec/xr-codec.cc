@@ -7,7 +7,9 @@
  * XR traffic per TR 38.838 from a remote host through the EPC on a low-latency bearer (QCI 80,
  * Release 15). Every window (stepInterval, 0.5 s) each UE's KPIs are measured from its
  * received packets and sent to the agent server, whose joint action sets the N video codec
- * rates for the next window.
+ * rates for the next window: one of --nRates rates each, or with --actions=continuous
+ * (issue 15) any rate in the user's [min, max] Mbps, announced as a bounded continuous action
+ * dimension ("codec_rate", Mbps; the bridge refuses values outside it or not finite).
  *
  * RAN: ns-3's LTE (default; 20 MHz = 100 RBs, UMa NLoS with shadowing at 4 GHz, RLC UM with a
  * 60 KB transmit buffer), or 5G-LENA NR with -DXRMARL_WITH_NR=ON (common/xrmarl-ran.*).

@@ -10,6 +10,7 @@
 #include "ns3/mobility-helper.h"
 #include "ns3/mobility-model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <sstream>
@@ -43,6 +44,11 @@ XrCodecConfig::AddTo(CommandLine& cmd)
     cmd.AddValue("ringRadius", "Ring radius R (m): UEs live in the disc [minDistance, R]", ringRadius);
     cmd.AddValue("minDistance", "Minimum UE distance from the base station (m)", minDistance);
     cmd.AddValue("nRates", "K_o: codec rates per agent, evenly spaced in [min, max]", nRates);
+    cmd.AddValue("actions",
+                 "discrete: each agent picks one of nRates codec rates; continuous: any codec "
+                 "rate in its [min, max] Mbps (a bounded continuous action dimension, "
+                 "'codec_rate'; standalone runs send at max)",
+                 actions);
     cmd.AddValue("users",
                  "XR users, one agent each: comma-separated [ID=]TYPE[:MIN:MAX], TYPE AR, VR or "
                  "CG, codec range in Mbps (default: --arMin/--arMax ...); empty: AR,VR,CG",
@@ -85,6 +91,10 @@ XrCodecConfig::Check(const std::string& program, const XrMarlRanConfig& ran) con
     if (nRates < 2)
     {
         XrMarlUsageError(program, "nRates must be >= 2");
+    }
+    if (actions != "discrete" && actions != "continuous")
+    {
+        XrMarlUsageError(program, "actions must be discrete or continuous, got '" + actions + "'");
     }
     std::vector<XrUser> parsed;
     const std::string bad =
@@ -141,9 +151,16 @@ XrCodecScenario::Agents() const
         a.id = u.id;
         a.kind = u.kind;
         a.obsSize = m_users.size() + 2; // eq. 13, computed by the server from the KPIs
-        for (uint32_t k = 0; k < m_cfg.nRates; ++k)
+        if (Continuous())
         {
-            a.actionValues.push_back(u.RateOf(k, m_cfg.nRates));
+            a.continuous.push_back({"codec_rate", u.rateMin, u.rateMax, "Mbps"});
+        }
+        else
+        {
+            for (uint32_t k = 0; k < m_cfg.nRates; ++k)
+            {
+                a.actionValues.push_back(u.RateOf(k, m_cfg.nRates));
+            }
         }
         agents.push_back(a);
     }
@@ -259,6 +276,7 @@ XrCodecScenario::Attach(XrMarlAgentLoop& loop)
     loop.SetParameter("rlc_buffer_bytes", std::to_string(m_ranCfg.rlcBufferBytes));
     loop.SetParameter("fps", XrMarlNum(m_cfg.fps));
     loop.SetParameter("n_rates", std::to_string(m_cfg.nRates));
+    loop.SetParameter("actions", m_cfg.actions);
     std::ostringstream us;
     for (uint32_t i = 0; i < nUe; ++i)
     {
@@ -270,7 +288,23 @@ XrCodecScenario::Attach(XrMarlAgentLoop& loop)
     loop.SetParameter("enb_antenna_gain_db", XrMarlNum(m_ranCfg.enbAntennaGainDb));
     m_dynamics->Announce(loop);
     loop.SetMeasureCallback([this](uint64_t step) { return Measure(step); });
-    loop.SetApplyCallback([this](const std::vector<uint32_t>& actions) { Apply(actions); });
+    if (Continuous())
+    {
+        loop.SetHybridApplyCallback(
+            [this](const std::vector<uint32_t>&, const std::vector<double>& continuous) {
+                ApplyContinuous(continuous);
+            });
+        std::vector<double> top; // standalone (--fixedAction): every user at its max rate
+        for (const XrUser& u : m_users)
+        {
+            top.push_back(u.rateMax);
+        }
+        loop.SetFixedContinuous(top);
+    }
+    else
+    {
+        loop.SetApplyCallback([this](const std::vector<uint32_t>& actions) { Apply(actions); });
+    }
 }
 
 std::vector<double>
@@ -298,11 +332,29 @@ XrCodecScenario::Apply(const std::vector<uint32_t>& actions)
 }
 
 void
+XrCodecScenario::ApplyContinuous(const std::vector<double>& continuous)
+{
+    // The bridge has refused (exit 4, bad action) any Action whose values are not finite or
+    // outside the Hello's [min, max]: these are valid rates. A rate is kept when no value came.
+    const size_t n = m_users.size();
+    const size_t d = n > 0 ? continuous.size() / n : 0;
+    for (size_t i = 0; d > 0 && i < n; ++i)
+    {
+        const double rate = continuous[i * d];
+        if (std::isfinite(rate))
+        {
+            XrUser& u = m_users[i];
+            u.video->SetRateMbps(std::min(std::max(rate, u.rateMin), u.rateMax));
+        }
+    }
+}
+
+void
 XrCodecScenario::PrintSummary(const XrMarlAgentLoop& loop) const
 {
     XrMarlJsonWriter js;
     js.Open().Open("summary").Field("scenario", "xr-codec").Field("ran", m_ran->Name());
-    js.Field("ring_m", m_cfg.ringRadius);
+    js.Field("ring_m", m_cfg.ringRadius).Field("actions", m_cfg.actions);
     std::vector<std::string> ids;
     for (const XrUser& u : m_users)
     {

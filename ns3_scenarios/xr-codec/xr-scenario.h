@@ -33,6 +33,9 @@ struct XrCodecConfig
     double ringRadius{400.0};
     double minDistance{35.0};
     uint32_t nRates{10};
+    /// "discrete": each agent picks one of nRates codec rates; "continuous" (issue 15): any
+    /// codec rate in its [min, max] Mbps, one bounded continuous action dimension
+    std::string actions{"discrete"};
     std::string users; ///< --users ("": AR,VR,CG)
     double arMin{0.5};
     double arMax{10.0};
@@ -74,7 +77,8 @@ class XrCodecScenario
                     const XrMarlRanConfig& ranCfg,
                     std::vector<XrUser> users);
 
-    /// One agent per user: id, kind, obs size N + 2, the nRates codec rates.
+    /// One agent per user: id, kind, obs size N + 2, the nRates codec rates (or, with
+    /// --actions=continuous, the codec rate in [min, max] Mbps as a continuous dimension).
     std::vector<XrMarlAgent> Agents() const;
     /// Nodes, mobility, RAN, XR server, bearers, traffic, monitors and RLC traces.
     void Build();
@@ -86,6 +90,12 @@ class XrCodecScenario
   private:
     std::vector<double> Measure(uint64_t step);
     void Apply(const std::vector<uint32_t>& actions);
+    /// --actions=continuous: the codec rates (Mbps), one value per agent.
+    void ApplyContinuous(const std::vector<double>& continuous);
+    bool Continuous() const
+    {
+        return m_cfg.actions == "continuous";
+    }
     void InstallTraffic(uint32_t i, Ptr<Node> server);
 
     XrCodecConfig m_cfg;

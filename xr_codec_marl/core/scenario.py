@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
+from xr_codec_marl.core.api import EnvSpec, Observation, VecMultiAgentEnv
 from xr_codec_marl.core.kpis import KpiSpec, RewardSpec
 
 #: ``factory(spec, **kwargs) -> Policy``: a rule baseline.
@@ -151,6 +151,20 @@ class Ns3Translator(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RuleForm:
+    """Another form of an env's action space that rules choose in (e.g. the discrete table of
+    a choice the env offers as a continuous value): ``spec``, the env spec in that form (the
+    rules are built for it; its recorded settings are that form's, for rules that tune
+    themselves on the analytic twin); ``observe``, a step as the rules see it (e.g. that
+    form's available actions); ``to_env``, the rules' joint actions ``[B, N]`` as the env's
+    actions."""
+
+    spec: EnvSpec
+    observe: Callable[[Observation], Observation]
+    to_env: Callable[[np.ndarray], Any]
+
+
 class Scenario:
     """Base class of every scenario. Subclasses set the class attributes and override what
     their backends need; the defaults describe a scenario with an analytic backend only."""
@@ -261,4 +275,11 @@ class Scenario:
     def policies(self) -> dict[str, PolicyFactory]:
         """The scenario's rule baselines, by name (generic rules are added by the registry)."""
         return {}
+
+    def rule_form(self, spec: EnvSpec) -> RuleForm | None:
+        """Where the env ``spec`` offers its choice in another form than the one the rules
+        (the scenario's and the generic ``fixed:K``, ``best-fixed``, ``max``, ...) choose in:
+        that form, which ``make_policy`` builds them for and translates. None: the rules act
+        on ``spec`` itself."""
+        return None
 

@@ -6,6 +6,10 @@ Gudmundson), and 30 frame periods of XR traffic go through the RLC buffers and t
 proportional-fair scheduler of :mod:`xr_codec_marl.scenarios.xr.cell` with per-period fast fading. The
 window's packets give the per-UE KPIs, the eq. 13 observations and the eq. 15-23 rewards
 through the same functions the ns-3 backend uses.
+
+With ``actions="continuous"`` (issue 15) each agent's action is its codec rate in
+[d_min, d_max] Mbps (``HybridActions`` with one continuous value per agent), applied as is:
+the frame sizes scale with it as with a rate of the table.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from xr_codec_marl.core.api import EnvSpec, Observation, StepResult, validate_actions
+from xr_codec_marl.core.api import (EnvSpec, Observation, StepResult, split_actions,
+                                    validate_actions)
 from xr_codec_marl.scenarios.xr import channel, traffic
 from xr_codec_marl.scenarios.xr.cell import BackgroundLoad, CellParams, CellState, simulate_window
 from xr_codec_marl.scenarios.xr.dynamics import (
@@ -26,7 +31,7 @@ from xr_codec_marl.scenarios.xr.dynamics import (
     shadow_step,
     walk_step,
 )
-from xr_codec_marl.scenarios.xr.observation import build_observation
+from xr_codec_marl.scenarios.xr.observation import build_observation, rate_choice
 from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards, xr_quality_index
 from xr_codec_marl.scenarios.xr.settings import XRScenario
 
@@ -104,11 +109,14 @@ class AnalyticXREnv:
         self.spec: EnvSpec = self.scenario.env_spec("xr")
         sc = self.scenario
         k = sc.n_rates
+        #: the codec rate before the first window: this action of the rate table (with
+        #: continuous actions too, whose joint discrete index is always 0)
         self.initial_action = k - 1 if initial_action is None else int(initial_action)
         if not 0 <= self.initial_action < k:
             raise ValueError(f"initial_action must be in [0, {k - 1}], got {initial_action}")
         self._rates = sc.rate_table()  # [N, K]
         self._max_rates = sc.max_rates()
+        self._min_rates = sc.min_rates()
         side = [u.side_flows_mbps for u in sc.users]
         self._periods = int(round(sc.window_s * sc.fps))
         period_s = 1.0 / sc.fps
@@ -161,6 +169,10 @@ class AnalyticXREnv:
         self._t = 0
         self._needs_reset = False
         self._actions = np.full((b, n), self.initial_action, dtype=np.int64)
+        #: the codec rates (Mbps) in force, what the observation's choices are built from
+        self._rate_now = np.tile(self._rates[:, self.initial_action], (b, 1))
+        if sc.continuous:  # the joint discrete index of a space without heads
+            self._actions = np.zeros((b, n), dtype=np.int64)
         kpis = {k: np.zeros((b, n)) for k in self.spec.kpi_names}
         obs, state = self._observe(kpis)
         self._prev_kpis = None  # no measured window to shape the first reward against
@@ -169,10 +181,13 @@ class AnalyticXREnv:
     def step(self, actions: np.ndarray) -> StepResult:
         if self._needs_reset:
             raise RuntimeError("call reset() before step() (episode over or never started)")
-        actions = validate_actions(self.spec, actions, self._avail())
-        self._actions = actions
+        self._actions = validate_actions(self.spec, actions, self._avail())
+        rates = self._rates_of(actions)
+        if rates is None:  # discrete: the table's rates
+            rates = self._rates[np.arange(self.scenario.n_agents)[None, :], self._actions]
+        self._rate_now = rates
         self._move()
-        kpis = self._run_window(actions)
+        kpis = self._run_window(rates)
         obs, state = self._observe(kpis)
         rewards = team_rewards(
             kpis,
@@ -199,7 +214,17 @@ class AnalyticXREnv:
 
     # ----------------------------------------------------------------------------------
     def _avail(self) -> np.ndarray:
-        return np.ones((self.num_envs, self.scenario.n_agents, self.scenario.n_rates), bool)
+        return np.ones((self.num_envs, self.scenario.n_agents, self.spec.n_actions), bool)
+
+    def _rates_of(self, actions) -> np.ndarray | None:
+        """``actions="continuous"``: the codec rates ``[B, N]`` (Mbps) the validated actions
+        give (``validate_actions`` has rejected values that are not finite or outside
+        [d_min, d_max], as it rejects a discrete index out of range). None: discrete."""
+        if not self.scenario.continuous:
+            return None
+        values = split_actions(actions)[1]
+        assert values is not None  # validate_actions asked for them
+        return np.array(values[..., 0], np.float64)
 
     def _reset_dynamics(self, seed: int | None) -> None:
         """Issue 14's dynamics (off by default): their state, on generators of their own."""
@@ -273,10 +298,10 @@ class AnalyticXREnv:
             load.served_bytes = np.zeros_like(load.backlog_bytes)
         return se_of(sinr_periods) * self._useful_hz, sinr
 
-    def _run_window(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+    def _run_window(self, rates: np.ndarray) -> dict[str, np.ndarray]:
+        """One window at the codec rates ``rates [B, N]`` (Mbps)."""
         sc = self.scenario
         b, n, p = self.num_envs, sc.n_agents, self._periods
-        rates = self._rates[np.arange(n)[None, :], actions]  # [B, N] Mbps
         frames = traffic.frame_sizes_bytes(
             self._rng, rates, p, sc.fps, sc.frame_size_std_frac, sc.frame_size_trunc
         )
@@ -325,6 +350,8 @@ class AnalyticXREnv:
             kpis["delay_ms"],
             drr_reward(kpis["throughput_mbps"], self._max_rates),
             kpis["sinr_db"] if self.scenario.observation == "channel" else None,
+            prev_choice=rate_choice(self._rate_now, self._min_rates, self._max_rates)
+            if self.scenario.continuous else None,
         )
 
     def _kpi_array(self, kpis: dict[str, np.ndarray]) -> np.ndarray:

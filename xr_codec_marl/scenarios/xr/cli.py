@@ -35,6 +35,10 @@ def add_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--observation", choices=("eq13", "channel"), default=None,
                    help="what agents observe: eq13 (the paper's eq. 13, default) or channel "
                         "(eq. 13 plus the UE's own downlink SINR of the last window)")
+    p.add_argument("--actions", choices=("discrete", "continuous"), default=None,
+                   help="what each agent chooses every window: discrete (one of the K_o codec "
+                        "rates, default; every learner) or continuous (any codec rate in its "
+                        "[d_min, d_max] Mbps range; --algo mappo, ippo or imappo, and the rules)")
     p.add_argument("--reward-shaping", action="store_true",
                    help="add the potential-based shaping of eqs. 21-23 to the rewards")
     p.add_argument("--analytic-profile", default="nr", metavar="NAME",
@@ -109,6 +113,8 @@ def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
         kw["n_rates"] = args.n_rates
     if getattr(args, "observation", None) is not None:
         kw["observation"] = args.observation
+    if getattr(args, "actions", None) is not None:
+        kw["actions"] = args.actions
     if args.reward_shaping:
         kw["reward_shaping"] = True
     if args.ue_speed is not None:

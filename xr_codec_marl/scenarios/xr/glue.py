@@ -3,6 +3,10 @@
 The xr-codec simulator may send raw per-UE KPIs only (empty obs/state/rewards); this builds
 them with the same maths as the analytic backend (:mod:`.observation`, :mod:`.rewards`), so
 agents see exactly what the analytic backend would give them.
+
+With continuous codec rates (``actions="continuous"``: each agent's space is the rate in
+[d_min, d_max] Mbps) the previous choices of eq. 13 are the rates the simulator reports
+(``codec_rate_mbps``, the rate in force during the window) as fractions of their ranges.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import numpy as np
 
 from xr_codec_marl.core.api import EnvSpec
 from xr_codec_marl.scenarios.xr.kpis import XR_REWARD_COMPONENTS
-from xr_codec_marl.scenarios.xr.observation import build_observation, observation_sizes
+from xr_codec_marl.scenarios.xr.observation import build_observation, observation_sizes, rate_choice
 from xr_codec_marl.scenarios.xr.rewards import drr_reward, team_rewards
+from xr_codec_marl.scenarios.xr.settings import RATE_DIM
 
 
 def _with_sizes(spec: EnvSpec, channel: bool) -> EnvSpec:
@@ -50,7 +55,16 @@ class KpiFeatures:
                       "sinr_db")
                      if k in names}
         self._values = [np.asarray(a.action_values, np.float64) for a in spec.agents]
-        self.max_rates = np.array([v.max() if v.size else np.nan for v in self._values])
+        #: continuous codec rates: every agent's space is the rate in [d_min, d_max]
+        self.continuous = bool(spec.agents) and all(
+            not a.space.is_discrete and [c.name for c in a.space.continuous] == [RATE_DIM]
+            for a in spec.agents)
+        if self.continuous:
+            self.min_rates = np.array([a.space.continuous[0].low for a in spec.agents])
+            self.max_rates = np.array([a.space.continuous[0].high for a in spec.agents])
+        else:
+            self.min_rates = np.array([v.min() if v.size else np.nan for v in self._values])
+            self.max_rates = np.array([v.max() if v.size else np.nan for v in self._values])
 
     def problems(self) -> list[str]:
         """Why obs/rewards cannot be built from KPIs for this spec (empty list: they can)."""
@@ -61,8 +75,11 @@ class KpiFeatures:
         if self.spec.obs_size != obs or self.spec.state_size != state:
             out.append(f"obs/state sizes {self.spec.obs_size}/{self.spec.state_size} are not the "
                        f"XR ones {obs}/{state}")
+        if self.continuous and "codec_rate_mbps" not in self._idx:
+            out.append("KPI 'codec_rate_mbps' missing (continuous rates are observed from it)")
         if np.isnan(self.max_rates).any():
-            out.append("agents without action_values (codec rates)")
+            out.append(f"agents without action_values (codec rates) or a continuous "
+                       f"{RATE_DIM!r} dimension")
         if self.spec.reward_components not in ((), XR_REWARD_COMPONENTS):
             out.append(f"reward components {self.spec.reward_components} are not the XR ones")
         return out
@@ -77,7 +94,13 @@ class KpiFeatures:
 
     def observe(self, prev_actions: np.ndarray, kpis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Eq. 13 observations ``[B, N, N + 2]`` and the state ``[B, 5 N]`` (one more feature
-        per UE, its SINR, with ``channel``)."""
+        per UE, its SINR, with ``channel``). Continuous rates: the previous choices are the
+        reported rates (d_max before the first window, the rate simulators start at)."""
+        choice = None
+        if self.continuous:
+            rate = self._kpi(kpis, "codec_rate_mbps")
+            rate = np.where(rate > 0, rate, self.max_rates)
+            choice = rate_choice(rate, self.min_rates, self.max_rates)
         return build_observation(
             prev_actions,
             self.spec.n_actions,
@@ -86,6 +109,7 @@ class KpiFeatures:
             self._kpi(kpis, "delay_ms"),
             drr_reward(self._kpi(kpis, "throughput_mbps"), self.max_rates),
             self._kpi(kpis, "sinr_db") if self.channel else None,
+            prev_choice=choice,
         )
 
     def rewards(self, kpis: np.ndarray, prev_kpis: np.ndarray | None) -> np.ndarray:

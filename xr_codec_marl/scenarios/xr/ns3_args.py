@@ -22,7 +22,7 @@ from xr_codec_marl.scenarios.xr.settings import XRScenario, default_user_ids, pa
 XR_CODEC_OPTIONS: dict[str, type] = {
     "ringRadius": float, "minDistance": float, "seed": int, "run": int, "endpoint": str,
     "timeoutMs": int, "identity": str, "fixedAction": str, "printKpis": bool,
-    "nRates": int, "users": str, "arMin": float, "arMax": float, "vrMin": float, "vrMax": float,
+    "nRates": int, "actions": str, "users": str, "arMin": float, "arMax": float, "vrMin": float, "vrMax": float,
     "cgMin": float, "cgMax": float, "audioMbps": float, "audioPeriodMs": float,
     "poseBytes": int, "posePeriodMs": float, "bandwidthRbs": int, "rlcBufferBytes": int, "rlcMode": str,
     "fps": float, "sizeStdFrac": float, "sizeMinFrac": float, "sizeMaxFrac": float,
@@ -43,6 +43,7 @@ SCENARIO_FLAGS: dict[str, str] = {
     "ring_m": "ringRadius",
     "min_distance_m": "minDistance",
     "n_rates": "nRates",
+    "actions": "actions",  # discrete or continuous codec rates (issue 15)
     "window_s": "stepInterval",
     "episode_limit": "episodeLimit",
     "fps": "fps",

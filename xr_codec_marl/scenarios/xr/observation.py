@@ -28,6 +28,17 @@ def sinr_feature(sinr_db: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(sinr_db, np.float32) / SINR_SCALE_DB, -1.0, 2.0)
 
 
+def rate_choice(rate_mbps: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """A codec rate ``[B, N]`` as a fraction of its user's range [d_min, d_max] (``low``,
+    ``high`` ``[N]``): the continuous actions' counterpart of eq. 13's action index /
+    (K_o - 1), equal to it at the rates of the table; 1 where the range is one rate."""
+    rate = np.asarray(rate_mbps, np.float64)
+    span = np.asarray(high, np.float64) - np.asarray(low, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(span > 0, (rate - low) / np.where(span > 0, span, 1.0), 1.0)
+    return np.clip(frac, 0.0, 1.0).astype(np.float32)
+
+
 def build_observation(
     prev_actions: np.ndarray,
     n_rates: int,
@@ -36,6 +47,7 @@ def build_observation(
     delay_ms: np.ndarray,
     drr: np.ndarray,
     sinr_db: np.ndarray | None = None,
+    prev_choice: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(obs, state)``.
 
@@ -43,10 +55,13 @@ def build_observation(
     range (action index / (K_o - 1)), its own RLC buffer occupancy ratio and its own PDR;
     given ``sinr_db``, also its own downlink SINR (:func:`sinr_feature`). The state adds every
     UE's delay (over 20 ms, clipped at 5) and data-rate ratio (and SINR, given it).
+    ``prev_choice [B, N]``: those fractions given directly (continuous codec rates:
+    :func:`rate_choice`), instead of ``prev_actions`` and ``n_rates``.
     """
     b, n = prev_actions.shape
     extra = 0 if sinr_db is None else 1
-    choice = prev_actions.astype(np.float32) / float(max(n_rates - 1, 1))
+    choice = (prev_actions.astype(np.float32) / float(max(n_rates - 1, 1)) if prev_choice is None
+              else np.asarray(prev_choice, np.float32))
     obs = np.empty((b, n, n + 2 + extra), dtype=np.float32)
     obs[:, :, :n] = choice[:, None, :]
     obs[:, :, n] = buffer_ratio

@@ -1,7 +1,8 @@
 """The XR/CG codec adaptation scenario (seed 002) as one registered object.
 
-Each XR user's agent picks its codec rate every 0.5 s window; the team is rewarded on delay,
-PDR and data rate (eqs. 15-20); APS is the reference rule. Backends: the analytic twin
+Each XR user's agent picks its codec rate every 0.5 s window (one of K_o rates, or with
+``--actions continuous`` any rate in its range); the team is rewarded on delay, PDR and data
+rate (eqs. 15-20); APS is the reference rule. Backends: the analytic twin
 (:mod:`.analytic`) and the ns-3 ``xr-codec`` simulator (5G-LENA NR where built, or LTE).
 """
 
@@ -11,8 +12,10 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
-from xr_codec_marl.core.scenario import PolicyFactory, Scenario, SweepAxis
+import numpy as np
+
+from xr_codec_marl.core.api import AgentSpec, EnvSpec, HybridActions, Observation, VecMultiAgentEnv
+from xr_codec_marl.core.scenario import PolicyFactory, RuleForm, Scenario, SweepAxis
 from xr_codec_marl.errors import UsageError, choice_error
 from xr_codec_marl.scenarios.xr import cli
 from xr_codec_marl.scenarios.xr.kpis import XR_KPIS, XR_REWARDS
@@ -141,6 +144,36 @@ class XRCodecScenario(Scenario):
                 "sinr-fit": lambda spec, **kw: SinrFitPolicy(spec, **kw),
                 "aps-x1.5": lambda spec, **kw: APSPolicy(
                     spec, APSConfig(**{"increase_factor": 1.5, **kw}), name="aps-x1.5")}
+
+    def rule_form(self, spec: EnvSpec) -> RuleForm | None:
+        """With continuous codec rates (``actions="continuous"``) the rules (APS, sinr-fit,
+        fixed:K, best-fixed, ...) choose in the rate table of the same settings (K_o rates,
+        ``--n-rates``) and their choice is sent as its rate in Mbps: each rule sends exactly
+        the rates it sends with discrete actions, so comparisons hold across both options."""
+        record = spec.extra.get("settings") or {}
+        if record.get("actions") != "continuous":
+            return None
+        from dataclasses import replace
+
+        settings = replace(self.settings_from_record(record), actions="discrete")
+        table = settings.rate_table()  # [N, K] Mbps
+        k = settings.n_rates
+        agents = tuple(AgentSpec(a.agent_id, a.kind, a.obs_size, k, tuple(map(float, table[i])))
+                       for i, a in enumerate(spec.agents))
+        extra = {**spec.extra, "settings": {**record, "actions": "discrete"}}
+        rules_spec = replace(spec, agents=agents, extra=extra)
+        agent = np.arange(spec.n_agents)
+
+        def observe(step: Observation) -> Observation:
+            avail = np.ones((*np.shape(step.avail_actions)[:2], k), bool)  # every rate, always
+            return Observation(step.obs, step.state, avail, step.info)
+
+        def to_env(actions: np.ndarray) -> HybridActions:
+            index = np.asarray(actions, np.int64)
+            rates = table[agent[None, :], index]
+            return HybridActions(np.zeros_like(index), rates[..., None])
+
+        return RuleForm(rules_spec, observe, to_env)
 
 
 XR = XRCodecScenario()

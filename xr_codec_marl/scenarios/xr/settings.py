@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from xr_codec_marl.core.api import AgentSpec, EnvSpec
+from xr_codec_marl.core.spaces import ContinuousDim, HybridSpace
 from xr_codec_marl.scenarios.xr.kpis import XR_KPI_NAMES, XR_KPIS, XR_REWARD_COMPONENTS, XR_REWARDS
 from xr_codec_marl.scenarios.xr.observation import observation_sizes
 
@@ -114,6 +115,14 @@ MAX_LOAD_USERS: int = 32
 #: beats the best fixed constant by +0.29 team reward at 400 m).
 OBSERVATIONS: tuple[str, ...] = ("eq13", "channel")
 
+#: What each agent chooses every window (issue 15). ``discrete``: one of the K_o codec rates
+#: of eq. 14 (the paper's, the default; every learner takes it). ``continuous``: any codec
+#: rate in [d_min, d_max] Mbps, one bounded continuous dimension (a hybrid space without
+#: categorical heads: the policy-gradient learners take it).
+ACTION_FORMS: tuple[str, ...] = ("discrete", "continuous")
+#: Name and unit of the continuous action dimension: the codec rate in Mbps.
+RATE_DIM, RATE_UNIT = "codec_rate", "Mbps"
+
 
 @dataclass(frozen=True)
 class XRScenario:
@@ -151,6 +160,8 @@ class XRScenario:
     rlc_buffer_bytes: int = 60_000
     # --- what the agents see (OBSERVATIONS) ---
     observation: str = "eq13"
+    # --- what the agents choose (ACTION_FORMS) ---
+    actions: str = "discrete"
     # --- rewards ---
     reward_shaping: bool = False
     shaping_gamma: float = 1.0
@@ -201,6 +212,9 @@ class XRScenario:
         if self.observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, "
                              f"got {self.observation!r}")
+        if self.actions not in ACTION_FORMS:
+            raise ValueError(f"actions must be one of {', '.join(ACTION_FORMS)}, "
+                             f"got {self.actions!r}")
         if self.rlc_buffer_bytes < self.mtu_bytes:
             raise ValueError("rlc_buffer_bytes must hold at least one MTU-sized packet")
         if not self.users:
@@ -253,6 +267,9 @@ class XRScenario:
     def max_rates(self) -> np.ndarray:
         return np.array([u.rate_max_mbps for u in self.users])
 
+    def min_rates(self) -> np.ndarray:
+        return np.array([u.rate_min_mbps for u in self.users])
+
     @property
     def obs_size(self) -> int:
         """Eq. 13: team's previous codec choices (N, normalised) + buffer ratio + PDR (+ own
@@ -265,12 +282,29 @@ class XRScenario:
         with ``observation="channel"``)."""
         return observation_sizes(self.n_agents, self.observation == "channel")[1]
 
+    @property
+    def continuous(self) -> bool:
+        """Agents choose any codec rate in their range (``actions="continuous"``)."""
+        return self.actions == "continuous"
+
+    def rate_space(self, user: UserProfile) -> HybridSpace:
+        """``actions="continuous"``: one user's action space, the codec rate in
+        [d_min, d_max] Mbps as one bounded dimension and no categorical head (its joint
+        discrete index has one value, 0)."""
+        return HybridSpace((), (ContinuousDim(RATE_DIM, float(user.rate_min_mbps),
+                                              float(user.rate_max_mbps), RATE_UNIT),))
+
     def env_spec(self, name: str = "xr") -> EnvSpec:
-        table = self.rate_table()
-        agents = tuple(
-            AgentSpec(u.agent_id, u.kind, self.obs_size, self.n_rates, tuple(map(float, table[i])))
-            for i, u in enumerate(self.users)
-        )
+        if self.continuous:
+            agents = tuple(AgentSpec(u.agent_id, u.kind, self.obs_size, 1,
+                                     action_space=self.rate_space(u)) for u in self.users)
+        else:
+            table = self.rate_table()
+            agents = tuple(
+                AgentSpec(u.agent_id, u.kind, self.obs_size, self.n_rates,
+                          tuple(map(float, table[i])))
+                for i, u in enumerate(self.users)
+            )
         return EnvSpec(
             name=name,
             agents=agents,
