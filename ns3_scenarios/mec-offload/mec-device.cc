@@ -289,7 +289,10 @@ MecDevice::DecideHybrid(uint32_t head, double alpha, double powerDbm)
         alpha = 0.0;
     }
     const auto [lo, hi] = std::minmax_element(m_cfg.txPowersDbm.begin(), m_cfg.txPowersDbm.end());
-    DecideTask(server, alpha, std::clamp(powerDbm, *lo, *hi));
+    powerDbm = std::clamp(powerDbm, *lo, *hi);
+    NS_LOG_DEBUG("device " << m_index << ": hybrid head " << head << " -> server " << server
+                           << ", alpha " << alpha << ", " << powerDbm << " dBm");
+    DecideTask(server, alpha, powerDbm);
 }
 
 void
