@@ -256,3 +256,114 @@ def test_rules_run_alike_on_ns3_with_discrete_and_continuous_rates(built, capsys
     assert got["continuous"]["settings"]["actions"] == "continuous"
     assert got["continuous"]["kpis"] == got["discrete"]["kpis"]
     assert got["continuous"]["kpis"]["codec_rate_mbps"] < 16.0  # APS lowered rates: they arrived
+
+
+@pytest.mark.parametrize("values, words", [
+    ([31.0], "continuous value 31 of agent 1 dimension 0 is not within [10, 30]"),
+    ([9.5], "continuous value 9.5 of agent 1 dimension 0 is not within [10, 30]"),
+    ([float("nan")], "continuous value nan of agent 1 dimension 0"),
+    (None, "action has 0 continuous values, expected 3 (3 agents x 1 dimensions)"),
+])
+def test_xr_codec_announces_continuous_rates_and_refuses_bad_ones(built, values, words):
+    """Against a bare ROUTER (the Python server would refuse to send these): the hello of
+    ``--actions=continuous`` announces each user's codec range; a rate out of it, NaN or
+    missing is refused with CODE_ACTION and the simulator exits with EXIT_BAD_ACTION (4), as
+    for a bad discrete index."""
+    import subprocess
+
+    import zmq
+
+    from xr_codec_marl.bridge import wire
+    from xr_codec_marl.bridge.build import find_binary
+    from xr_codec_marl.bridge.wire import Code
+    from xr_codec_marl.scenarios.xr.ns3_args import scenario_arguments
+
+    wait_s = 60.0
+    sc = XRScenario(episode_limit=4, ran="lte", actions="continuous")
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    proc = subprocess.Popen([str(find_binary("xr-codec")), f"--endpoint=tcp://127.0.0.1:{port}",
+                             f"--timeoutMs={int(wait_s * 1000)}", *scenario_arguments(sc)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert router.poll(int(wait_s * 1000)), "no hello from xr-codec"
+        ident, data = router.recv_multipart()
+        hello = wire.decode(data).hello
+        assert hello.parameters["actions"] == "continuous"
+        spec = wire.spec_from_hello(hello)
+        assert [a.space for a in spec.agents] == [sc.rate_space(u) for u in sc.users]
+        router.send_multipart([ident, wire.encode(wire.welcome_envelope("s1"))])
+        assert router.poll(int(wait_s * 1000)), "no step 0 from xr-codec"
+        ident, data = router.recv_multipart()
+        assert wire.decode(data).step.step_index == 0
+        cont = [] if values is None else [5.0, *values, 20.0]
+        router.send_multipart([ident, wire.encode(wire.action_envelope("s1", 0, [0] * 3, cont))])
+        assert router.poll(int(wait_s * 1000)), "no reply to a bad action"
+        _, reply = router.recv_multipart()
+        err = wire.decode(reply).error
+        assert err.code == Code.CODE_ACTION and words in err.message, err.message
+        _, stderr = proc.communicate(timeout=wait_s)
+        assert proc.returncode == 4  # xrmarl::EXIT_BAD_ACTION
+        assert words in stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        router.close(0)
+
+
+def test_standalone_continuous_run_sends_at_the_maximum_rates(built):
+    """Without an agent server (``--fixedAction``) a continuous run keeps every user at d_max,
+    the rate it starts at: the same episode as the discrete run at the top rate."""
+    import json
+    import subprocess
+
+    from xr_codec_marl.bridge.build import find_binary
+
+    def summary(*flags: str) -> dict:
+        out = subprocess.run([str(find_binary("xr-codec")), "--ran=lte", "--episodeLimit=4",
+                              "--fixedAction=max", *flags],
+                             capture_output=True, text=True, timeout=300, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])["summary"]
+
+    cont, disc = summary("--actions=continuous"), summary()
+    assert cont["status"] == "ok" and cont["actions"] == "continuous"
+    assert cont["mean_kpis"]["VR"]["codec_rate_mbps"] == 30.0
+    assert cont["mean_kpis"] == disc["mean_kpis"]
+
+
+def test_serve_sends_continuous_rates_to_an_xr_codec_started_elsewhere(built, tmp_path, capsys):
+    """`xr-marl serve --actions continuous --policy fixed:3` against a real simulator started
+    with ``--actions=continuous``: the rule's table rate arrives as the continuous value, and
+    the simulator sends at it from the first window on."""
+    import json
+    import subprocess
+    import threading
+
+    from xr_codec_marl.bridge.build import find_binary
+    from xr_codec_marl.cli import main
+    from xr_codec_marl.scenarios.xr.ns3_args import scenario_arguments
+
+    sc = XRScenario(episode_limit=4, ran="lte", actions="continuous")
+    ep = f"ipc://{tmp_path}/serve.sock"
+    out: dict = {}
+    th = threading.Thread(target=lambda: out.update(rc=main(
+        ["serve", "--bind", ep, "--env", "xr", "--actions", "continuous", "--policy", "fixed:3",
+         "--episodes", "1", "--episode-limit", "4", "--timeout", "60"])), daemon=True)
+    th.start()
+    sim = subprocess.run([str(find_binary("xr-codec")), f"--endpoint={ep}", "--timeoutMs=60000",
+                          "--printKpis", *scenario_arguments(sc)],
+                         capture_output=True, text=True, timeout=300)
+    th.join(60)
+    assert sim.returncode == 0, sim.stderr
+    assert not th.is_alive() and out["rc"] == 0
+    windows = [json.loads(x)["kpis"] for x in sim.stdout.splitlines() if x.startswith('{"window"')]
+    assert len(windows) == 4
+    want = sc.rate_table()[:, 3]
+    for w in windows:
+        np.testing.assert_allclose([w[u.agent_id]["codec_rate"] for u in sc.users], want,
+                                   rtol=1e-6)
+        np.testing.assert_allclose([w[u.agent_id]["codec_rate_mbps"] for u in sc.users], want,
+                                   rtol=1e-6)

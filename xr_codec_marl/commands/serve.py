@@ -111,6 +111,9 @@ class SessionAgent:
     #: reward component names of the glue's rewards (the scenario's declared ones)
     components: tuple[str, ...] = ()
     prev_actions: np.ndarray | None = None
+    #: the continuous values ``[1, N, D]`` of the last actions (hybrid action spaces; None:
+    #: discrete), sent with them
+    continuous: np.ndarray | None = None
     kpi_history: list = field(default_factory=list)
     sent_rewards: list = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
@@ -146,7 +149,7 @@ class SessionAgent:
         if step.done:
             return []
         ob = Observation(obs[None], state[None], step.avail_actions[None], {"kpis": k})
-        actions = np.asarray(self.policy.act(ob))
+        actions = self._split(self.policy.act(ob))
         self.prev_actions = actions
         return actions[0].tolist()
 
@@ -169,9 +172,17 @@ class SessionAgent:
             return []
         ob = Observation(t.obs, t.state, t.avail,
                          {"kpis": t.kpis, "global_kpis": t.global_kpis, **t.info})
-        actions = np.asarray(self.policy.act(ob))
+        actions = self._split(self.policy.act(ob))
         self._returned = time.monotonic()
         return actions[0].tolist()
+
+    def _split(self, acted) -> np.ndarray:
+        """The joint discrete index of a policy's actions; their continuous values, if any,
+        kept in ``continuous``."""
+        from xr_codec_marl.core.api import split_actions
+
+        discrete, self.continuous = split_actions(acted)
+        return np.asarray(discrete)
 
     def summary(self) -> dict[str, object]:
         """Windows played, mean KPIs (overall and per agent) and mean reward components."""
@@ -275,7 +286,8 @@ def serve_sessions(
                         continue
                     if not ev.step.done:
                         try:
-                            server.send_action(sid, actions)
+                            server.send_action(sid, actions, None if agent.continuous is None
+                                               else agent.continuous[0])
                         except ValueError as exc:
                             abort(sid, Code.CODE_ACTION, f"policy gave {exc}")
                 elif isinstance(ev, Joined):

@@ -150,17 +150,21 @@ class XRCodecScenario(Scenario):
         fixed:K, best-fixed, ...) choose in the rate table of the same settings (K_o rates,
         ``--n-rates``) and their choice is sent as its rate in Mbps: each rule sends exactly
         the rates it sends with discrete actions, so comparisons hold across both options."""
-        record = spec.extra.get("settings") or {}
-        if record.get("actions") != "continuous":
-            return None
         from dataclasses import replace
 
-        settings = replace(self.settings_from_record(record), actions="discrete")
-        table = settings.rate_table()  # [N, K] Mbps
-        k = settings.n_rates
+        from xr_codec_marl.scenarios.xr.settings import RATE_DIM
+
+        dims = [a.space.continuous for a in spec.agents]
+        if spec.is_discrete or any([d.name for d in c] != [RATE_DIM] for c in dims):
+            return None
+        record = spec.extra.get("settings") or {}
+        # K_o: the settings' (an env's spec), or the simulator's Hello's (serve's spec)
+        k = int(record.get("n_rates", spec.extra.get("n_rates", XRScenario.n_rates)))
+        table = np.stack([np.linspace(c[0].low, c[0].high, k) for c in dims])  # [N, K] Mbps
         agents = tuple(AgentSpec(a.agent_id, a.kind, a.obs_size, k, tuple(map(float, table[i])))
                        for i, a in enumerate(spec.agents))
-        extra = {**spec.extra, "settings": {**record, "actions": "discrete"}}
+        extra = {**spec.extra, **({"settings": {**record, "actions": "discrete"}} if record
+                                  else {})}
         rules_spec = replace(spec, agents=agents, extra=extra)
         agent = np.arange(spec.n_agents)
 
