@@ -149,6 +149,9 @@ def test_rules_send_their_table_rates_with_continuous_actions(capsys, policy):
     assert cont["settings"]["actions"] == "continuous" and disc["settings"]["actions"] == "discrete"
     assert cont["policy"] == disc["policy"]  # best-fixed:K, sinr-fit:eta: the same choice
     assert cont["kpis"] == disc["kpis"] and cont["team_reward"] == disc["team_reward"]
+    # the adaptation diagnostics count continuous rates by tenths of the range: with K_o = 10
+    # the table's rates fall in the bins of their indices, so they read alike too
+    assert cont["actions"] == disc["actions"] and cont["actions"]["VR"]["windows"] == 20
 
 
 def test_mappo_trains_on_continuous_rates_and_its_checkpoint_evaluates(tmp_path, capsys):
@@ -163,6 +166,7 @@ def test_mappo_trains_on_continuous_rates_and_its_checkpoint_evaluates(tmp_path,
     got = _evaluate(capsys, "--actions", "continuous", "--policy", str(out))
     rate = got["per_agent"]["VR"]["codec_rate_mbps"]
     assert 10.0 <= rate <= 30.0
+    assert got["actions"]["VR"]["windows"] == 20 and len(got["actions"]["VR"]["histogram"]) == 10
     # a continuous checkpoint does not pass for a discrete env
     assert main(["evaluate", "--env", "xr", "--policy", str(out), "--episodes", "1"]) == 2
 
@@ -171,6 +175,18 @@ def test_value_learners_refuse_continuous_rates_in_one_line(tmp_path, capsys):
     assert main(["train", "--env", "xr", "--actions", "continuous", "--algo", "dvdn",
                  "--steps", "10", "--out", str(tmp_path / "v")]) == 2
     assert "policy-gradient" in capsys.readouterr().err
+
+
+def test_diagnostics_bin_continuous_rates_into_tenths_of_the_range():
+    from xr_codec_marl.experiments.evaluation import _continuous_only, _levels
+
+    spec = XRScenario(actions="continuous").env_spec()
+    only = _continuous_only(spec)
+    assert only is not None and only[0].all()
+    rates = np.array([[[0.5], [10.0], [30.0]], [[0.5 + 0.95 * 0.999], [12.1], [29.99]]])
+    level, choice = _levels(np.zeros((2, 3), np.int64), np.zeros((2, 3), bool), rates, only)
+    assert level.tolist() == [[0, 0, 9], [0, 1, 9]] and choice.all()
+    assert _continuous_only(XRScenario().env_spec()) is None  # discrete: counted as indices
 
 
 def test_make_env_takes_the_option():

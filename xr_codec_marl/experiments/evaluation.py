@@ -11,6 +11,10 @@ measured windows and, for episodes cut short, the reason, are part of the result
 
 Which KPIs, in what order, and how per-agent values make the team value all come from the
 spec's declarations (``spec.kpis``, from the scenario): headline KPIs first.
+
+The action diagnostics (:mod:`.actions`) count each agent's discrete choice; an agent whose
+space is one bounded continuous dimension and no head is counted by the level of
+:data:`CONTINUOUS_LEVELS` (even bins of its bounds, lowest first) its value falls in.
 """
 
 from __future__ import annotations
@@ -26,6 +30,36 @@ from xr_codec_marl.core.registry import recorded_settings
 from xr_codec_marl.experiments.actions import action_diagnostics
 from xr_codec_marl.experiments.stats import mean_ci95
 from xr_codec_marl.policy import Policy
+
+#: bins of a continuous-only action's bounds that the action diagnostics count as its levels
+CONTINUOUS_LEVELS = 10
+
+
+def _continuous_only(spec: EnvSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(which [N], low [N], high [N])``: the agents whose action space is one bounded
+    continuous dimension and no categorical head, and its bounds; None when there are none."""
+    which = np.array([not a.space.is_discrete and not a.space.heads  # type: ignore[union-attr]
+                      and len(a.space.continuous) == 1 for a in spec.agents])
+    if not which.any():
+        return None
+    low = np.array([a.space.continuous[0].low if w else 0.0 for a, w in zip(spec.agents, which)])
+    high = np.array([a.space.continuous[0].high if w else 0.0
+                     for a, w in zip(spec.agents, which)])
+    return which, low, high
+
+
+def _levels(index: np.ndarray, choice: np.ndarray, values: np.ndarray | None,
+            only: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The diagnosed action ``[B, N]`` and whether the agent had a choice: continuous-only
+    agents' level of their value (:data:`CONTINUOUS_LEVELS`), a choice when their bounds
+    differ; the others' as given."""
+    which, low, high = only
+    if values is None:
+        return index, choice
+    span = np.where(high > low, high - low, 1.0)
+    level = np.clip(np.floor((values[..., 0] - low) / span * CONTINUOUS_LEVELS), 0,
+                    CONTINUOUS_LEVELS - 1).astype(index.dtype)
+    return np.where(which, level, index), np.where(which, high > low, choice)
 
 @dataclass
 class EpisodeBatch:
@@ -174,12 +208,16 @@ def run_episodes(
     kpis, rewards, valid, global_kpis, actions, choice = [], [], [], [], [], []
     limit = env.spec.episode_limit
     g = len(env.spec.global_kpi_names)
+    only = _continuous_only(env.spec)
     for t in range(limit):
         act = policy.act(step, explore=explore)
-        discrete = np.asarray(split_actions(act)[0])
-        actions.append(discrete.reshape(b, -1)[:, :env.spec.n_agents] if discrete.ndim > 2
-                       else discrete)
+        discrete, values = split_actions(act)
+        discrete = np.asarray(discrete)
+        index = discrete.reshape(b, -1)[:, :env.spec.n_agents] if discrete.ndim > 2 else discrete
         had_choice = np.asarray(step.avail_actions, bool).sum(-1) > 1  # [B, N]
+        if only is not None:
+            index, had_choice = _levels(index, had_choice, values, only)
+        actions.append(index)
         result = env.step(act)
         kpis.append(result.info["kpis"])
         global_kpis.append(result.info["global_kpis"] if g else np.zeros((b, 0), np.float32))
@@ -280,7 +318,8 @@ def evaluate_policy(
             np.concatenate([a for a, _, _ in acts], axis=1),
             np.concatenate([c for _, c, _ in acts], axis=1),
             np.concatenate([k for _, _, k in acts], axis=1),
-            spec.n_actions, spec.agent_ids, spec.kpi_names),
+            max(spec.n_actions, CONTINUOUS_LEVELS if _continuous_only(spec) else 0),
+            spec.agent_ids, spec.kpi_names),
     )
 
 
