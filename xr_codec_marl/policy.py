@@ -41,6 +41,12 @@ class ExplainablePolicy(Policy, Protocol):
     training), advances the recurrent state and
     returns the per-component Q-values ``float32 [B, N, C, A]`` (unavailable actions -inf).
     Component order is ``component_names``.
+
+    Optional, for values that condition on the other agents' current actions (a
+    policy-gradient run's action-value critic, ``Q_c(s, a_{-i}, u)``): ``needs_joint_actions``
+    True makes the explanation framework pass the joint action taken at the window as
+    ``q_values(step, prev_actions, joint_actions=...)``; ``chosen_actions(step) -> [B, N]`` is
+    the policy's own action when it does not act by ``argmax_u Σ_c Q_c`` (an actor's mode).
     """
 
     component_names: tuple[str, ...]

@@ -9,7 +9,9 @@ Fig. 14), ``figures/*.png``, ``summary.json`` and one self-contained ``report.ht
 prints the report's path (or a JSON summary with ``--json``). ``CKPT@VALUE`` binds a
 checkpoint to one value of the explained axis (one learner per value, as the paper trains
 them); a plain ``CKPT`` is explained at every point. The reference defaults to the
-scenario's reference policy.
+scenario's reference policy. Policy-gradient runs are explained through their counterfactual
+action-value critic (trained with ``decomposed_critic=true`` and
+``pg_baseline=counterfactual``; any other is refused in one line naming the missing setting).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         metavar="CKPT[@VALUE]",
-        help="trained decomposed learner (run dir or checkpoint.pt), optionally bound to one "
-        "value of the explained axis; repeatable",
+        help="trained decomposed learner (run dir or checkpoint.pt; policy-gradient runs "
+        "trained with decomposed_critic=true and pg_baseline=counterfactual), optionally bound "
+        "to one value of the explained axis; repeatable",
     )
     p.add_argument(
         "--reference", default=None,
@@ -165,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
                 if only is not None and values.get(bind.setting) != only:
                     continue
                 pol = load_policy(path, spec)
+                problem = getattr(pol, "explain_problem", None)
+                if problem:
+                    raise UsageError(f"{path}: {problem}")
                 if tuple(getattr(pol, "component_names", ())) != tuple(spec.reward_components):
                     raise UsageError(
                         f"{path} is not a decomposed learner (components "
@@ -213,8 +219,8 @@ def run(args: argparse.Namespace) -> int:
             "env": args.env, "backend": args.backend,
             **({"explained at": explained} if explained else {}),
             "episodes per point": f"{args.episodes} x {num_envs}", "seed": args.seed,
-            "chosen action": "learner's greedy argmax_u Σ_c Q_c" if args.anchor == "learner"
-            else f"{reference_name}'s action"}  # fmt: skip
+            "chosen action": "learner's own: greedy argmax_u Σ_c Q_c, or a policy-gradient "
+            "actor's mode" if args.anchor == "learner" else f"{reference_name}'s action"}  # fmt: skip
     rep = build_report(out, table, kpis, logs, reference=reference_name, meta=meta,
                        kpi_specs=spec.kpis, axes=scenario.sweep_axes,
                        component_labels={r.name: r.label for r in spec.rewards if r.label},

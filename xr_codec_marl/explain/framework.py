@@ -14,6 +14,13 @@ each algorithm"), and it makes RDFX/MSX explain the learner's own preference rat
 reference's. ``anchor="reference"`` explains the reference's action through the learner's Q
 instead (how the learner judges what the reference did).
 
+Learners whose action values condition on the other agents' *current* actions (a
+policy-gradient run's action-value critic ``Q_c(s, a_{-i}, u)``) say so with
+``needs_joint_actions`` and get the reference's joint action of the window (``joint_actions``);
+those that act otherwise than by their Q-values (an actor) give their own action with
+``chosen_actions(step)``. Hybrid actions are explained on their discrete part; options a
+learner gives no value for (``-inf``) are left out of its comparisons like unavailable ones.
+
 RDFX's "inc"/"dec" comparisons (the next higher / lower action) need an *ordered* action
 space: for agents whose space is not ordered (``AgentSpec.space.ordered``) every inc/dec
 column is NaN. When the spec has such agents the table also carries the comparison any
@@ -33,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from xr_codec_marl.core.api import EnvSpec, Observation, VecMultiAgentEnv
+from xr_codec_marl.core.api import EnvSpec, Observation, VecMultiAgentEnv, split_actions
 from xr_codec_marl.experiments.compare import setting_columns  # noqa: F401  (re-exported)
 from xr_codec_marl.explain.metrics import explain_q
 from xr_codec_marl.policy import ExplainablePolicy, Policy
@@ -136,16 +143,20 @@ def explain_episodes(
         ref_actions: list[np.ndarray] = []
         choices: list[np.ndarray] = []  # [B, N]: the agent had more than one action to pick
         for _t in range(spec.episode_limit):
-            choices.append(np.asarray(step.avail_actions, bool).sum(-1) > 1)
-            actions = np.asarray(reference.act(step, explore=False), dtype=np.int64)
+            avail = np.asarray(step.avail_actions, bool)
+            choices.append(avail.sum(-1) > 1)
+            taken = reference.act(step, explore=False)  # int [B, N] or HybridActions
+            actions = np.asarray(split_actions(taken)[0], dtype=np.int64)
             for name, learner in learners.items():
-                q = np.asarray(learner.q_values(step, prev), dtype=np.float64)
+                extra = {"joint_actions": taken} if getattr(learner, "needs_joint_actions",
+                                                            False) else {}
+                q = np.asarray(learner.q_values(step, prev, **extra), dtype=np.float64)
                 _check_q(name, q, spec, b, len(learner.component_names))
                 chosen = actions if anchor == "reference" else learner_greedy(learner, q, step)
-                rec[name].append(explain_q(q, chosen=chosen, avail=step.avail_actions, alt=alt,
-                                           weights=_weights(learner, q)))
+                rec[name].append(explain_q(q, chosen=chosen, avail=avail & np.isfinite(q).all(-2),
+                                           alt=alt, weights=_weights(learner, q)))
             ref_actions.append(actions)
-            step = env.step(actions)
+            step = env.step(taken)
             prev = actions
             if np.asarray(step.done).any():
                 break
@@ -165,7 +176,11 @@ def learner_greedy(learner: ExplainablePolicy, q: np.ndarray, step: Observation)
 
     MHA learners trained with ``importance_in_action`` act on ``argmax_u Σ_c l_c Q_c``; their
     ``action_weights`` (``[C]``) are honoured so "chosen" is what the learner would really do.
+    A learner that acts otherwise (an actor) gives its action with ``chosen_actions(step)``.
     """
+    own = getattr(learner, "chosen_actions", None)
+    if own is not None:
+        return np.asarray(own(step), dtype=np.int64)
     w = _weights(learner, q)
     avail = np.asarray(step.avail_actions, bool)
     total = np.where(np.isfinite(q), q, 0.0) * w[:, None]

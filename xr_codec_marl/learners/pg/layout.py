@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xr_codec_marl.core.api import EnvSpec, HybridActions
+from xr_codec_marl.core.api import EnvSpec, HybridActions, split_actions
 from xr_codec_marl.core.spaces import describe
 from xr_codec_marl.errors import UsageError
 
@@ -124,7 +124,31 @@ class ActionLayout:
         return HybridActions(joint.astype(np.int64), self.low + frac * (self.high - self.low))
 
     def joint_index(self, heads: np.ndarray) -> np.ndarray:
-        """The env's joint discrete index ``[B, N]`` of the policy's heads (for statistics)."""
-        act = self.to_env(heads, np.zeros((*np.shape(heads)[:-1], self.n_gaussian)))
-        return act.discrete if isinstance(act, HybridActions) else act
+        """The env's joint discrete index ``[...]`` of the policy's heads ``[..., H]`` (the
+        discrete part of :meth:`to_env`, for any leading shape)."""
+        heads = np.asarray(heads, np.int64)
+        if self.bins:
+            return heads[..., 0] // self.bins ** self.n_dims
+        if not self.n_dims:
+            return heads[..., 0].copy()
+        return np.ravel_multi_index(tuple(np.moveaxis(heads, -1, 0)),
+                                    self.space_heads).astype(np.int64)
+
+    def from_env(self, actions: np.ndarray | HybridActions) -> tuple[np.ndarray, np.ndarray]:
+        """The policy's ``(heads [B, N, H], x [B, N, G])`` of env actions (another policy's,
+        e.g. to score them with a critic): the inverse of :meth:`to_env` on its range
+        (continuous values mapped back to policy units). Hybrid heads and discrete spaces
+        only (flat heads would need the values rounded to their levels)."""
+        if self.bins:
+            raise ValueError("from_env needs hybrid heads, not flat ones")
+        discrete, cont = split_actions(actions)
+        discrete = np.asarray(discrete, np.int64)
+        if not self.n_dims:
+            return discrete[..., None], np.zeros((*discrete.shape, 0), np.float32)
+        heads = np.stack(np.unravel_index(discrete, self.space_heads), axis=-1).astype(np.int64)
+        if cont is None:
+            raise ValueError("hybrid actions need their continuous values")
+        span = np.where(self.high > self.low, self.high - self.low, 1.0)
+        x = 2.0 * (cont[..., : self.n_dims] - self.low) / span - 1.0
+        return heads, x.astype(np.float32)
 
