@@ -259,3 +259,86 @@ def test_cli_finetunes_a_twin_checkpoint_on_ns3(twin_run: Path, tmp_path: Path) 
     assert run["init_from"]["kept_replay_episodes"] == 4  # twin episodes, cut to 4 windows
     ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
     assert ckpt["counters"]["env_steps"] == 8 and ckpt["buffer"]["size"] == 6
+
+
+# --- policy-gradient learners: the same fine-tuning (RunLoop._start_from) ---
+
+def _pg(seed: int, out: Path | None, init_from: Pretrained | None = None, algo: str = "imappo",
+        **cfg: object):  # type: ignore[no-untyped-def]
+    from xr_codec_marl.learners.trainer import make_trainer
+
+    base = dict(tensorboard=False, num_envs=4, checkpoint_every_s=0.0, decomposed_critic=True,
+                pg_hidden=16)
+    return make_trainer(MatrixGameEnv("coordination", num_envs=4, components=3),
+                        get_algo(algo), LearnerConfig(**{**base, **cfg}),  # type: ignore[arg-type]
+                        seed, out, init_from=init_from)
+
+
+@pytest.fixture(scope="module")
+def pg_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An IMAPPO run (decomposed, with its counterfactual Q critic) after 64 windows."""
+    out = tmp_path_factory.mktemp("pg_source")
+    _pg(0, out).train(64, progress=False)
+    return out
+
+
+def _states(t) -> dict[str, torch.Tensor]:  # type: ignore[no-untyped-def]
+    sd = t.learner.state_dict()
+    return {f"{part}.{k}": v for part in ("actor", "critic", "q_critic")
+            for k, v in sd[part].items()}
+
+
+def test_pg_networks_and_optimisers_carried_counters_zero(pg_source: Path,
+                                                          tmp_path: Path) -> None:
+    saved = torch.load(pg_source / "checkpoint.pt", weights_only=True)
+    t = _pg(1, tmp_path, Pretrained.load(pg_source), lr=1e-4)
+    assert not t.resumed and (t.env_steps, t.episodes, t.rollouts) == (0, 0, 0)
+    assert t.learner.train_steps == 0 and saved["learner"]["train_steps"] > 0
+    now = t.learner.state_dict()
+    for part in ("actor", "critic", "q_critic"):
+        for k, v in saved["learner"][part].items():
+            assert torch.equal(now[part][k], v), f"{part}.{k}"
+    assert torch.equal(now["value_norm"]["mean"], saved["learner"]["value_norm"]["mean"])
+    for opt in ("opt", "q_opt"):  # Adam moments kept, at this run's learning rate
+        a, b = now[opt]["state"], saved["learner"][opt]["state"]
+        assert a and all(torch.equal(a[k]["exp_avg"], b[k]["exp_avg"]) for k in b)
+        assert now[opt]["param_groups"][0]["lr"] == 1e-4
+    src = t.init_from
+    assert src is not None and src["env_steps"] == 64 and src["algo"] == "imappo"
+    assert src["kept_q_critic"] and src["kept_optimiser"] and src["train_steps"] > 0
+    t.train(16, progress=False)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["counters"]["env_steps"] == 16 and ckpt["init_from"]["env_steps"] == 64
+
+
+def test_pg_fresh_optimiser_and_a_q_critic_the_source_lacks(pg_source: Path,
+                                                            tmp_path: Path) -> None:
+    t = _pg(1, None, Pretrained.load(pg_source), finetune_keep_optimiser=False)
+    assert t.learner.opt.state_dict()["state"] == {}
+    assert t.learner.q_opt is not None and t.learner.q_opt.state_dict()["state"] == {}
+    _pg(0, tmp_path / "value", pg_baseline="value").train(16, progress=False)
+    ft = _pg(1, None, Pretrained.load(tmp_path / "value"))  # imappo: counterfactual by default
+    assert ft.learner.q_critic is not None and ft.init_from is not None
+    assert ft.init_from["kept_q_critic"] is False
+    ft.train(8, progress=False)  # the fresh Q critic learns alongside
+
+
+def test_pg_own_checkpoint_wins_and_keeps_init_from(pg_source: Path, tmp_path: Path) -> None:
+    first = _pg(1, tmp_path, Pretrained.load(pg_source))
+    first.train(16, progress=False)
+    weights = {k: v.clone() for k, v in _states(first).items()}
+    again = _pg(1, tmp_path, Pretrained.load(pg_source))
+    assert again.resumed and again.env_steps == 16
+    assert all(torch.equal(_states(again)[k], v) for k, v in weights.items())
+    assert again.init_from is not None and again.init_from["env_steps"] == 64
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"algo": "mappo"}, "holds a imappo run; fine-tuning it needs --algo imappo, not mappo"),
+    ({"pg_hidden": 8}, "other network sizes: pg_hidden 16 != 8"),
+    ({"decomposed_critic": False}, "other network sizes: decomposed_critic True != False"),
+])
+def test_pg_refusals_are_one_line(pg_source: Path, kw: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError) as err:
+        _pg(1, None, Pretrained.load(pg_source), **kw)  # type: ignore[arg-type]
+    assert message in str(err.value) and "\n" not in str(err.value)

@@ -216,9 +216,19 @@ def test_train_and_evaluate_commands_run_a_pg_learner(tmp_path: Path,
                  "--episodes", "4", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["kpis"]["optimal"] == pytest.approx(1.0)
-    assert main(["train", "--env", "matrix", "--algo", "mappo", "--steps", "10", "--out",
-                 str(tmp_path / "ft"), "--init-from", str(out), "--no-progress"]) == 2
-    assert "not available for mappo" in capsys.readouterr().err
+    # fine-tuning from it: recorded in run.json and the checkpoint; the same command resumes
+    ft = ["train", "--env", "matrix", "--game", "coordination", "--algo", "mappo", "--steps",
+          "64", "--num-envs", "32", "--out", str(tmp_path / "ft"), "--init-from", str(out),
+          "--no-progress", "--set", "tensorboard=false"]
+    assert main(ft) == 0
+    err = capsys.readouterr().err
+    assert "fine-tuning mappo from" in err and "1504 windows of pre-training" in err
+    src = json.loads((tmp_path / "ft" / "run.json").read_text())["init_from"]
+    assert src["checkpoint"] == str((out / "checkpoint.pt").resolve()) and src["env_steps"] == 1504
+    assert main(ft[:8] + ["128"] + ft[9:]) == 0
+    err = capsys.readouterr().err
+    assert "resuming mappo" in err and "wins over --init-from" in err
+    assert json.loads((tmp_path / "ft" / "run.json").read_text())["init_from"] == src
 
 
 def test_decomposed_critic_has_one_value_head_per_component_and_learns() -> None:
@@ -274,3 +284,13 @@ def test_a_checkpoint_that_does_not_fit_the_environment_is_refused(tmp_path: Pat
                        ("r",), (), 1.0, 1)
     with pytest.raises(UsageError, match="1 continuous action dimensions != 0"):
         load_policy(tmp_path / "run", discrete)
+
+
+def test_resuming_a_run_without_a_q_critic_as_counterfactual_is_one_line(tmp_path: Path) -> None:
+    env = ReachTarget(num_envs=4)
+    cfg = {"tensorboard": False, "num_envs": 4}
+    make_trainer(env, get_algo("imappo"), LearnerConfig(**cfg, pg_baseline="value"), 0,  # type: ignore[arg-type]
+                 tmp_path).train(8, progress=False)
+    with pytest.raises(UsageError, match="resume it with --set pg_baseline=value") as err:
+        make_trainer(env, get_algo("imappo"), LearnerConfig(**cfg), 0, tmp_path)  # type: ignore[arg-type]
+    assert "\n" not in str(err.value)

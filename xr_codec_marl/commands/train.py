@@ -20,8 +20,9 @@ optimiser state; the spec and network sizes must match the source's, and scenari
 that differ from it are printed as a note. Counters start at 0 (``--steps`` counts
 fine-tuning windows), exploration starts at ``finetune_epsilon_start`` (0.2) and anneals to
 ``epsilon_finish`` over ``finetune_epsilon_anneal_steps`` windows, and the replay starts
-empty unless ``--set finetune_keep_replay=true``. The learner settings default to the
-source's. ``run.json`` and the checkpoint record the source (``init_from``: path, counters,
+empty unless ``--set finetune_keep_replay=true`` (policy-gradient learners: no exploration
+schedule or replay; their Q critic is taken over when both runs have one). The learner
+settings default to the source's. ``run.json`` and the checkpoint record the source (``init_from``: path, counters,
 settings). Once ``--out`` has its own checkpoint, the same command resumes it instead.
 """
 
@@ -37,6 +38,7 @@ from xr_codec_marl.commands.common import add_env_args, positive_int, scenario_k
 
 if TYPE_CHECKING:
     from xr_codec_marl.learners.config import LearnerConfig
+    from xr_codec_marl.learners.pg.trainer import OnPolicyTrainer
     from xr_codec_marl.learners.trainer import Trainer
 
 
@@ -127,18 +129,24 @@ def _backend_options(args: argparse.Namespace, kw: dict[str, Any]) -> dict[str, 
     return {k: v for k, v in kw.items() if k in names and isinstance(v, str | int | float | bool)}
 
 
-def _print_finetune(trainer: Trainer, cfg: LearnerConfig, run_info: dict[str, Any]) -> None:
+def _print_finetune(trainer: Trainer | OnPolicyTrainer, cfg: LearnerConfig, run_info: dict[str, Any]) -> None:
     """Say what a fine-tuning run took from its source, and (one note) how its scenario differs."""
     from xr_codec_marl.learners.checkpoint import setting_differences
 
     src = trainer.init_from
     assert src is not None
-    replay = (f"{src['kept_replay_episodes']} episodes of replay kept" if cfg.finetune_keep_replay
-              else "replay empty")
+    if trainer.algo.is_pg:  # on-policy: no exploration schedule, no replay
+        kept = "" if "kept_q_critic" not in src or src["kept_q_critic"] or \
+            trainer.learner.q_critic is None else ", Q critic fresh (the source has none)"
+        started = f"counters from 0{kept}"
+    else:
+        replay = (f"{src['kept_replay_episodes']} episodes of replay kept"
+                  if cfg.finetune_keep_replay else "replay empty")
+        started = (f"counters from 0, epsilon {cfg.finetune_epsilon_start:g} -> "
+                   f"{cfg.epsilon_finish:g} over {cfg.finetune_epsilon_anneal_steps} windows, "
+                   f"{replay}")
     print(f"xr-marl train: fine-tuning {trainer.algo.name} from {src['checkpoint']} "
-          f"({src['env_steps']} windows of pre-training): counters from 0, epsilon "
-          f"{cfg.finetune_epsilon_start:g} -> {cfg.epsilon_finish:g} over "
-          f"{cfg.finetune_epsilon_anneal_steps} windows, {replay}, optimiser state "
+          f"({src['env_steps']} windows of pre-training): {started}, optimiser state "
           f"{'kept' if cfg.finetune_keep_optimiser else 'fresh'}", file=sys.stderr)
 
     def scenario(run: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:

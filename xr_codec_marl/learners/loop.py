@@ -1,29 +1,103 @@
-"""The run loop every learner family shares: progress bar, ``log.csv``, TensorBoard,
+"""The run loop every learner family shares: seeding, resuming from the run's own checkpoint
+or fine-tuning from another run's (``--init-from``), progress bar, ``log.csv``, TensorBoard,
 checkpoints on time / steps / Ctrl-C, and a resumed run's log cut back to its checkpoint.
 
 A family's trainer (value learners: :class:`~xr_codec_marl.learners.trainer.Trainer`;
 policy-gradient learners: :class:`~xr_codec_marl.learners.pg.trainer.OnPolicyTrainer`)
 subclasses :class:`RunLoop` and supplies one iteration (collect, learn, advance the
-counters), the checkpoint payload and the log columns. What a checkpoint covers is flushed
+counters), the checkpoint payload, the log columns, and how its learner's state is loaded
+(:meth:`RunLoop._load_run`, :meth:`RunLoop._load_source`). What a checkpoint covers is flushed
 to disk before the checkpoint is written, so after any kill and resume ``log.csv`` holds every
 episode exactly once, as an uninterrupted run writes it.
+
+Fine-tuning (:meth:`RunLoop._start_from`) takes the source's networks (and what the family
+keeps besides: optimiser state, replay) with counters at 0; where the source came from is
+kept in ``init_from``, saved in every checkpoint of the new run, and a resumed fine-tuning
+run (its own checkpoint always wins over ``init_from``) keeps it.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import random
 import signal
 import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
-from xr_codec_marl.learners.checkpoint import save_checkpoint
+from xr_codec_marl.errors import UsageError
+from xr_codec_marl.learners.checkpoint import (
+    checkpoint_path,
+    read_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from xr_codec_marl.learners.config import LearnerConfig
+from xr_codec_marl.learners.registry import AlgoSpec
+
+
+def seed_everything(seed: int, threads: int) -> np.random.Generator:
+    """Seed python, numpy and torch; deterministic CPU kernels; fixed thread count."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+    return np.random.default_rng(seed)
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """Another run's checkpoint, read once, to fine-tune from."""
+
+    path: Path  # the checkpoint file
+    data: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Pretrained:
+        """Read ``path`` (a run directory or checkpoint file); one-line ``UsageError`` if it
+        is missing, empty, truncated or not a learner checkpoint."""
+        target = checkpoint_path(path)
+        try:
+            return cls(target, read_checkpoint(target))
+        except UsageError as exc:
+            raise UsageError(f"cannot fine-tune from {path}: {exc}") from None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The source's learner settings, the base of the fine-tuning run's (less its own
+        ``finetune_*`` ones: those say how the source was started, not how to start this run)."""
+        return {k: v for k, v in self.data["config"].items() if not k.startswith("finetune_")}
+
+    def check_algo(self, name: str) -> None:
+        """One-line ``UsageError`` unless the source trained learner ``name``."""
+        if self.data["algo"] != name:
+            raise UsageError(f"{self.path} holds a {self.data['algo']} run; fine-tuning it needs "
+                             f"--algo {self.data['algo']}, not {name}")
+
+
+@contextmanager
+def checkpoint_errors(where: str | Path) -> Iterator[None]:
+    """Turn what a checkpoint that does not fit raises on loading (missing keys, tensors of
+    other shapes, ...) into one-line ``UsageError`` naming ``where``."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]  # load_state_dict's are long
+        raise UsageError(f"checkpoint {where} is incomplete or inconsistent: "
+                         f"{type(exc).__name__}: {first}") from None
 
 
 def episode_fields(spec: EnvSpec, stats: Any, i: int) -> dict[str, str]:
@@ -64,11 +138,106 @@ class RunLoop:
     and implement :meth:`payload`, :meth:`_columns` and :meth:`_iterate`."""
 
     env: VecMultiAgentEnv
+    algo: AlgoSpec
+    cfg: LearnerConfig
+    seed: int
     out_dir: Path | None
+    run_info: dict[str, Any]
+    rng: np.random.Generator
     env_steps: int
     episodes: int
+    rollouts: int
+    last_stats: dict[str, Any]
     resumed: bool
+    #: the run this one fine-tunes (path, counters, settings), None for a run from scratch
+    init_from: dict[str, Any] | None
     _stop: bool
+    #: settings that size the networks: a fine-tuning run must use its source's values
+    network_settings: tuple[str, ...] = ()
+
+    # --- setting up: seeds, then the run's own checkpoint or a source to fine-tune ---
+    def _setup(self, env: VecMultiAgentEnv, algo: AlgoSpec, cfg: LearnerConfig, seed: int,
+               out_dir: str | Path | None, run_info: dict[str, Any] | None) -> None:
+        """The attributes every trainer has, RNGs seeded (call first in ``__init__``)."""
+        self.env, self.algo, self.cfg, self.seed = env, algo, cfg, seed
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.run_info = dict(run_info or {})
+        self.rng = seed_everything(seed, cfg.threads)
+        self.env_steps = self.episodes = self.rollouts = 0
+        self.last_stats = {}
+        self.resumed = False
+        self.init_from = None
+        self._stop = False
+
+    def _begin(self, init_from: Pretrained | None) -> None:
+        """Resume from ``out_dir``'s checkpoint if there is one (it wins over ``init_from``),
+        else fine-tune from ``init_from`` if given (call last in ``__init__``)."""
+        if self.out_dir is not None and checkpoint_path(self.out_dir).is_file():
+            self._resume()
+        elif init_from is not None:
+            self._start_from(init_from)
+
+    def _resume(self) -> None:
+        """Continue from ``out_dir``'s checkpoint; one-line ``UsageError`` if it does not fit."""
+        assert self.out_dir is not None
+        data = read_checkpoint(self.out_dir)
+        if data["algo"] != self.algo.name:
+            raise UsageError(f"{self.out_dir} holds a {data['algo']} run, not {self.algo.name}; "
+                             "use another --out")
+        with checkpoint_errors(checkpoint_path(self.out_dir)):
+            if int(data["seed"]) != self.seed:
+                raise UsageError(f"{self.out_dir} holds a run with seed {data['seed']}, "
+                                 f"not {self.seed}")
+            self._check_saved_spec(data["spec"], str(self.out_dir))
+            self._load_run(data)
+            c = data["counters"]
+            self.env_steps, self.episodes = int(c["env_steps"]), int(c["episodes"])
+            self.rollouts = int(c["rollouts"])
+            self.rng = restore_rng(data["rng"])
+            self.init_from = data.get("init_from")
+        self.resumed = True
+
+    def _start_from(self, source: Pretrained) -> None:
+        """Fine-tune: take ``source``'s networks (and what :meth:`_load_source` keeps besides);
+        counters stay at 0. One-line ``UsageError`` if the source does not fit this run."""
+        data, where, cfg = source.data, str(source.path), self.cfg
+        source.check_algo(self.algo.name)
+        with checkpoint_errors(where):
+            self._check_saved_spec(data["spec"], where)
+            sizes = [f"{k} {data['config'][k]} != {getattr(cfg, k)}" for k in self.network_settings
+                     if k in data["config"] and data["config"][k] != getattr(cfg, k)]
+            if sizes:
+                raise UsageError(f"checkpoint {where} has other network sizes: {'; '.join(sizes)}")
+            kept = self._load_source(data)
+            counters = data.get("counters", {})
+            self.init_from = {
+                "checkpoint": str(source.path.resolve()),
+                "algo": data["algo"],
+                "seed": data.get("seed"),
+                "env_steps": int(counters.get("env_steps", 0)),
+                "episodes": int(counters.get("episodes", 0)),
+                "train_steps": int(data["learner"]["train_steps"]),
+                "spec": data["spec"]["name"],
+                "settings": dict(data["spec"].get("settings", {})),
+                "run": dict(data.get("run", {})),  # env, backend, argv of the pre-training
+                "config": dict(data["config"]),
+                "kept_optimiser": cfg.finetune_keep_optimiser,
+                **kept,
+                "init_from": data.get("init_from"),  # the source's own pre-training, if any
+            }
+
+    def _check_saved_spec(self, saved: dict[str, Any], where: str) -> None:
+        """One-line ``UsageError`` unless a checkpoint's spec summary fits this run's env."""
+        raise NotImplementedError
+
+    def _load_run(self, data: dict[str, Any]) -> None:
+        """Load the learner (and replay) of the run's own checkpoint, to resume it exactly."""
+        raise NotImplementedError
+
+    def _load_source(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Load a fine-tuning source's networks (and optimiser state, replay, as the settings
+        say); returns what to add to ``init_from`` about what was kept."""
+        raise NotImplementedError
 
     # --- what a subclass supplies ---
     @property

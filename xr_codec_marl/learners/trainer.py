@@ -36,106 +36,50 @@ kill and resume ``log.csv`` holds every episode exactly once, as an uninterrupte
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from xr_codec_marl.core.api import VecMultiAgentEnv
 from xr_codec_marl.errors import UsageError
-from xr_codec_marl.learners.checkpoint import (
-    check_spec,
-    checkpoint_path,
-    read_checkpoint,
-    restore_rng,
-    rng_state,
-    spec_summary,
-)
+from xr_codec_marl.learners.checkpoint import check_spec, rng_state, spec_summary
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.learners.learner import AgentController, Dims, Learner, epsilon_at
-from xr_codec_marl.learners.loop import RunLoop, episode_fields, kpi_scalars
+from xr_codec_marl.learners.loop import (  # noqa: F401  (Pretrained, seed_everything re-exported)
+    Pretrained,
+    RunLoop,
+    episode_fields,
+    kpi_scalars,
+    seed_everything,
+)
 from xr_codec_marl.learners.registry import AlgoSpec
 from xr_codec_marl.learners.replay import EpisodeBuffer, carry_over
 from xr_codec_marl.learners.runner import EpisodeRunner
-
-
-def seed_everything(seed: int, threads: int) -> np.random.Generator:
-    """Seed python, numpy and torch; deterministic CPU kernels; fixed thread count."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(threads)
-    return np.random.default_rng(seed)
 
 
 #: Settings that size the networks: a fine-tuning run must use its source's values.
 NETWORK_SETTINGS = ("rnn_hidden", "head_hidden", "mixer_embed", "hypernet_hidden", "qtran_hidden")
 
 
-@dataclass(frozen=True)
-class Pretrained:
-    """Another run's checkpoint, read once, to fine-tune from."""
-
-    path: Path  # the checkpoint file
-    data: dict[str, Any]
-
-    @classmethod
-    def load(cls, path: str | Path) -> Pretrained:
-        """Read ``path`` (a run directory or checkpoint file); one-line ``UsageError`` if it
-        is missing, empty, truncated or not a learner checkpoint."""
-        target = checkpoint_path(path)
-        try:
-            return cls(target, read_checkpoint(target))
-        except UsageError as exc:
-            raise UsageError(f"cannot fine-tune from {path}: {exc}") from None
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The source's learner settings, the base of the fine-tuning run's (less its own
-        ``finetune_*`` ones: those say how the source was started, not how to start this run)."""
-        return {k: v for k, v in self.data["config"].items() if not k.startswith("finetune_")}
-
-    def check_algo(self, name: str) -> None:
-        """One-line ``UsageError`` unless the source trained learner ``name``."""
-        if self.data["algo"] != name:
-            raise UsageError(f"{self.path} holds a {self.data['algo']} run; fine-tuning it needs "
-                             f"--algo {self.data['algo']}, not {name}")
-
-
 class Trainer(RunLoop):
     """One training run of one value learner on one vectorised environment (the loop
     itself, logs and checkpoints: :class:`~xr_codec_marl.learners.loop.RunLoop`)."""
+
+    network_settings = NETWORK_SETTINGS
 
     def __init__(
         self, env: VecMultiAgentEnv, algo: AlgoSpec, cfg: LearnerConfig, seed: int,
         out_dir: str | Path | None = None, run_info: dict[str, Any] | None = None,
         init_from: Pretrained | None = None,
     ) -> None:
-        self.env, self.algo, self.cfg, self.seed = env, algo, cfg, seed
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.run_info = dict(run_info or {})
+        self._setup(env, algo, cfg, seed, out_dir, run_info)
         spec = env.spec
-        self.rng = seed_everything(seed, cfg.threads)
         self.learner = Learner(algo, cfg, Dims.from_spec(spec))
         self.controller = AgentController(self.learner.agent, spec.n_agents, spec.n_actions)
         self.runner = EpisodeRunner(env, self.controller)
         self.buffer = EpisodeBuffer(cfg.buffer_size, self.runner.shapes)
-        self.env_steps = 0
-        self.episodes = 0
-        self.rollouts = 0
-        self.last_stats: dict[str, Any] = {}
-        self.resumed = False
-        #: the run this one fine-tunes (path, counters, settings), None for a run from scratch
-        self.init_from: dict[str, Any] | None = None
-        self._stop = False
-        if self.out_dir is not None and checkpoint_path(self.out_dir).is_file():
-            self._resume()  # the run's own checkpoint wins over ``init_from``
-        elif init_from is not None:
-            self._start_from(init_from)
+        self._begin(init_from)  # the run's own checkpoint wins over ``init_from``
 
     # --- checkpoints ---
     def payload(self) -> dict[str, Any]:
@@ -152,70 +96,24 @@ class Trainer(RunLoop):
             "init_from": self.init_from,
         }
 
-    def _resume(self) -> None:
-        """Continue from ``out_dir``'s checkpoint; one-line ``UsageError`` if it does not fit."""
-        assert self.out_dir is not None
-        data = read_checkpoint(self.out_dir)
-        if data["algo"] != self.algo.name:
-            raise UsageError(f"{self.out_dir} holds a {data['algo']} run, not {self.algo.name}; use another --out")
-        try:
-            if int(data["seed"]) != self.seed:
-                raise UsageError(f"{self.out_dir} holds a run with seed {data['seed']}, "
-                                 f"not {self.seed}")
-            check_spec(data["spec"], self.env.spec, True, str(self.out_dir))
-            self.learner.load_state_dict(data["learner"])
-            self.buffer = EpisodeBuffer.from_state_dict(data["buffer"])
-            c = data["counters"]
-            self.env_steps, self.episodes = int(c["env_steps"]), int(c["episodes"])
-            self.rollouts = int(c["rollouts"])
-            self.rng = restore_rng(data["rng"])
-            self.init_from = data.get("init_from")
-        except UsageError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
-            raise UsageError(f"checkpoint {checkpoint_path(self.out_dir)} is incomplete or "
-                             f"inconsistent: {type(exc).__name__}: {exc}") from None
-        self.resumed = True
+    def _check_saved_spec(self, saved: dict[str, Any], where: str) -> None:
+        check_spec(saved, self.env.spec, True, where)
 
-    def _start_from(self, source: Pretrained) -> None:
-        """Fine-tune: take ``source``'s networks (and optimiser state, and replay if asked);
-        counters stay at 0. One-line ``UsageError`` if the source does not fit this run."""
-        data, where, cfg = source.data, str(source.path), self.cfg
-        source.check_algo(self.algo.name)
-        try:
-            check_spec(data["spec"], self.env.spec, True, where)
-            sizes = [f"{k} {data['config'][k]} != {getattr(cfg, k)}" for k in NETWORK_SETTINGS
-                     if k in data["config"] and data["config"][k] != getattr(cfg, k)]
-            if sizes:
-                raise UsageError(f"checkpoint {where} has other network sizes: {'; '.join(sizes)}")
-            self.learner.load_pretrained(data["learner"], cfg.finetune_keep_optimiser)
-            if cfg.finetune_keep_replay:
-                if "buffer" not in data:
-                    raise UsageError(f"checkpoint {where} holds no replay buffer to keep "
-                                     "(finetune_keep_replay=true)")
-                self.buffer = carry_over(data["buffer"], cfg.buffer_size, self.runner.shapes)
-            counters = data.get("counters", {})
-            self.init_from = {
-                "checkpoint": str(source.path.resolve()),
-                "algo": data["algo"],
-                "seed": data.get("seed"),
-                "env_steps": int(counters.get("env_steps", 0)),
-                "episodes": int(counters.get("episodes", 0)),
-                "train_steps": int(data["learner"]["train_steps"]),
-                "spec": data["spec"]["name"],
-                "settings": dict(data["spec"].get("settings", {})),
-                "run": dict(data.get("run", {})),  # env, backend, argv of the pre-training
-                "config": dict(data["config"]),
-                "kept_optimiser": cfg.finetune_keep_optimiser,
-                "kept_replay_episodes": len(self.buffer),
-                "init_from": data.get("init_from"),  # the source's own pre-training, if any
-            }
-        except UsageError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]  # load_state_dict's are long
-            raise UsageError(f"checkpoint {where} is incomplete or inconsistent: "
-                             f"{type(exc).__name__}: {first}") from None
+    def _load_run(self, data: dict[str, Any]) -> None:
+        self.learner.load_state_dict(data["learner"])
+        self.buffer = EpisodeBuffer.from_state_dict(data["buffer"])
+
+    def _load_source(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The source's networks, target networks, MHA weights and (``finetune_keep_optimiser``)
+        optimiser state; its replay only with ``finetune_keep_replay``."""
+        cfg = self.cfg
+        self.learner.load_pretrained(data["learner"], cfg.finetune_keep_optimiser)
+        if cfg.finetune_keep_replay:
+            if "buffer" not in data:
+                raise UsageError("the fine-tuning source holds no replay buffer to keep "
+                                 "(finetune_keep_replay=true)")
+            self.buffer = carry_over(data["buffer"], cfg.buffer_size, self.runner.shapes)
+        return {"kept_replay_episodes": len(self.buffer)}
 
     @property
     def finetuning(self) -> bool:

@@ -251,6 +251,23 @@ class PGLearner:
             self.q_opt.load_state_dict(sd["q_opt"])
         self.train_steps = int(sd["train_steps"])
 
+    def load_pretrained(self, sd: dict[str, Any], optimiser: bool = True) -> bool:
+        """Start from another run's learner state (fine-tuning): its networks and value
+        statistics, its optimiser states if ``optimiser`` (with this config's ``lr`` and
+        ``adam_eps``), ``train_steps`` = 0. A Q critic the source lacks starts fresh; returns
+        whether the source's was loaded."""
+        kept_q = self.load_networks(sd, q_required=False)
+        if optimiser:
+            pairs = [(self.opt, sd["opt"])]
+            if kept_q and self.q_opt is not None and sd.get("q_opt") is not None:
+                pairs.append((self.q_opt, sd["q_opt"]))
+            for opt, state in pairs:
+                opt.load_state_dict(state)
+                for group in opt.param_groups:  # load_state_dict restored the source's values
+                    group["lr"], group["eps"] = self.cfg.lr, self.cfg.adam_eps
+        self.train_steps = 0
+        return kept_q
+
     def load_networks(self, sd: dict[str, Any], q_required: bool = True) -> bool:
         """Actor, critic(s) and value statistics from ``sd``; one-line ``UsageError`` if this
         learner has a Q critic and ``sd`` none (``q_required``; else it stays as initialised).
@@ -264,7 +281,8 @@ class PGLearner:
         if sd.get("q_critic") is None:
             if q_required:
                 raise UsageError("the checkpoint has no counterfactual Q critic (trained with "
-                                 "pg_baseline=value); use --set pg_baseline=value")
+                                 "pg_baseline=value, or before it existed); resume it with "
+                                 "--set pg_baseline=value")
             return False
         self.q_critic.load_state_dict(sd["q_critic"])
         return True

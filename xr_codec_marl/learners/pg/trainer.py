@@ -7,6 +7,13 @@ from them once; nothing is replayed. A checkpoint holds the networks, the optimi
 counters and every RNG state, so a resumed run ends bit-for-bit where an uninterrupted one
 would have, and ``log.csv`` (one row per episode: returns, losses, entropy per head, KPIs,
 how much each agent's actions vary) holds every episode exactly once.
+
+Fine-tuning (``init_from``, ``xr-marl train --init-from``, shared with the value learners in
+:class:`~xr_codec_marl.learners.loop.RunLoop`): the source's actor, critic, value statistics
+and counterfactual Q critic (when both runs have one; a Q critic the source lacks starts
+fresh) and, with ``finetune_keep_optimiser``, their optimiser states at this run's ``lr``;
+counters, gradient steps and RNG states start afresh. The spec and the settings that shape
+the networks (:data:`NETWORK_SETTINGS`) must match the source's.
 """
 
 from __future__ import annotations
@@ -16,50 +23,35 @@ from typing import Any
 
 from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv
 from xr_codec_marl.errors import UsageError
-from xr_codec_marl.learners.checkpoint import (
-    check_spec,
-    checkpoint_path,
-    read_checkpoint,
-    restore_rng,
-    rng_state,
-    spec_summary,
-)
+from xr_codec_marl.learners.checkpoint import check_spec, rng_state, spec_summary
 from xr_codec_marl.learners.config import LearnerConfig
-from xr_codec_marl.learners.loop import RunLoop, episode_fields, kpi_scalars
+from xr_codec_marl.learners.loop import Pretrained, RunLoop, episode_fields, kpi_scalars
 from xr_codec_marl.learners.pg.learner import PGLearner
 from xr_codec_marl.learners.pg.rollout import collect
 from xr_codec_marl.learners.registry import AlgoSpec
 from xr_codec_marl.learners.runner import RolloutStats
-from xr_codec_marl.learners.trainer import Pretrained, seed_everything
 
 #: Per-step statistics of the PPO update logged in ``log.csv`` (besides entropy per head;
 #: ``loss_q`` too with the counterfactual baseline's Q critic).
 UPDATE_STATS = ("loss", "loss_policy", "loss_value", "approx_kl", "clip_fraction", "grad_norm")
 
+#: Settings that shape the networks: a fine-tuning run must use its source's values.
+NETWORK_SETTINGS = ("pg_hidden", "critic", "action_heads", "continuous_bins", "decomposed_critic")
+
 
 class OnPolicyTrainer(RunLoop):
     """One training run of one policy-gradient learner on one vectorised environment."""
+
+    network_settings = NETWORK_SETTINGS
 
     def __init__(
         self, env: VecMultiAgentEnv, algo: AlgoSpec, cfg: LearnerConfig, seed: int,
         out_dir: str | Path | None = None, run_info: dict[str, Any] | None = None,
         init_from: Pretrained | None = None,
     ) -> None:
-        self.env, self.algo, self.cfg, self.seed = env, algo, cfg, seed
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.run_info = dict(run_info or {})
-        self.rng = seed_everything(seed, cfg.threads)
+        self._setup(env, algo, cfg, seed, out_dir, run_info)
         self.learner = PGLearner(algo, cfg, env.spec)
-        self.env_steps = self.episodes = self.rollouts = 0
-        self.last_stats: dict[str, Any] = {}
-        self.resumed = False
-        self.init_from: dict[str, Any] | None = None
-        self._stop = False
-        if self.out_dir is not None and checkpoint_path(self.out_dir).is_file():
-            self._resume()
-        elif init_from is not None:
-            raise UsageError(f"--init-from: fine-tuning is not available for {algo.name} yet "
-                             "(policy-gradient learners start from scratch)")
+        self._begin(init_from)  # the run's own checkpoint wins over ``init_from``
 
     @property
     def run_name(self) -> str:
@@ -77,32 +69,18 @@ class OnPolicyTrainer(RunLoop):
             "counters": {"env_steps": self.env_steps, "episodes": self.episodes,
                          "rollouts": self.rollouts},
             "rng": rng_state(self.rng),
-            "init_from": None,
+            "init_from": self.init_from,
         }
 
-    def _resume(self) -> None:
-        """Continue from ``out_dir``'s checkpoint; one-line ``UsageError`` if it does not fit."""
-        assert self.out_dir is not None
-        data = read_checkpoint(self.out_dir)
-        if data["algo"] != self.algo.name:
-            raise UsageError(f"{self.out_dir} holds a {data['algo']} run, not {self.algo.name}; "
-                             "use another --out")
-        try:
-            if int(data["seed"]) != self.seed:
-                raise UsageError(f"{self.out_dir} holds a run with seed {data['seed']}, "
-                                 f"not {self.seed}")
-            check_pg_spec(data["spec"], self.env.spec, str(self.out_dir), self.cfg.decomposed_critic)
-            self.learner.load_state_dict(data["learner"])
-            c = data["counters"]
-            self.env_steps, self.episodes = int(c["env_steps"]), int(c["episodes"])
-            self.rollouts = int(c["rollouts"])
-            self.rng = restore_rng(data["rng"])
-        except UsageError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
-            raise UsageError(f"checkpoint {checkpoint_path(self.out_dir)} is incomplete or "
-                             f"inconsistent: {type(exc).__name__}: {exc}") from None
-        self.resumed = True
+    def _check_saved_spec(self, saved: dict[str, Any], where: str) -> None:
+        check_pg_spec(saved, self.env.spec, where, self.cfg.decomposed_critic)
+
+    def _load_run(self, data: dict[str, Any]) -> None:
+        self.learner.load_state_dict(data["learner"])
+
+    def _load_source(self, data: dict[str, Any]) -> dict[str, Any]:
+        kept_q = self.learner.load_pretrained(data["learner"], self.cfg.finetune_keep_optimiser)
+        return {"kept_q_critic": kept_q}
 
     # --- one iteration ---
     def _iterate(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
