@@ -17,9 +17,10 @@ training throughput (env windows per second of training wall time, learning incl
 - Episodes to converge: the training return smoothed over ``SMOOTH`` episodes; the first
   episode at which it has covered 90 % of the way from its first to its final level (the
   mean of the last 10 % of episodes). A run that never improves reports its first episode.
-- Value learners use ``VALUE_SETS``: 8 gradient steps per rollout (the default of 1 leaves
-  them with a few hundred updates in such a budget; issue 14 found the same), lr 1e-3, and
-  ε annealed over 40 % of the budget. The policy-gradient learners use their defaults.
+- Value learners use :func:`value_sets`: 4 gradient steps per rollout on batches of 16
+  episodes (the default of 1 leaves them a few hundred updates in such a budget; issue 14
+  found the same; 8 steps on batches of 32 cost about an hour per run at N = 50 on these 2
+  CPUs), lr 1e-3, and ε annealed over 40 % of the budget. The policy-gradient learners use their defaults.
 
 Runs are resumable (a run directory with a finished checkpoint is only evaluated; its
 evaluation is cached in ``eval-<episodes>.json``), and ``--jobs`` runs trainings in
@@ -74,7 +75,8 @@ SMOOTH = 20
 
 def value_sets(steps: int) -> tuple[str, ...]:
     """The value learners' settings for a budget of ``steps`` windows (see the module doc)."""
-    return ("grad_steps_per_rollout=8", "lr=1e-3", f"epsilon_anneal_steps={int(0.4 * steps)}")
+    return ("grad_steps_per_rollout=4", "batch_size=16", "lr=1e-3",
+            f"epsilon_anneal_steps={int(0.4 * steps)}")
 
 
 def _scenario(n: int, k: int, actions: str) -> list[str]:
@@ -243,7 +245,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("mode", choices=("table1", "scaling"))
     p.add_argument("--runs", required=True, help="run directories (resumed if present)")
-    p.add_argument("--steps", type=int, default=200_000)
+    p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--episodes", type=int, default=8)
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--algos", default=None, help="labels of LEARNERS to run (comma-separated)")
