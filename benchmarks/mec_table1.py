@@ -62,8 +62,11 @@ LEARNERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("ippo", "ippo", "hybrid", ()),
     ("mappo", "mappo", "hybrid", ()),
     ("imappo", "imappo", "hybrid", ()),
+    ("imappo (value baseline)", "imappo", "hybrid", ("pg_baseline=value",)),
     ("imappo (discrete)", "imappo", "discrete", ()),
 )
+#: the labels run unless ``--algos`` names others
+DEFAULT_LABELS = ("iql", "qmix", "ippo", "mappo", "imappo", "imappo (value baseline)")
 VALUE_ALGOS = ("iql", "qmix", "vdn")
 RULES = ("least-loaded", "greedy", "vcg", "nearest", "local")
 #: seed 001's Table 4 pairs (devices, servers)
@@ -105,15 +108,17 @@ def converge_episode(returns: list[float], smooth: int = SMOOTH) -> int:
 def train_and_evaluate(args: argparse.Namespace, n: int, k: int, label: str, algo: str,
                        actions: str, sets: tuple[str, ...], seed: int) -> dict[str, Any]:
     """Train (or resume) one run, then evaluate it (cached); returns its row."""
-    out = Path(args.runs) / f"n{n}k{k}" / f"{_slug(label)}-s{seed}"
-    sets = (*value_sets(args.steps), *sets) if algo in VALUE_ALGOS else sets
+    steps = args.value_steps if algo in VALUE_ALGOS and args.value_steps else args.steps
+    budget = "" if steps == args.steps else f"-{steps}"
+    out = Path(args.runs) / f"n{n}k{k}" / f"{_slug(label)}{budget}-s{seed}"
+    sets = (*value_sets(steps), *sets) if algo in VALUE_ALGOS else sets
     cmd = [XR_MARL, "train", *_scenario(n, k, actions), "--algo", algo, "--steps",
-           str(args.steps), "--seed", str(seed), "--out", str(out), "--no-progress",
+           str(steps), "--seed", str(seed), "--out", str(out), "--no-progress",
            "--set", "tensorboard=false", *[x for s in sets for x in ("--set", s)]]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with (out / "log.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    steps, wall = int(rows[-1]["env_steps"]), float(rows[-1]["wall_s"])
+    done, wall = int(rows[-1]["env_steps"]), float(rows[-1]["wall_s"])
     cached = out / f"eval-{args.episodes}.json"
     if cached.is_file():
         ev = json.loads(cached.read_text())
@@ -124,8 +129,8 @@ def train_and_evaluate(args: argparse.Namespace, n: int, k: int, label: str, alg
         tmp.replace(cached)
     print(f"N={n} K={k} {label} seed {seed}: team {ev['team_reward']:.3f}", file=sys.stderr)
     return {"policy": label, "algo": algo, "actions": actions, "seed": seed, "run": str(out),
-            "sets": list(sets), "env_steps": steps, "train_wall_s": wall,
-            "windows_per_s": steps / wall if wall > 0 else None,
+            "sets": list(sets), "budget": steps, "env_steps": done, "train_wall_s": wall,
+            "windows_per_s": done / wall if wall > 0 else None,
             "converge_episode": converge_episode([float(r["return"]) for r in rows]),
             "train_episodes": len(rows), **ev}
 
@@ -229,6 +234,7 @@ def table4_md(data: dict[str, Any]) -> str:
 
 def _notes(data: dict[str, Any]) -> str:
     load = ", ".join(f"{x:.1f}" for x in data["load_average_start"])
+    vsteps = data.get("value_steps") or data["steps"]
     return (f"Greedy evaluation on {data['episodes']} episodes of evaluation seed 100 (the "
             "same for every policy). Learners: mean over training seeds ± 95 % t-interval "
             "across seeds; rules: ± across evaluation episodes. Team reward: the sum of the "
@@ -237,7 +243,10 @@ def _notes(data: dict[str, Any]) -> str:
             "final level. windows/s: training throughput with learning, on "
             f"{data['cpus']} shared CPUs, {data['jobs']} runs in parallel (load average at the "
             f"start {load}); a run trained by an earlier invocation keeps its throughput of "
-            f"then. Value learners: {', '.join(value_sets(data['steps']))}. Command: "
+            f"then. Value learners: {vsteps} windows"
+            + (" (a smaller budget: they are several times slower per window)"
+               if vsteps != data["steps"] else "")
+            + f", {', '.join(value_sets(vsteps))}. Command: "
             f"`{data['command']}`. Machine: {data['machine']}.")
 
 
@@ -249,18 +258,22 @@ def main() -> int:
     p.add_argument("--episodes", type=int, default=8)
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--algos", default=None, help="labels of LEARNERS to run (comma-separated)")
+    p.add_argument("--value-steps", type=int, default=None,
+                   help="a smaller budget for the value learners (they are ~10x slower per "
+                        "window at N = 50); the table says so")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--tag", default=None)
     args = p.parse_args()
-    wanted = args.algos.split(",") if args.algos else None
-    learners = [x for x in LEARNERS if wanted is None or x[0] in wanted]
-    if wanted and len(learners) != len(wanted):
+    wanted = args.algos.split(",") if args.algos else list(DEFAULT_LABELS)
+    learners = [x for x in LEARNERS if x[0] in wanted]
+    if len(learners) != len(wanted):
         p.error(f"--algos: unknown label in {wanted}; known: {[x[0] for x in LEARNERS]}")
     pairs = ((50, 9),) if args.mode == "table1" else SCALING
     tag = args.tag or ("mec_table1" if args.mode == "table1" else "mec_table4")
     t0, load = time.time(), os.getloadavg()
     cells = run_pairs(args, pairs, learners)
-    data = {"mode": args.mode, "steps": args.steps, "episodes": args.episodes,
+    data = {"mode": args.mode, "steps": args.steps, "value_steps": args.value_steps,
+            "episodes": args.episodes,
             "seeds": args.seeds, "jobs": args.jobs, "eval_seed": 100,
             "command": " ".join(sys.argv), "machine": platform.platform(),
             "cpus": os.cpu_count(), "wall_s": time.time() - t0, "load_average_start": load,
