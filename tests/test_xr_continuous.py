@@ -197,3 +197,13 @@ def test_make_env_takes_the_option():
         assert step.avail_actions.shape == (2, 3, 1)
     finally:
         env.close()
+
+
+def test_the_simulator_gets_the_option_and_ns3_arg_sets_it():
+    from xr_codec_marl.scenarios.xr.ns3_args import apply_ns3_args, scenario_arguments
+
+    assert "--actions=discrete" in scenario_arguments(XRScenario())
+    assert "--actions=continuous" in scenario_arguments(XRScenario(actions="continuous"))
+    assert apply_ns3_args(XRScenario(), ["actions=continuous"]).actions == "continuous"
+    with pytest.raises(ValueError, match="actions must be one of"):
+        apply_ns3_args(XRScenario(), ["actions=hybrid"])
