@@ -167,8 +167,11 @@ def test_mappo_trains_on_continuous_rates_and_its_checkpoint_evaluates(tmp_path,
     rate = got["per_agent"]["VR"]["codec_rate_mbps"]
     assert 10.0 <= rate <= 30.0
     assert got["actions"]["VR"]["windows"] == 20 and len(got["actions"]["VR"]["histogram"]) == 10
-    # a continuous checkpoint does not pass for a discrete env
+    # a continuous checkpoint does not pass for a discrete env, and the error names the option
+    capsys.readouterr()
     assert main(["evaluate", "--env", "xr", "--policy", str(out), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "actions 'continuous' -> 'discrete'" in err, err
 
 
 def test_value_learners_refuse_continuous_rates_in_one_line(tmp_path, capsys):

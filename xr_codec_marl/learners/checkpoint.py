@@ -139,7 +139,11 @@ def check_spec(saved: dict[str, Any], spec: EnvSpec, decomposed: bool, where: st
     if decomposed and saved["reward_components"] != now["reward_components"]:
         problems.append(f"reward components {saved['reward_components']} != {now['reward_components']}")
     if problems:
-        raise UsageError(f"checkpoint {where} does not match the environment: {'; '.join(problems)}")
+        # say which scenario settings differ (e.g. an action option), the likely cause
+        differ = setting_differences(saved.get("settings") or {}, now["settings"])
+        hint = f" (trained with other settings: {', '.join(differ)})" if differ else ""
+        raise UsageError(f"checkpoint {where} does not match the environment: "
+                         f"{'; '.join(problems)}{hint}")
 
 
 def setting_differences(old: dict[str, Any], new: dict[str, Any], width: int = 40) -> list[str]:
