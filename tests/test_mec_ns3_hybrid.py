@@ -17,17 +17,16 @@ import subprocess
 
 import numpy as np
 import pytest
-import zmq
 
 from xr_codec_marl.baselines import make_policy
 from xr_codec_marl.bridge import wire
-from xr_codec_marl.bridge.wire import Code
 from xr_codec_marl.core.api import HybridActions
 from xr_codec_marl.scenarios.mec.actions import LOCAL, decode_hybrid, hybrid_space
 from xr_codec_marl.scenarios.mec.ns3 import mec_ns3_env
 from xr_codec_marl.scenarios.mec.ns3_args import scenario_arguments
 from xr_codec_marl.scenarios.mec.settings import MECSettings, preset
 
+from bare_router import bare_simulator
 from nr_support import require_nr
 
 pytestmark = pytest.mark.ns3
@@ -137,44 +136,16 @@ def test_simulator_announces_hybrid_space_and_refuses_bad_values(built, values, 
     """Against a bare ROUTER (the Python server would refuse to send these): the hello
     announces hybrid_space for every device; a value out of its bounds, NaN or missing is
     refused with CODE_ACTION and the simulator exits with EXIT_BAD_ACTION (4)."""
-    from xr_codec_marl.bridge.build import find_binary
-
     s = settings()
-    ctx = zmq.Context.instance()
-    router = ctx.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    port = router.bind_to_random_port("tcp://127.0.0.1")
-    proc = subprocess.Popen([str(find_binary("mec-offload")), f"--endpoint=tcp://127.0.0.1:{port}",
-                             f"--timeoutMs={int(WAIT_S * 1000)}", *scenario_arguments(s)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert router.poll(int(WAIT_S * 1000)), "no hello from mec-offload"
-        ident, data = router.recv_multipart()
-        hello = wire.decode(data).hello
-        assert hello.parameters["actions"] == "hybrid"
-        spec = wire.spec_from_hello(hello)
+    with bare_simulator("mec-offload", scenario_arguments(s), WAIT_S) as sim:
+        assert sim.hello.parameters["actions"] == "hybrid"
+        spec = wire.spec_from_hello(sim.hello)
         assert spec.n_agents == s.devices and spec.n_continuous == 2
         assert all(a.space == hybrid_space(s) for a in spec.agents)
         assert all(a.n_actions == s.servers + 1 for a in spec.agents)
-        router.send_multipart([ident, wire.encode(wire.welcome_envelope("s1"))])
-        assert router.poll(int(WAIT_S * 1000)), "no step 0 from mec-offload"
-        ident, data = router.recv_multipart()
-        assert wire.decode(data).step.step_index == 0
+        sim.welcome()
         cont = [] if values is None else [*values, *([0.5, 10.0] * (s.devices - 1))]
-        router.send_multipart([ident, wire.encode(
-            wire.action_envelope("s1", 0, [1] * s.devices, cont))])
-        assert router.poll(int(WAIT_S * 1000)), "no reply to a bad action"
-        _, reply = router.recv_multipart()
-        err = wire.decode(reply).error
-        assert err.code == Code.CODE_ACTION and words in err.message, err.message
-        _, stderr = proc.communicate(timeout=WAIT_S)
-        assert proc.returncode == 4  # xrmarl::EXIT_BAD_ACTION
-        assert words in stderr
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        router.close(0)
+        sim.assert_refused([1] * s.devices, cont, words)
 
 
 def test_decisions_on_ns3_are_decode_hybrid_s(built, tmp_path):

@@ -17,6 +17,7 @@ from xr_codec_marl.env.ns3_env import Ns3Env
 from xr_codec_marl.scenarios.xr.ns3 import xr_ns3_env
 from xr_codec_marl.scenarios.xr.settings import XRScenario
 
+from bare_router import bare_simulator
 from nr_support import RANS, ran  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.ns3
@@ -269,49 +270,16 @@ def test_xr_codec_announces_continuous_rates_and_refuses_bad_ones(built, values,
     ``--actions=continuous`` announces each user's codec range; a rate out of it, NaN or
     missing is refused with CODE_ACTION and the simulator exits with EXIT_BAD_ACTION (4), as
     for a bad discrete index."""
-    import subprocess
-
-    import zmq
-
     from xr_codec_marl.bridge import wire
-    from xr_codec_marl.bridge.build import find_binary
-    from xr_codec_marl.bridge.wire import Code
     from xr_codec_marl.scenarios.xr.ns3_args import scenario_arguments
 
-    wait_s = 60.0
     sc = XRScenario(episode_limit=4, ran="lte", actions="continuous")
-    ctx = zmq.Context.instance()
-    router = ctx.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    port = router.bind_to_random_port("tcp://127.0.0.1")
-    proc = subprocess.Popen([str(find_binary("xr-codec")), f"--endpoint=tcp://127.0.0.1:{port}",
-                             f"--timeoutMs={int(wait_s * 1000)}", *scenario_arguments(sc)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert router.poll(int(wait_s * 1000)), "no hello from xr-codec"
-        ident, data = router.recv_multipart()
-        hello = wire.decode(data).hello
-        assert hello.parameters["actions"] == "continuous"
-        spec = wire.spec_from_hello(hello)
+    with bare_simulator("xr-codec", scenario_arguments(sc), 60.0) as sim:
+        assert sim.hello.parameters["actions"] == "continuous"
+        spec = wire.spec_from_hello(sim.hello)
         assert [a.space for a in spec.agents] == [sc.rate_space(u) for u in sc.users]
-        router.send_multipart([ident, wire.encode(wire.welcome_envelope("s1"))])
-        assert router.poll(int(wait_s * 1000)), "no step 0 from xr-codec"
-        ident, data = router.recv_multipart()
-        assert wire.decode(data).step.step_index == 0
-        cont = [] if values is None else [5.0, *values, 20.0]
-        router.send_multipart([ident, wire.encode(wire.action_envelope("s1", 0, [0] * 3, cont))])
-        assert router.poll(int(wait_s * 1000)), "no reply to a bad action"
-        _, reply = router.recv_multipart()
-        err = wire.decode(reply).error
-        assert err.code == Code.CODE_ACTION and words in err.message, err.message
-        _, stderr = proc.communicate(timeout=wait_s)
-        assert proc.returncode == 4  # xrmarl::EXIT_BAD_ACTION
-        assert words in stderr
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        router.close(0)
+        sim.welcome()
+        sim.assert_refused([0] * 3, [] if values is None else [5.0, *values, 20.0], words)
 
 
 def test_standalone_continuous_run_sends_at_the_maximum_rates(built):
