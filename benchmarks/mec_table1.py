@@ -261,6 +261,8 @@ def main() -> int:
     p.add_argument("--value-steps", type=int, default=None,
                    help="a smaller budget for the value learners (they are ~10x slower per "
                         "window at N = 50); the table says so")
+    p.add_argument("--pairs", default=None, metavar="NxK,...",
+                   help="scaling: only these (devices, servers) pairs, e.g. 10x3,25x6")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--tag", default=None)
     args = p.parse_args()
@@ -269,6 +271,8 @@ def main() -> int:
     if len(learners) != len(wanted):
         p.error(f"--algos: unknown label in {wanted}; known: {[x[0] for x in LEARNERS]}")
     pairs = ((50, 9),) if args.mode == "table1" else SCALING
+    if args.pairs:
+        pairs = tuple(tuple(int(v) for v in x.split("x")) for x in args.pairs.split(","))
     tag = args.tag or ("mec_table1" if args.mode == "table1" else "mec_table4")
     t0, load = time.time(), os.getloadavg()
     cells = run_pairs(args, pairs, learners)
