@@ -189,10 +189,11 @@ def main() -> None:
     refs = {k: vals[k] for k in ("aps", "best-fixed") if k in vals}
     frontier = []
     if args.frontier:
-        from xr_codec_marl.scenarios.xr.sinr_fit import SinrFitPolicy
-
-        candidates = [make_policy(f"fixed:{k}", spec) for k in range(spec.n_actions)]
-        candidates += [SinrFitPolicy(spec, eta=e) for e in FRONTIER_ETAS]
+        # through make_policy, so the rules act in either action option (discrete indices
+        # or continuous rates: the table's K_o rates either way)
+        n_rates = XRScenario(**settings).n_rates
+        candidates = [make_policy(f"fixed:{k}", spec) for k in range(n_rates)]
+        candidates += [make_policy("sinr-fit", spec, eta=e) for e in FRONTIER_ETAS]
         for policy in candidates:
             v = per_episode(run(policy))
             frontier.append({"policy": policy.name, **summarise(v, refs)})

@@ -35,12 +35,14 @@ class ReachTarget:
     also picks one of two modes, mode 1 worth +1. Team reward: sum_i (mode_i - |x_i - t_i|).
     One step per episode; targets come from the reset seed."""
 
-    def __init__(self, num_envs: int, n_agents: int = 2) -> None:
-        space = HybridSpace((DiscreteSpace(2, name="mode"),), (ContinuousDim("level", -2.0, 3.0),))
-        agents = tuple(AgentSpec(f"a{i}", "toy", 1, 2, action_space=space) for i in range(n_agents))
+    def __init__(self, num_envs: int, n_agents: int = 2, modes: bool = True) -> None:
+        level = (ContinuousDim("level", -2.0, 3.0),)
+        space = HybridSpace((DiscreteSpace(2, name="mode"),) if modes else (), level)
+        agents = tuple(AgentSpec(f"a{i}", "toy", 1, 2 if modes else 1, action_space=space)
+                       for i in range(n_agents))
         self.spec = EnvSpec("reach", agents, n_agents, ("r",), (), 1.0, 1)
         self.num_envs = num_envs
-        self._avail = np.ones((num_envs, n_agents, 2), bool)
+        self._avail = np.ones((num_envs, n_agents, 2 if modes else 1), bool)
         self.targets = np.zeros((num_envs, n_agents))
 
     def _obs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -53,6 +55,7 @@ class ReachTarget:
 
     def step(self, actions: HybridActions) -> StepResult:
         mode = validate_actions(self.spec, actions, self._avail)
+        mode = mode if self._avail.shape[-1] == 2 else np.ones_like(mode)
         err = np.abs(actions.continuous[..., 0] - self.targets)
         self.last_error = err
         reward = (mode - err).sum(axis=1, keepdims=True).astype(np.float32)
@@ -112,6 +115,20 @@ def test_gaussian_head_reaches_a_continuous_target(algo: str) -> None:
     assert (acts.discrete == 1).all()
     # the policy's spread shrank from its start (log std -0.5)
     assert trainer.learner.actor.log_std.item() < -0.5
+
+
+def test_a_continuous_only_agent_always_has_a_choice() -> None:
+    """An agent with no categorical head (one discrete value, e.g. XR's continuous codec
+    rate) chooses in its continuous dimensions in every window: pg_skip_forced must not take
+    those windows out of its policy loss (it once did, and such a policy never moved)."""
+    env = ReachTarget(num_envs=64, modes=False)
+    assert env.spec.n_actions == 1
+    trainer = make_trainer(env, get_algo("mappo"), _cfg(num_envs=64, lr=1e-3), seed=0)
+    trainer.train(6000, progress=False)
+    step = env.reset(seed=12345)
+    heads, x = trainer.learner.act(step.obs, step.avail_actions, explore=False)
+    env.step(trainer.learner.layout.to_env(heads, x))
+    assert env.last_error.mean() < 0.2, env.last_error.mean()
 
 
 def _weights(t: OnPolicyTrainer) -> dict[str, torch.Tensor]:
