@@ -247,7 +247,8 @@ def _notes(data: dict[str, Any]) -> str:
             + (" (a smaller budget: they are several times slower per window)"
                if vsteps != data["steps"] else "")
             + f", {', '.join(value_sets(vsteps))}. Command: "
-            f"`{data['command']}`. Machine: {data['machine']}.")
+            f"`{data['command']}`. Machine: {data['machine']}."
+            + (f" {data['note']}" if data.get("note") else ""))
 
 
 def main() -> int:
@@ -265,6 +266,8 @@ def main() -> int:
                    help="scaling: only these (devices, servers) pairs, e.g. 10x3,25x6")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--tag", default=None)
+    p.add_argument("--note", default="", help="a sentence for the table's notes (e.g. how the "
+                                               "runs shared the machine)")
     args = p.parse_args()
     wanted = args.algos.split(",") if args.algos else list(DEFAULT_LABELS)
     learners = [x for x in LEARNERS if x[0] in wanted]
@@ -282,7 +285,8 @@ def main() -> int:
             "command": " ".join(sys.argv), "machine": platform.platform(),
             "cpus": os.cpu_count(), "wall_s": time.time() - t0, "load_average_start": load,
             "load_average_end": os.getloadavg(),
-            "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "cells": cells}
+            "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "note": args.note, "cells": cells}
     RESULTS.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS / f"{tag}.json.tmp"
     tmp.write_text(json.dumps(data, indent=2))
