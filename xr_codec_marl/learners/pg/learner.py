@@ -78,7 +78,7 @@ class PGLearner:
         self.value_names = tuple(spec.reward_components) if cfg.decomposed_critic else ("total",)
         # agents whose discrete part offers a choice: only for them can the environment take
         # the choice away (one available action); a continuous-only agent (one discrete
-        # value, e.g. a codec rate) always chooses, in its continuous dimensions
+        # value: all its choice is continuous) always chooses, in its continuous dimensions
         self.can_be_forced = torch.tensor([a.n_actions > 1 for a in spec.agents])
         self.actor = Actor(spec.obs_size, spec.n_agents, self.layout.head_sizes,
                            self.layout.n_gaussian, cfg.pg_hidden, cfg.log_std_init)
