@@ -104,8 +104,11 @@ class PGLearner:
     # --- acting ---
     def distribution(self, obs: torch.Tensor, avail: np.ndarray) -> HybridDistribution:
         """The policy at ``obs [..., N, O]`` with the env's availability ``avail [..., N, A]``."""
-        logits, mean, log_std = self.actor(with_ids(obs))
-        masks = [torch.as_tensor(m) for m in self.layout.head_masks(avail)]
+        return self._policy(with_ids(obs), [torch.as_tensor(m) for m in self.layout.head_masks(avail)])
+
+    def _policy(self, actor_in: torch.Tensor, masks: list[torch.Tensor]) -> HybridDistribution:
+        """The actor's distribution at ``actor_in`` (:func:`with_ids` of observations)."""
+        logits, mean, log_std = self.actor(actor_in)
         if not self.layout.n_gaussian:
             return HybridDistribution(logits, masks=masks)
         return HybridDistribution(logits, mean, log_std, masks)
@@ -134,7 +137,8 @@ class PGLearner:
         rewards = rewards[:, :, None, :].expand(b, steps, n, rewards.shape[-1])
         crit_in = critic_inputs(obs, state, self.choices.critic)  # [B, T+1, N, I]
         avail = batch["avail"][:, :steps]
-        joint = self.encode_joint(heads, x)  # [B, T, N * P] (counterfactual baseline only)
+        # [B, T, N * P]: the joint action, which only the counterfactual baseline's Q critic reads
+        joint = self.encode_joint(heads, x) if self.q_critic is not None else None
         with torch.no_grad():
             # [B, T+1, N, K], standardised with value_norm (a state critic runs once per step)
             predicted = critic_values(self.critic, obs, state, self.choices.critic)
@@ -151,7 +155,7 @@ class PGLearner:
             dist = self.distribution(obs[:, :steps], avail)
             logp_old = dist.log_prob(heads, x)
             q_old = None
-            if self.q_critic is not None:
+            if self.q_critic is not None and joint is not None:
                 # A_i = R_t - b_i, b_i = E_{a_i'~pi_i} Q(s, a_-i, a_i') (seed 001 / COMA)
                 c = crit_in[:, :steps]
                 alts, weights = alternatives(dist, self.layout.head_sizes, cfg.cf_exact_max,
@@ -167,10 +171,8 @@ class PGLearner:
                 returns = norm.normalise(returns)
         # the filled samples (b, t, i), flattened
         keep = filled[:, :, None].expand(b, steps, n).reshape(-1)
-        flat_obs = obs[:, :steps].reshape(b * steps * n, 1, -1)[keep]
-        ids = torch.eye(n).expand(b, steps, n, n).reshape(-1, n)[keep]
         sample = {
-            "actor_in": torch.cat([flat_obs[:, 0], ids], dim=-1),
+            "actor_in": with_ids(obs[:, :steps]).reshape(b * steps * n, -1)[keep],
             "critic_in": crit_in[:, :steps].reshape(b * steps * n, -1)[keep],
             "heads": heads.reshape(b * steps * n, -1)[keep],
             "x": x.reshape(b * steps * n, -1)[keep],
@@ -180,11 +182,12 @@ class PGLearner:
             "v_old": predicted[:, :steps].reshape(b * steps * n, -1)[keep],
             "choice": choice.reshape(-1)[keep],
         }
-        if q_old is not None:
+        joint_bt = None
+        if q_old is not None and joint is not None:
             sample["q_old"] = q_old.reshape(b * steps * n, -1)[keep]
-            # the step (b, t) of each sample, to look its joint action up in ``joint``
+            # the step (b, t) of each sample, to look its joint action up in ``joint_bt``
             sample["bt"] = torch.arange(b * steps)[:, None].expand(b * steps, n).reshape(-1)[keep]
-        joint_bt = joint.reshape(b * steps, -1)
+            joint_bt = joint.reshape(b * steps, -1)
         masks = [torch.as_tensor(m).reshape(b * steps * n, -1)[keep]
                  for m in self.layout.head_masks(avail)]
         total = int(keep.sum())
@@ -207,12 +210,10 @@ class PGLearner:
         return enc.reshape(*enc.shape[:-2], -1)
 
     def _step(self, mb: dict[str, torch.Tensor], masks: list[torch.Tensor],
-              joint_bt: torch.Tensor) -> dict[str, Any]:
+              joint_bt: torch.Tensor | None) -> dict[str, Any]:
         """One Adam step on one minibatch (and one of the Q critic's, if any)."""
         cfg = self.cfg
-        logits, mean, log_std = self.actor(mb["actor_in"])
-        dist = (HybridDistribution(logits, masks=masks) if not self.layout.n_gaussian
-                else HybridDistribution(logits, mean, log_std, masks))
+        dist = self._policy(mb["actor_in"], masks)
         loss = ppo_loss(
             dist.log_prob(mb["heads"], mb["x"]), mb["logp_old"], mb["adv"],
             self.critic(mb["critic_in"]), mb["v_old"], mb["returns"], dist.entropy_parts(),
@@ -228,7 +229,7 @@ class PGLearner:
                "loss_value": float(loss.value.detach()), "approx_kl": float(loss.approx_kl),
                "clip_fraction": float(loss.clip_fraction), "grad_norm": float(grad_norm),
                "entropy": loss.entropy.detach().numpy()}
-        if self.q_critic is not None and self.q_opt is not None:
+        if self.q_critic is not None and self.q_opt is not None and joint_bt is not None:
             # Q regresses the same (standardised) returns as V, clipped around its rollout values
             q = self.q_critic(mb["critic_in"], joint_bt[mb["bt"]])
             q_loss = value_loss(q, mb["q_old"], mb["returns"], cfg.value_clip,
