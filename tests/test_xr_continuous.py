@@ -181,14 +181,17 @@ def test_value_learners_refuse_continuous_rates_in_one_line(tmp_path, capsys):
 
 
 def test_diagnostics_bin_continuous_rates_into_tenths_of_the_range():
+    from xr_codec_marl.core.api import had_choice
     from xr_codec_marl.experiments.evaluation import _continuous_only, _levels
 
     spec = XRScenario(actions="continuous").env_spec()
     only = _continuous_only(spec)
     assert only is not None and only[0].all()
     rates = np.array([[[0.5], [10.0], [30.0]], [[0.5 + 0.95 * 0.999], [12.1], [29.99]]])
-    level, choice = _levels(np.zeros((2, 3), np.int64), np.zeros((2, 3), bool), rates, only)
+    level = _levels(np.zeros((2, 3), np.int64), rates, only)
+    choice = had_choice(spec, np.ones((2, 3, 1), bool))  # the one discrete value: still a choice
     assert level.tolist() == [[0, 0, 9], [0, 1, 9]] and choice.all()
+    assert not had_choice(XRScenario().env_spec(), np.eye(10, dtype=bool)[[0, 0, 0]][None]).any()
     assert _continuous_only(XRScenario().env_spec()) is None  # discrete: counted as indices
 
 

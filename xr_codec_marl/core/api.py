@@ -208,6 +208,21 @@ def split_actions(actions: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(actions), None
 
 
+def continuous_choice(spec: EnvSpec) -> np.ndarray:
+    """``bool [N]``: the agents whose whole choice is continuous — one discrete value (no head
+    to choose in) and a continuous dimension of non-empty range. Availability cannot take
+    their choice away, so :func:`had_choice` counts them as choosing in every window."""
+    return np.array([not a.space.is_discrete and a.n_actions == 1
+                     and any(d.high > d.low for d in a.space.continuous)  # type: ignore[union-attr]
+                     for a in spec.agents])
+
+
+def had_choice(spec: EnvSpec, avail: np.ndarray) -> np.ndarray:
+    """``bool [..., N]``: whether each agent had something to decide given ``avail [..., N, A]``
+    — more than one available discrete action, or a wholly continuous choice."""
+    return (np.asarray(avail, bool).sum(-1) > 1) | continuous_choice(spec)
+
+
 def validate_actions(spec: EnvSpec, actions: Any, avail: np.ndarray) -> np.ndarray:
     """Check joint actions against shapes, bounds and availability; return the discrete
     indices ``[B, N]`` as int64 (continuous values, when given, are checked in place).

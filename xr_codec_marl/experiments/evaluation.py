@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv, split_actions
+from xr_codec_marl.core.api import EnvSpec, VecMultiAgentEnv, had_choice, split_actions
 from xr_codec_marl.core.kpis import KpiSpec
 from xr_codec_marl.core.registry import recorded_settings
 from xr_codec_marl.experiments.actions import action_diagnostics
@@ -48,18 +48,17 @@ def _continuous_only(spec: EnvSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return which, low, high
 
 
-def _levels(index: np.ndarray, choice: np.ndarray, values: np.ndarray | None,
-            only: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The diagnosed action ``[B, N]`` and whether the agent had a choice: continuous-only
-    agents' level of their value (:data:`CONTINUOUS_LEVELS`), a choice when their bounds
-    differ; the others' as given."""
+def _levels(index: np.ndarray, values: np.ndarray | None,
+            only: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """The diagnosed action ``[B, N]``: continuous-only agents' level of their value
+    (:data:`CONTINUOUS_LEVELS`), the others' as given."""
     which, low, high = only
     if values is None:
-        return index, choice
+        return index
     span = np.where(high > low, high - low, 1.0)
     level = np.clip(np.floor((values[..., 0] - low) / span * CONTINUOUS_LEVELS), 0,
                     CONTINUOUS_LEVELS - 1).astype(index.dtype)
-    return np.where(which, level, index), np.where(which, high > low, choice)
+    return np.where(which, level, index)
 
 @dataclass
 class EpisodeBatch:
@@ -214,17 +213,17 @@ def run_episodes(
         discrete, values = split_actions(act)
         discrete = np.asarray(discrete)
         index = discrete.reshape(b, -1)[:, :env.spec.n_agents] if discrete.ndim > 2 else discrete
-        had_choice = np.asarray(step.avail_actions, bool).sum(-1) > 1  # [B, N]
         if only is not None:
-            index, had_choice = _levels(index, had_choice, values, only)
+            index = _levels(index, values, only)
         actions.append(index)
+        chose = had_choice(env.spec, step.avail_actions)  # [B, N], before the step
         result = env.step(act)
         kpis.append(result.info["kpis"])
         global_kpis.append(result.info["global_kpis"] if g else np.zeros((b, 0), np.float32))
         rewards.append(result.rewards)
         measured = np.asarray(result.info.get("measured", np.ones(b, bool)), bool)
         valid.append(~done & measured)
-        choice.append(had_choice & valid[-1][:, None])
+        choice.append(chose & valid[-1][:, None])
         # truncation at the last window is the time limit; earlier, or for another reason
         # (a simulator dying on the last window), it is a failure to report
         why = result.info.get("truncation_reason", [""] * b)

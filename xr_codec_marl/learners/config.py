@@ -100,8 +100,7 @@ class LearnerConfig:
     #: leave the windows where an agent had a single available action out of its policy loss
     #: (nothing to decide: the project's "no choice" windows, e.g. a device without a task,
     #: whose continuous values the environment ignores); the critic still learns from them.
-    #: Agents whose discrete part has one value only (their choice is all continuous)
-    #: always have a choice
+    #: Agents whose choice is all continuous always have one (``core.api.had_choice``)
     pg_skip_forced: bool = True
     #: entropy bonus of each categorical head, and of each Gaussian dimension
     entropy_coef: float = 0.01

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xr_codec_marl.core.api import EnvSpec
+from xr_codec_marl.core.api import EnvSpec, had_choice
 from xr_codec_marl.learners.config import LearnerConfig
 from xr_codec_marl.errors import UsageError
 from xr_codec_marl.learners.pg.counterfactual import alternatives, counterfactual_baseline
@@ -76,10 +76,7 @@ class PGLearner:
         self.choices = PGChoices.resolve(algo, cfg)
         self.layout = ActionLayout.from_spec(spec, self.choices.action_heads, cfg.continuous_bins)
         self.value_names = tuple(spec.reward_components) if cfg.decomposed_critic else ("total",)
-        # agents whose discrete part offers a choice: only for them can the environment take
-        # the choice away (one available action); a continuous-only agent (one discrete
-        # value: all its choice is continuous) always chooses, in its continuous dimensions
-        self.can_be_forced = torch.tensor([a.n_actions > 1 for a in spec.agents])
+        self.spec = spec
         self.actor = Actor(spec.obs_size, spec.n_agents, self.layout.head_sizes,
                            self.layout.n_gaussian, cfg.pg_hidden, cfg.log_std_init)
         crit_size = critic_input_size(spec.obs_size, spec.state_size, spec.n_agents,
@@ -150,8 +147,7 @@ class PGLearner:
             # had a choice; the critic learns from every filled sample
             choice = filled[:, :, None].expand(b, steps, n)
             if cfg.pg_skip_forced:
-                forced = torch.as_tensor(avail.sum(-1) <= 1) & self.can_be_forced
-                choice = choice & ~forced
+                choice = choice & torch.as_tensor(had_choice(self.spec, avail))
             dist = self.distribution(obs[:, :steps], avail)
             logp_old = dist.log_prob(heads, x)
             q_old = None
